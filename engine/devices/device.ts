@@ -1,0 +1,35 @@
+// The one shape every device model has (Firecracker's BusDevice, TinyEMU's register call):
+// MMIO read/write at an offset inside the device's window, reset, and a plain, versioned,
+// serialisable state. The board (engine/machine) is a table of (base, size, device, irq);
+// snapshots walk that table and nothing else knows a device's insides.
+
+/** Access width in bytes. The bus splits 8-byte CPU accesses into two 4-byte ones, low half first. */
+export type AccessWidth = 1 | 2 | 4;
+
+/** A device's saved state: a plain JSON-serialisable object with named fields and a version. */
+export interface DeviceState {
+  version: number;
+  [field: string]: unknown;
+}
+
+export interface Device {
+  /** The model, e.g. "ns16550a"; also names the device's entry in saved state. */
+  readonly kind: string;
+  /** Reads `width` bytes at `offset` (relative to the device's base); returns them unsigned. */
+  read(offset: number, width: AccessWidth): number;
+  /** Writes the low `width` bytes of `value` at `offset`. */
+  write(offset: number, width: AccessWidth, value: number): void;
+  /** Returns the device to its power-on state. */
+  reset(): void;
+  saveState(): DeviceState;
+  /** Restores a state made by saveState (possibly by an older version of this device). */
+  loadState(state: DeviceState): void;
+  /** Called by the machine loop between CPU batches: pick up host-side input, timers. */
+  poll?(): void;
+}
+
+/** An interrupt line into the PLIC (level-triggered). */
+export type IrqLine = (level: boolean) => void;
+
+/** Thrown by a device or the bus for an access the hardware would not answer (→ access fault). */
+export class BusError extends Error {}
