@@ -1,0 +1,118 @@
+// `hangar run`: boot a machine with its serial console on this terminal, like
+// `qemu-system-riscv64 -M virt -nographic`. Ctrl-A X quits; Ctrl-A Ctrl-A types a Ctrl-A.
+import { statSync } from 'node:fs';
+import { parseArgs, parseSize } from '../args.ts';
+import { EXIT, UsageError } from '../errors.ts';
+import { MachineHost } from '../../vcpu/machine-host.ts';
+import { MAX_RAM_MIB, MAX_HARTS } from '../../cpu/layout.ts';
+import { checkBootImages } from '../../machine/boot.ts';
+import { ensureDebianGuest } from '../../guests/debian.ts';
+import type { MachineConfig } from '../../machine/machine.ts';
+
+export const summary = 'boot a machine with its serial console on this terminal';
+
+const USAGE = `usage: hangar run (--guest debian | --kernel FILE [--initrd FILE] [--firmware FILE])
+                  [--append "ARGS"] [--memory SIZE] [--cpus N]`;
+
+const CTRL_A = 0x01;
+
+export async function run(argv: string[]): Promise<number> {
+  const { options, positionals } = parseArgs(argv, {
+    guest: { type: 'string' },
+    kernel: { type: 'string' },
+    initrd: { type: 'string' },
+    firmware: { type: 'string' },
+    append: { type: 'string' },
+    memory: { type: 'string' },
+    cpus: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (options.help) { console.log(USAGE); return EXIT.ok; }
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"\n${USAGE}`);
+
+  const ramBytes = parseSize(String(options.memory ?? '512M'), '--memory');
+  if (ramBytes <= 0 || ramBytes > MAX_RAM_MIB * 1024 * 1024) {
+    throw new UsageError(`--memory ${options.memory}: must be more than 0 and at most ${MAX_RAM_MIB / 1024} GiB`);
+  }
+  if (ramBytes % (1024 * 1024) !== 0) throw new UsageError(`--memory ${options.memory}: must be a whole number of MiB`);
+  const harts = Number(options.cpus ?? 1);
+  if (!Number.isInteger(harts) || harts < 1 || harts > MAX_HARTS) {
+    throw new UsageError(`--cpus ${options.cpus}: must be a whole number from 1 to ${MAX_HARTS}`);
+  }
+
+  let config: MachineConfig;
+  if (options.guest !== undefined) {
+    if (options.guest !== 'debian') throw new UsageError(`--guest ${options.guest}: the only guest is "debian"`);
+    if (options.kernel || options.initrd) throw new UsageError('--guest and --kernel/--initrd exclude each other');
+    const abort = new AbortController();
+    const onSigint = () => abort.abort();
+    process.once('SIGINT', onSigint);
+    const guest = await ensureDebianGuest({ signal: abort.signal, onProgress: progressLine });
+    process.off('SIGINT', onSigint);
+    config = {
+      harts, ramBytes,
+      firmwarePath: String(options.firmware ?? guest.firmware),
+      kernelPath: guest.kernel,
+      initrdPath: guest.initrd,
+      bootargs: String(options.append ?? guest.bootargs),
+    };
+  } else {
+    if (!options.kernel) throw new UsageError(`--kernel FILE or --guest debian is required\n${USAGE}`);
+    if (!options.firmware) throw new UsageError('--firmware FILE is required with --kernel (OpenSBI fw_dynamic.bin; `hangar guest fetch` downloads Debian\'s)');
+    config = {
+      harts, ramBytes,
+      firmwarePath: String(options.firmware),
+      kernelPath: String(options.kernel),
+      initrdPath: options.initrd === undefined ? undefined : String(options.initrd),
+      bootargs: String(options.append ?? 'console=ttyS0'),
+    };
+  }
+  for (const [what, path] of [['firmware', config.firmwarePath], ['kernel', config.kernelPath], ['initrd', config.initrdPath]] as const) {
+    if (path === undefined) continue;
+    let size: number;
+    try { size = statSync(path).size; } catch { throw new UsageError(`${what} ${path}: no such file`); }
+    if (size === 0) throw new UsageError(`${what} ${path}: file is empty`);
+  }
+  checkBootImages(config);
+  return attachConsole(new MachineHost(config));
+}
+
+function progressLine(text: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${text}`);
+}
+
+/** Connects the terminal to the machine's console until it ends; returns the exit status. */
+async function attachConsole(machine: MachineHost): Promise<number> {
+  const stdin = process.stdin;
+  const raw = stdin.isTTY === true;
+  if (raw) stdin.setRawMode(true);
+  let escape = false;
+  const onInput = (chunk: Buffer) => {
+    const out: number[] = [];
+    for (const byte of chunk) {
+      if (escape) {
+        escape = false;
+        if (byte === 0x78 || byte === 0x58) { void machine.kill(); return; } // Ctrl-A X
+        if (byte === CTRL_A) out.push(CTRL_A);
+        continue;
+      }
+      if (byte === CTRL_A) escape = true;
+      else out.push(byte);
+    }
+    if (out.length) machine.sendConsole(Uint8Array.from(out));
+  };
+  const onSigint = () => void machine.kill();
+  machine.on('console', (data) => process.stdout.write(data));
+  stdin.on('data', onInput);
+  process.on('SIGINT', onSigint);
+  const exit = await machine.exited;
+  stdin.off('data', onInput);
+  process.off('SIGINT', onSigint);
+  if (raw) stdin.setRawMode(false);
+  stdin.pause();
+  if (exit.reason === 'error') {
+    console.error(`\nhangar run: ${exit.message}`);
+    return EXIT.failure;
+  }
+  return exit.status;
+}

@@ -1,0 +1,65 @@
+// `hangar run` refuses bad input with one line naming the file or value, and exit status 2.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hangarSync } from '../../support/hangar-process.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'hangar-badinput-'));
+const file = (name: string, bytes: Uint8Array) => { const p = join(dir, name); writeFileSync(p, bytes); return p; };
+
+// A minimal valid RISC-V Image header (the Linux boot protocol's 64 bytes) with some text.
+function riscvImage(): Uint8Array {
+  const image = new Uint8Array(8192);
+  const view = new DataView(image.buffer);
+  view.setBigUint64(0x08, 0x200000n, true); // text_offset
+  view.setBigUint64(0x10, 8192n, true);     // image_size
+  image.set(new TextEncoder().encode('RISCV\0\0\0'), 0x30);
+  image.set(new TextEncoder().encode('RSC\x05'), 0x38);
+  return image;
+}
+const firmware = file('fw_dynamic.bin', new Uint8Array(4096).fill(0x13));
+const kernel = file('Image', riscvImage());
+const initrd = file('initrd.img', new Uint8Array(1024));
+
+function expectRefusal(args: string[], mentions: string) {
+  const result = hangarSync(['run', ...args]);
+  assert.equal(result.status, 2, `status for ${args.join(' ')}: ${result.stderr}`);
+  const lines = result.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line expected, got:\n${result.stderr}`);
+  assert.ok(lines[0]!.includes(mentions), `"${lines[0]}" should name ${mentions}`);
+}
+
+test('a missing kernel, firmware or initrd is named', () => {
+  expectRefusal(['--kernel', join(dir, 'nope'), '--firmware', firmware], join(dir, 'nope'));
+  expectRefusal(['--kernel', kernel, '--firmware', join(dir, 'nofw')], join(dir, 'nofw'));
+  expectRefusal(['--kernel', kernel, '--firmware', firmware, '--initrd', join(dir, 'noinitrd')], join(dir, 'noinitrd'));
+});
+
+test('a truncated kernel or an empty firmware or initrd is named', () => {
+  const truncated = file('Image.truncated', riscvImage().subarray(0, 40));
+  expectRefusal(['--kernel', truncated, '--firmware', firmware], truncated);
+  const emptyFirmware = file('empty-fw.bin', new Uint8Array(0));
+  expectRefusal(['--kernel', kernel, '--firmware', emptyFirmware], emptyFirmware);
+  const emptyInitrd = file('empty-initrd', new Uint8Array(0));
+  expectRefusal(['--kernel', kernel, '--firmware', firmware, '--initrd', emptyInitrd], emptyInitrd);
+});
+
+test('a kernel that is neither a RISC-V Image nor a RISC-V ELF is refused', () => {
+  const hostElf = file('host-elf', readFileSync(process.execPath).subarray(0, 65536)); // an x86-64 (or other host) ELF
+  expectRefusal(['--kernel', hostElf, '--firmware', firmware], hostElf);
+  const noise = file('noise', new Uint8Array(65536).map((_, i) => (i * 2654435761) >>> 24));
+  expectRefusal(['--kernel', noise, '--firmware', firmware], noise);
+});
+
+test('memory sizes of 0 or above 3 GiB are refused', () => {
+  expectRefusal(['--kernel', kernel, '--firmware', firmware, '--memory', '0'], '--memory 0');
+  expectRefusal(['--kernel', kernel, '--firmware', firmware, '--memory', '4G'], '--memory 4G');
+  expectRefusal(['--kernel', kernel, '--firmware', firmware, '--memory', '3073M'], '--memory 3073M');
+});
+
+test('initrd that does not fit in RAM is refused', () => {
+  const big = file('big-initrd', new Uint8Array(20 * 1024 * 1024));
+  expectRefusal(['--kernel', kernel, '--firmware', firmware, '--initrd', big, '--memory', '16M'], big);
+});
