@@ -427,7 +427,7 @@ function toInt(x: u64, rm: u32, signed: bool, width: i32, fmt: i32): u64 {
       rest = 1;
       half = 2;
     }
-    if (!tooBig && roundsUp(rm, sign, magnitude & 1, rest, half)) magnitude += 1;
+    if (rest != 0 && roundsUp(rm, sign, magnitude & 1, rest, half)) magnitude += 1;
     if (tooBig || magnitude > (sign != 0 ? negLimit : posLimit)) {
       fflags |= NV;
       result = sign != 0 ? 0 - negLimit : posLimit;
