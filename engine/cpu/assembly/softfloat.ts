@@ -258,7 +258,7 @@ function div(a: u64, b: u64, rm: u32, fmt: i32): u64 {
   return roundPack(sign, unpackExp(a, fmt) - unpackExp(b, fmt) - 1, sig, rm, fmt);
 }
 
-function sqrt(a: u64, rm: u32, fmt: i32): u64 {
+function squareRoot(a: u64, rm: u32, fmt: i32): u64 {
   if (isNaN(a, fmt)) {
     flagSignaling(a, fmt);
     return canonicalNaN(fmt);
@@ -273,10 +273,14 @@ function sqrt(a: u64, rm: u32, fmt: i32): u64 {
   const rHi = odd ? ma >> 1 : ma;
   const rLo: u64 = odd ? ma << 63 : 0;
   const scale = odd ? ea - 125 : ea - 126;
-  // Bit-by-bit integer square root: the largest root with root^2 <= R (root < 2^64).
-  let root: u64 = 0;
-  for (let bit: u64 = <u64>1 << 63; bit != 0; bit >>= 1) {
-    const trial = root | bit;
+  // floor(sqrt(R)) < 2^63.5. ma has at most 53 significant bits, so <f64>ma is exact and the
+  // native (correctly rounded) square root estimates sqrt(R) = sqrt(ma / 2^odd) * 2^32 within
+  // 2^63.5 * 2^-53 < 1449, plus 1 for truncation. The floor thus lies in [estimate - 2048,
+  // estimate + 2047]; a 12-step binary search on exact 128-bit squares finds it.
+  const estimate = <u64>(sqrt<f64>(<f64>ma * (odd ? 0.5 : 1.0)) * 4294967296.0);
+  let root = estimate - 2048;
+  for (let step: u64 = 2048; step != 0; step >>= 1) {
+    const trial = root + step;
     const sqHi = mulHigh(trial, trial), sqLo = trial * trial;
     if (sqHi < rHi || (sqHi == rHi && sqLo <= rLo)) root = trial;
   }
@@ -468,7 +472,7 @@ export function f32_sub(a: u32, b: u32, rm: u32): u32 {
 }
 export function f32_mul(a: u32, b: u32, rm: u32): u32 { return <u32>mul(a, b, rm, F32); }
 export function f32_div(a: u32, b: u32, rm: u32): u32 { return <u32>div(a, b, rm, F32); }
-export function f32_sqrt(a: u32, rm: u32): u32 { return <u32>sqrt(a, rm, F32); }
+export function f32_sqrt(a: u32, rm: u32): u32 { return <u32>squareRoot(a, rm, F32); }
 export function f32_fma(a: u32, b: u32, c: u32, rm: u32): u32 {
   return <u32>fma(a, b, c, rm, F32);
 }
@@ -477,7 +481,7 @@ export function f64_add(a: u64, b: u64, rm: u32): u64 { return add(a, b, rm, F64
 export function f64_sub(a: u64, b: u64, rm: u32): u64 { return add(a, b ^ signBit(F64), rm, F64); }
 export function f64_mul(a: u64, b: u64, rm: u32): u64 { return mul(a, b, rm, F64); }
 export function f64_div(a: u64, b: u64, rm: u32): u64 { return div(a, b, rm, F64); }
-export function f64_sqrt(a: u64, rm: u32): u64 { return sqrt(a, rm, F64); }
+export function f64_sqrt(a: u64, rm: u32): u64 { return squareRoot(a, rm, F64); }
 export function f64_fma(a: u64, b: u64, c: u64, rm: u32): u64 { return fma(a, b, c, rm, F64); }
 
 export function f32_eq(a: u32, b: u32): u32 { return eq(a, b, F32); }
