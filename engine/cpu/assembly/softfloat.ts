@@ -91,7 +91,8 @@ function unpackSig(x: u64, fmt: i32): u64 {
 }
 function unpackExp(x: u64, fmt: i32): i32 {
   const e = expField(x, fmt);
-  if (e == 0) return 63 - bias(fmt) - fracBits(fmt) - <i32>clz(fracField(x, fmt)) + 1;
+  // A subnormal is frac * 2^(1 - bias - fracBits), and unpackSig shifts frac left by clz - 1.
+  if (e == 0) return 64 - bias(fmt) - fracBits(fmt) - <i32>clz(fracField(x, fmt));
   return e - bias(fmt);
 }
 
@@ -113,7 +114,7 @@ function shiftRightJam(x: u64, n: i32): u64 {
 }
 
 // 128-bit values are (hi, lo) pairs; each helper returns one half.
-function shr128JamHi(hi: u64, lo: u64, n: i32): u64 {
+function shr128Hi(hi: u64, n: i32): u64 {
   if (n <= 0) return hi;
   return n >= 64 ? 0 : hi >> <u64>n;
 }
@@ -321,12 +322,12 @@ function fma(a: u64, b: u64, c: u64, rm: u32, fmt: i32): u64 {
   let exp = ep;
   if (ep >= ec) {
     const n = ep - ec;
-    const hi = shr128JamHi(cHi, cLo, n);
+    const hi = shr128Hi(cHi, n);
     cLo = shr128JamLo(cHi, cLo, n);
     cHi = hi;
   } else {
     const n = ec - ep;
-    const hi = shr128JamHi(pHi, pLo, n);
+    const hi = shr128Hi(pHi, n);
     pLo = shr128JamLo(pHi, pLo, n);
     pHi = hi;
     exp = ec;
@@ -419,8 +420,10 @@ function toInt(x: u64, rm: u32, signed: bool, width: i32, fmt: i32): u64 {
     const exp = unpackExp(x, fmt), sig = unpackSig(x, fmt);
     // Split value = sig * 2^(exp - 62) into an integer part and the discarded fraction.
     let magnitude: u64 = 0, rest: u64 = 0, half: u64 = 0;
-    let tooBig = exp > 63;
-    if (exp >= 62) {
+    let tooBig = false;
+    if (exp > 63) {
+      tooBig = true; // at least 2^64: out of range for every target
+    } else if (exp >= 62) {
       magnitude = sig << <u64>(exp - 62); // exact, < 2^64 for exp <= 63
     } else if (exp >= -1) {
       const shift = <u64>(62 - exp);
