@@ -19,8 +19,8 @@ const OF: u32 = 4;  // overflow
 const UF: u32 = 2;  // underflow
 const NX: u32 = 1;  // inexact
 
-// Rounding modes as encoded in frm. Reserved encodings (5, 6) must be rejected by the decoder;
-// here they behave as RNE.
+// Rounding modes as encoded in frm. The decoder resolves DYN (7) and rejects the reserved 5 and
+// 6 as illegal instructions; should any other value arrive, it behaves as RNE.
 const RNE: u32 = 0;
 const RTZ: u32 = 1;
 const RDN: u32 = 2;
