@@ -43,8 +43,8 @@ class ChunkReader {
   private length = 0;
   private readonly iterator: AsyncIterator<Buffer>;
 
-  constructor(source: AsyncIterable<Buffer>) {
-    this.iterator = source[Symbol.asyncIterator]();
+  constructor(source: AsyncIterable<Buffer> | Iterable<Buffer>) {
+    this.iterator = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : (async function* () { yield* source; })();
   }
 
   private async fill(n: number): Promise<boolean> {
@@ -119,7 +119,8 @@ function numeric(header: Buffer, offset: number, length: number, what: string): 
 function checksumOk(header: Buffer): boolean {
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : header[i]!;
-  return numeric(header, 148, 8, 'checksum') === sum;
+  const stored = field(header, 148, 8).trim();
+  return /^[0-7]+$/.test(stored) && parseInt(stored, 8) === sum;
 }
 
 function parsePax(data: Buffer): Record<string, string> {
@@ -146,7 +147,7 @@ const padding = (size: number) => (BLOCK - (size % BLOCK)) % BLOCK;
  * Reads a tar stream entry by entry. Each body must be read (or is skipped) before the next
  * entry; the stream is read to its end, padding after the end-of-archive blocks included.
  */
-export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<TarRecord> {
+export async function* readTar(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<TarRecord> {
   const reader = new ChunkReader(source);
   let pax: Record<string, string> = {};
   let globalPax: Record<string, string> = {};
