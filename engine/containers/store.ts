@@ -66,6 +66,11 @@ export class ImageStore {
     return join(this.tmp, `${label}-${randomUUID()}`);
   }
 
+  /** Where an interrupted download of a blob waits to be resumed. */
+  partialPath(digest: string): string {
+    return join(this.tmp, `${digestHex(checkDigest(digest, 'blob'))}.partial`);
+  }
+
   blobPath(digest: string): string {
     return join(this.layout, 'blobs', 'sha256', digestHex(checkDigest(digest, 'blob')));
   }
