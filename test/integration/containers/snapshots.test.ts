@@ -1,0 +1,76 @@
+// Snapshots of a container's writable layer: restore brings a deleted file back; a committed
+// snapshot is an image whose containers see the file (and not what the container deleted).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { ContainerRuntime } from '../../../engine/containers/runtime.ts';
+import { Snapshots } from '../../../engine/containers/snapshots.ts';
+import { importArchive } from '../../../engine/containers/archive.ts';
+import { requireTools, scratchDir, writeBusyboxArchive } from './fixtures.ts';
+
+let scratch: ReturnType<typeof scratchDir>;
+let runtime: ContainerRuntime;
+let snapshots: Snapshots;
+
+before(async () => {
+  requireTools();
+  scratch = scratchDir('snapshots');
+  runtime = new ContainerRuntime(join(scratch.dir, 'root'));
+  await runtime.init();
+  const archive = join(scratch.dir, 'busybox.tar');
+  await writeBusyboxArchive(archive);
+  await importArchive(runtime.store, archive, undefined);
+  snapshots = new Snapshots(runtime);
+});
+after(async () => {
+  for (const c of await runtime.list()) await runtime.remove(c.id, { force: true });
+  scratch.cleanup();
+});
+
+/** Runs a shell command in the container (which must be running) and returns its output. */
+async function sh(container: string, script: string): Promise<string> {
+  let out = '';
+  const status = await runtime.exec(container, ['sh', '-c', script], { onOutput: (_s, c) => { out += c.toString(); } });
+  assert.equal(status, 0, `${script}: ${out}`);
+  return out;
+}
+
+async function runOnce(image: string, script: string): Promise<string> {
+  const c = await runtime.create(image, { command: ['sh', '-c', script] });
+  let out = '';
+  await runtime.start(c.id, { onOutput: (_s, chunk) => { out += chunk.toString(); } });
+  await runtime.wait(c.id);
+  await new Promise((r) => setTimeout(r, 20));
+  await runtime.remove(c.id);
+  return out;
+}
+
+test('write, snapshot (while running), delete, restore: the file is back', async () => {
+  const c = await runtime.create('busybox', { name: 'snappy', command: ['sleep', '60'] });
+  await runtime.start(c.id);
+  // /etc removed and made again: an opaque directory in the overlay, .wh..wh..opq in the layer.
+  await sh('snappy', 'mkdir -p /data && echo precious > /data/file && rm -r /etc && mkdir /etc && echo fresh > /etc/only');
+  const snap = await snapshots.take('snappy');
+  assert.equal((await runtime.inspect('snappy')).status, 'running', 'the capture pause is undone');
+  assert.match(snap.layer.digest, /^sha256:/);
+  assert.deepEqual((await snapshots.list('snappy')).map((s) => s.id), [snap.id]);
+  await sh('snappy', 'rm -r /data && echo other > /etc/group');
+  await assert.rejects(snapshots.restore('snappy', snap.id), /stop it before restoring/);
+  await runtime.stop('snappy', 1000);
+  await snapshots.restore('snappy', snap.id);
+  await runtime.start('snappy');
+  assert.equal(await sh('snappy', 'cat /data/file; ls /etc'), 'precious\nonly\n');
+  await runtime.stop('snappy', 1000);
+});
+
+test('a committed snapshot runs as a new image with the file there (and deletions kept)', async () => {
+  const [snap] = await snapshots.list('snappy');
+  const image = await snapshots.commit('snappy', snap!.id, 'snappy:committed');
+  assert.equal(image.manifest.layers.length, 2);
+  assert.equal(await runOnce('snappy:committed', 'cat /data/file; ls /etc'), 'precious\nonly\n');
+});
+
+test('an unknown snapshot is refused clearly', async () => {
+  await assert.rejects(snapshots.restore('snappy', 'abcdefabcdef'), /has no snapshot "abcdefabcdef"/);
+  await assert.rejects(snapshots.commit('snappy', '../../etc', 'x:y'), /has no snapshot/);
+});
