@@ -3,14 +3,16 @@
 // writing outside that root. Every path component is resolved inside the root, as openat would:
 // a symlink is followed only while its target stays inside (absolute targets are taken relative
 // to the root, as the container will see them); one that climbs out is refused.
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
-import { createGunzip } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
 import { DigestCounter } from './digest.ts';
 import { DigestMismatchError, UnsafeLayerError } from './errors.ts';
-import { readTar, type TarEntry, type TarRecord } from './tar.ts';
+import { readTar, writeTar, type TarEntry, type TarInput, type TarRecord } from './tar.ts';
 
 const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE = '.wh..wh..opq';
@@ -62,6 +64,42 @@ export async function verifyLayer(blobPath: string, diffId: string, what: string
   await forEachLayerEntry(blobPath, diffId, what, async () => {}, signal);
 }
 
+/**
+ * The host path of a directory inside root, following symlinks only inside it and creating
+ * missing directories: what openat with RESOLVE_IN_ROOT|RESOLVE_NO_XDEV-style checks would do.
+ */
+export async function resolveInside(root: string, components: string[], what: string, entryPath: string): Promise<string> {
+  const queue = [...components];
+  const resolved: string[] = [];
+  let hops = 0;
+  while (queue.length) {
+    const part = queue.shift()!;
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (resolved.length === 0) throw new UnsafeLayerError(`${what}: entry "${entryPath}" leads outside the root through a symlink`);
+      resolved.pop();
+      continue;
+    }
+    const hostPath = join(root, ...resolved, part);
+    let stat;
+    try { stat = await fs.lstat(hostPath); } catch { stat = undefined; }
+    if (!stat) {
+      await fs.mkdir(hostPath, { mode: 0o755 });
+      resolved.push(part);
+    } else if (stat.isSymbolicLink()) {
+      if (++hops > MAX_SYMLINK_HOPS) throw new UnsafeLayerError(`${what}: entry "${entryPath}": too many levels of symlinks`);
+      const target = await fs.readlink(hostPath);
+      if (target.startsWith('/')) resolved.length = 0;
+      queue.unshift(...target.split('/'));
+    } else if (stat.isDirectory()) {
+      resolved.push(part);
+    } else {
+      throw new UnsafeLayerError(`${what}: entry "${entryPath}": "${[...resolved, part].join('/')}" is not a directory`);
+    }
+  }
+  return join(root, ...resolved);
+}
+
 const isRoot = () => process.getuid?.() === 0;
 
 /** Applies layers in order to one directory. */
@@ -76,7 +114,7 @@ export class LayerApplier {
     await forEachLayerEntry(blobPath, diffId, what, async ({ entry, body }, components) => {
       if (components.length === 0) return; // the root itself ("./")
       const name = components[components.length - 1]!;
-      const parent = await this.resolveDir(components.slice(0, -1), what, entry.path);
+      const parent = await resolveInside(this.root, components.slice(0, -1), what, entry.path);
       if (name === OPAQUE) return this.clearOpaque(parent, components.slice(0, -1).join('/'), written);
       if (name.startsWith(WHITEOUT_PREFIX)) {
         return fs.rm(join(parent, name.slice(WHITEOUT_PREFIX.length)), { recursive: true, force: true });
@@ -86,42 +124,6 @@ export class LayerApplier {
     }, signal);
     // Directory modes last, deepest first, so a read-only directory does not block its own content.
     for (const { path, entry } of this.dirModes.reverse()) await this.setAttributes(path, entry);
-  }
-
-  /**
-   * The host path of a directory inside the root, following symlinks only inside it and
-   * creating missing directories.
-   */
-  private async resolveDir(components: string[], what: string, entryPath: string): Promise<string> {
-    const queue = [...components];
-    const resolved: string[] = [];
-    let hops = 0;
-    while (queue.length) {
-      const part = queue.shift()!;
-      if (part === '' || part === '.') continue;
-      if (part === '..') {
-        if (resolved.length === 0) throw new UnsafeLayerError(`${what}: entry "${entryPath}" leads outside the root through a symlink`);
-        resolved.pop();
-        continue;
-      }
-      const hostPath = join(this.root, ...resolved, part);
-      let stat;
-      try { stat = await fs.lstat(hostPath); } catch { stat = undefined; }
-      if (!stat) {
-        await fs.mkdir(hostPath, { mode: 0o755 });
-        resolved.push(part);
-      } else if (stat.isSymbolicLink()) {
-        if (++hops > MAX_SYMLINK_HOPS) throw new UnsafeLayerError(`${what}: entry "${entryPath}": too many levels of symlinks`);
-        const target = await fs.readlink(hostPath);
-        if (target.startsWith('/')) resolved.length = 0;
-        queue.unshift(...target.split('/'));
-      } else if (stat.isDirectory()) {
-        resolved.push(part);
-      } else {
-        throw new UnsafeLayerError(`${what}: entry "${entryPath}": "${[...resolved, part].join('/')}" is not a directory`);
-      }
-    }
-    return join(this.root, ...resolved);
   }
 
   /** An opaque directory hides everything lower layers put in it; this layer's own entries stay. */
@@ -162,7 +164,7 @@ export class LayerApplier {
         return;
       case 'hardlink': {
         const components = entryComponents(entry.linkname, what);
-        const dir = await this.resolveDir(components.slice(0, -1), what, entry.linkname);
+        const dir = await resolveInside(this.root, components.slice(0, -1), what, entry.linkname);
         const source = join(dir, components[components.length - 1] ?? '');
         const stat = await fs.lstat(source).catch(() => undefined);
         if (!stat || stat.isDirectory()) throw new UnsafeLayerError(`${what}: hard link "${entry.path}" points to "${entry.linkname}", which is not a file in the layer`);
@@ -179,4 +181,15 @@ export class LayerApplier {
     await fs.chmod(path, entry.mode);
     await fs.utimes(path, entry.mtime, entry.mtime);
   }
+}
+
+/** A gzip layer as written: the blob's digest and size, and the diff_id of its tar. */
+export interface LayerBlob { digest: string; diffId: string; size: number }
+
+/** Writes entries as a gzip-compressed layer file, hashing both forms on the way. */
+export async function writeGzipLayer(entries: AsyncIterable<TarInput> | Iterable<TarInput>, path: string): Promise<LayerBlob> {
+  const diff = new DigestCounter();
+  const blob = new DigestCounter();
+  await pipeline(Readable.from(diff.pass(writeTar(entries))), createGzip(), (gz: AsyncIterable<Buffer>) => blob.pass(gz), createWriteStream(path));
+  return { digest: blob.digest(), diffId: diff.digest(), size: blob.bytes };
 }

@@ -22,7 +22,7 @@ import { ConflictError, ContainerError, NotFoundError, StateError } from './erro
 import { assertLinuxHost, mountOverlay, Runc, runTool, unmount } from './host.ts';
 import type { OperationOptions } from './operation.ts';
 import { RootfsCache } from './rootfs.ts';
-import { ImageStore } from './store.ts';
+import { ImageStore, type ResolvedImage } from './store.ts';
 
 const MONITOR = fileURLToPath(new URL('./monitor.mjs', import.meta.url));
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
@@ -162,7 +162,8 @@ export class ContainerRuntime {
     throw new NotFoundError(`no container named "${ref}" (see hangar ct ls)`);
   }
 
-  async create(image: string, options: CreateOptions = {}, progress: OperationOptions = {}): Promise<ContainerInfo> {
+  /** Creates a container from a stored image (by name or digest), or from an image being built. */
+  async create(image: string | ResolvedImage, options: CreateOptions = {}, progress: OperationOptions = {}): Promise<ContainerInfo> {
     await this.init();
     const { name: requestedName, ...spec } = options;
     checkSpec(spec);
@@ -170,7 +171,7 @@ export class ContainerRuntime {
     const name = requestedName ?? `ct-${id.slice(0, 8)}`;
     if (!NAME.test(name)) throw new ContainerError(`container name "${name}": use letters, digits, _ . - (up to 128)`);
     if ((await this.records()).some((r) => r.name === name)) throw new ConflictError(`a container named "${name}" already exists`);
-    const resolved = await this.store.resolve(image);
+    const resolved = typeof image === 'string' ? await this.store.resolve(image) : image;
     const { chain, path: lower } = await this.rootfs.prepare(resolved, progress);
     const plan = await planProcess(lower, resolved.config.config ?? {}, spec);
     const dir = this.dirOf(id);

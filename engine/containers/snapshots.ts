@@ -4,26 +4,23 @@
 // container is frozen while its layer is captured, so the snapshot is consistent.
 // Without overlayfs (copy mode) the "writable layer" is the whole root filesystem, and a
 // committed snapshot is a one-layer image.
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
-import { DigestCounter } from './digest.ts';
 import { ContainerError, NotFoundError, StateError } from './errors.ts';
 import { runTool } from './host.ts';
+import { writeGzipLayer, type LayerBlob } from './layer.ts';
 import { MEDIA, type ImageConfig } from './oci.ts';
 import type { ContainerRuntime } from './runtime.ts';
 import type { ResolvedImage } from './store.ts';
-import { readTar, writeTar, type TarInput } from './tar.ts';
+import { readTar, type TarInput } from './tar.ts';
 
 export interface SnapshotInfo {
   id: string;
   created: string;
   /** The OCI layer: digest of the gzip blob, diff_id of its tar, bytes stored. */
-  layer: { digest: string; diffId: string; size: number };
+  layer: LayerBlob;
 }
 
 /** GNU tar keeps the overlay's own metadata: whiteout devices and trusted.overlay.* xattrs. */
@@ -114,9 +111,7 @@ export class Snapshots {
 }
 
 /** Translates the overlay's upper directory (as a raw tar) into an OCI layer. */
-async function ociLayerFrom(rawTar: string, gzPath: string): Promise<SnapshotInfo['layer']> {
-  const diff = new DigestCounter();
-  const blob = new DigestCounter();
+async function ociLayerFrom(rawTar: string, gzPath: string): Promise<LayerBlob> {
   async function* translate(): AsyncGenerator<TarInput> {
     for await (const { entry, body } of readTar(createReadStream(rawTar) as AsyncIterable<Buffer>)) {
       const path = entry.path.replace(/^\.\/?/, '');
@@ -133,8 +128,5 @@ async function ociLayerFrom(rawTar: string, gzPath: string): Promise<SnapshotInf
       if (entry.type === 'dir' && opaque === 'y') yield { entry: { path: `${path}/.wh..wh..opq`, type: 'file', mtime: entry.mtime }, body: Buffer.alloc(0) };
     }
   }
-  await pipeline(Readable.from(diff.pass(writeTar(translate()))), createGzip(), async function* (gz: AsyncIterable<Buffer>) {
-    yield* blob.pass(gz);
-  }, createWriteStream(gzPath));
-  return { digest: blob.digest(), diffId: diff.digest(), size: blob.bytes };
+  return writeGzipLayer(translate(), gzPath);
 }
