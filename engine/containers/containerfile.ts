@@ -28,8 +28,9 @@ export function parseContainerfile(text: string, file = 'Containerfile'): Instru
     if (/^\s*(#|$)/.test(logical)) continue;
     while (/\\\s*$/.test(logical) && i + 1 < lines.length) {
       logical = logical.replace(/\\\s*$/, '');
-      const next = lines[++i]!;
-      if (!/^\s*#/.test(next)) logical += next;
+      let next = lines[++i]!;
+      while (/^\s*#/.test(next) && i + 1 < lines.length) next = lines[++i]!; // comments inside a continuation are dropped
+      logical += next;
     }
     const match = /^\s*(\S+)\s*(.*)$/.exec(logical)!;
     const keyword = match[1]!.toUpperCase();
