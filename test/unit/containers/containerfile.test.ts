@@ -7,7 +7,7 @@ import { commandForm, keyValues, parseContainerfile, splitWords, substitute } fr
 test('instructions, continuations and comments', () => {
   const parsed = parseContainerfile('# comment\nARG V=1\nfrom busybox\nRUN echo a \\\n  # inner comment\n  && echo b\n\nCMD ["sh"]\n');
   assert.deepEqual(parsed.map((i) => [i.keyword, i.args, i.line]), [
-    ['ARG', 'V=1', 2], ['FROM', 'busybox', 3], ['RUN', 'echo a   && echo b', 4], ['CMD', '["sh"]', 7],
+    ['ARG', 'V=1', 2], ['FROM', 'busybox', 3], ['RUN', 'echo a   && echo b', 4], ['CMD', '["sh"]', 8],
   ]);
 });
 
