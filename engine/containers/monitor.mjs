@@ -10,7 +10,7 @@
 // Argument: one JSON object { dir, runcRoot, id, logLimit, tty, cols, rows, cgroup, unmount }.
 // With tty, runc runs in a pseudo-terminal (node-pty): stdin goes to it, and fd 3 carries
 // "resize COLS ROWS" lines.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
@@ -50,10 +50,15 @@ function oomKills() {
   return 0;
 }
 
-function finish(exitCode) {
+const finished = (child) => new Promise((resolve) => child.once('close', resolve).once('error', resolve));
+
+async function finish(exitCode) {
   const oomKilled = oomKills() > 0;
-  spawnSync('runc', ['--root', job.runcRoot, 'delete', '--force', job.id]);
-  if (job.unmount) spawnSync('umount', [job.unmount]);
+  // Independent cleanups, run side by side: the container's cgroups and state, its root mount.
+  await Promise.all([
+    finished(spawn('runc', ['--root', job.runcRoot, 'delete', '--force', job.id], { stdio: 'ignore' })),
+    job.unmount && finished(spawn('umount', [job.unmount], { stdio: 'ignore' })),
+  ]);
   writeFileSync(join(job.dir, 'exit.json'), JSON.stringify({ exitCode, oomKilled, finishedAt: new Date().toISOString() }));
   closeSync(logFd);
   process.exit(exitCode);
