@@ -33,7 +33,7 @@ interface ArchiveContent {
   symlinks: Map<string, string>;
 }
 
-async function readArchive(store: ImageStore, file: string, options: OperationOptions): Promise<ArchiveContent> {
+async function readArchive(store: ImageStore, file: string, ingested: Set<string>, options: OperationOptions): Promise<ArchiveContent> {
   const content: ArchiveContent = { documents: new Map(), blobs: new Map(), symlinks: new Map() };
   const total = (await fs.stat(file)).size;
   let done = 0;
@@ -57,21 +57,25 @@ async function readArchive(store: ImageStore, file: string, options: OperationOp
       for await (const chunk of body) chunks.push(chunk);
       content.documents.set(path, Buffer.concat(chunks));
     }
-    const source = content.documents.get(path) ?? body;
-    const expected = blobName ? `sha256:${blobName[1]}` : /^([0-9a-f]{64})\.json$/.exec(path) ? `sha256:${path.slice(0, 64)}` : undefined;
-    content.blobs.set(path, await store.ingest(source, { digest: expected, size: entry.size, what: `${file}: ${path}` }, { signal: options.signal }));
+    const dockerConfig = /^[0-9a-f]{64}\.json$/.test(path);
+    if (content.documents.has(path) && !dockerConfig) continue;
+    const expected = blobName ? `sha256:${blobName[1]}` : dockerConfig ? `sha256:${path.slice(0, 64)}` : undefined;
+    const blob = await store.ingest(content.documents.get(path) ?? body, { digest: expected, size: entry.size, what: `${file}: ${path}` }, { signal: options.signal });
+    ingested.add(blob.digest);
+    content.blobs.set(path, blob);
   }
   return content;
 }
 
 /** Imports every image of an archive; `tag` names the image when the archive holds exactly one. */
 export async function importArchive(store: ImageStore, file: string, tag: string | undefined, options: OperationOptions = {}): Promise<ResolvedImage[]> {
+  const ingested = new Set<string>();
   try {
-    const content = await readArchive(store, file, options);
+    const content = await readArchive(store, file, ingested, options);
     const named = content.documents.has('index.json')
       ? await ociImages(store, file, content)
       : content.documents.has('manifest.json')
-        ? await dockerImages(store, file, content)
+        ? await dockerImages(store, file, content, ingested)
         : undefined;
     if (!named) throw new InvalidImageError(`${file}: neither an OCI archive (index.json) nor a docker save archive (manifest.json)`);
     if (tag !== undefined) {
@@ -82,9 +86,9 @@ export async function importArchive(store: ImageStore, file: string, tag: string
     const images: ResolvedImage[] = [];
     for (const { name, descriptor } of named) images.push(await store.setName(name!, descriptor, options));
     return images;
-  } catch (err) {
-    await store.collectGarbage();
-    throw err;
+  } finally {
+    // What the archive brought and no image uses: everything after a failure, other platforms' blobs after success.
+    await store.collectGarbage(ingested);
   }
 }
 
@@ -117,7 +121,7 @@ async function pickManifest(store: ImageStore, file: string, descriptor: Descrip
 
 interface DockerManifestEntry { Config: string; RepoTags?: string[] | null; Layers: string[] }
 
-async function dockerImages(store: ImageStore, file: string, content: ArchiveContent): Promise<NamedManifest[]> {
+async function dockerImages(store: ImageStore, file: string, content: ArchiveContent, ingested: Set<string>): Promise<NamedManifest[]> {
   const entries = parseJson(content.documents.get('manifest.json')!, `${file}: manifest.json`) as DockerManifestEntry[];
   if (!Array.isArray(entries)) throw new InvalidImageError(`${file}: manifest.json is not a list of images`);
   const blobOf = (path: unknown, what: string) => {
@@ -140,6 +144,7 @@ async function dockerImages(store: ImageStore, file: string, content: ArchiveCon
     }
     const manifest = { schemaVersion: 2, mediaType: MEDIA.manifest, config: { mediaType: MEDIA.config, ...config }, layers };
     const descriptor = await store.putJson(manifest, MEDIA.manifest);
+    ingested.add(descriptor.digest);
     const tags = entry.RepoTags ?? [];
     if (tags.length === 0) out.push({ descriptor });
     for (const tag of tags) out.push({ name: normalizeName(tag), descriptor });

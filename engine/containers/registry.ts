@@ -134,6 +134,7 @@ export class RegistryClient {
   async pull(text: string, options: OperationOptions = {}): Promise<ResolvedImage> {
     const ref = parseReference(text);
     const endpoint = this.endpoint(ref);
+    const fetched: string[] = [];
     try {
       let { data, descriptor } = await this.getManifest(endpoint, ref.digest ?? ref.tag ?? 'latest', options.signal);
       if (INDEX_TYPES.includes(descriptor.mediaType)) {
@@ -150,20 +151,21 @@ export class RegistryClient {
       let before = 0;
       for (const blob of blobs) {
         const base = before;
-        await this.download(endpoint, blob, { signal: options.signal, onProgress: (p) => options.onProgress?.({ ...p, done: base + (p.done ?? 0), total }) });
+        if (await this.download(endpoint, blob, { signal: options.signal, onProgress: (p) => options.onProgress?.({ ...p, done: base + (p.done ?? 0), total }) })) fetched.push(blob.digest);
         before += blob.size;
       }
       await this.store.ingest(data, { digest: descriptor.digest, what: `${text}: manifest` });
+      fetched.push(descriptor.digest);
       return await this.store.setName(storeName(ref), descriptor, options);
     } catch (err) {
-      await this.store.collectGarbage();
+      await this.store.collectGarbage(fetched);
       throw err;
     }
   }
 
-  /** Downloads one blob, resuming a partial download left by an interrupted pull. */
-  private async download(endpoint: Endpoint, blob: Descriptor, options: OperationOptions): Promise<void> {
-    if (await this.store.hasBlob(blob.digest)) return;
+  /** Downloads one blob, resuming a partial download left by an interrupted pull; false when already stored. */
+  private async download(endpoint: Endpoint, blob: Descriptor, options: OperationOptions): Promise<boolean> {
+    if (await this.store.hasBlob(blob.digest)) return false;
     const partial = this.store.partialPath(blob.digest);
     let have = (await fs.stat(partial).catch(() => undefined))?.size ?? 0;
     if (have > blob.size) { await fs.rm(partial); have = 0; }
@@ -191,6 +193,7 @@ export class RegistryClient {
       await fs.rm(partial, { force: true });
       throw err;
     }
+    return true;
   }
 
   /** Pushes a stored image to REF (a tag, or the image's own digest); returns the manifest digest. */

@@ -263,13 +263,15 @@ export class ImageStore {
 
   /**
    * Deletes blobs no image references: the reference count of a shared layer is the images
-   * naming it. Runs after remove and after failed imports, never while blobs are arriving.
+   * naming it. With candidates (the blobs one import or pull brought in), only those are
+   * considered, so blobs another operation is bringing in at the same time are left alone.
    */
-  async collectGarbage(): Promise<string[]> {
+  async collectGarbage(candidates?: Iterable<string>): Promise<string[]> {
     const live = await this.referencedBlobs();
     const removed: string[] = [];
     const dir = join(this.layout, 'blobs', 'sha256');
-    for (const hex of await fs.readdir(dir)) {
+    const considered = candidates ? [...new Set(candidates)].map(digestHex) : await fs.readdir(dir);
+    for (const hex of considered) {
       const digest = `sha256:${hex}`;
       if (live.has(digest)) continue;
       await fs.rm(join(dir, hex), { force: true });
