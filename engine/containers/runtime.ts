@@ -83,7 +83,12 @@ interface ContainerRecord {
   rootfsMode: 'overlay' | 'copy';
 }
 
-interface RunRecord { monitorPid: number; startedAt: string }
+interface RunRecord {
+  monitorPid: number;
+  /** The monitor's start time in clock ticks since boot (/proc/PID/stat): tells it from a later process with its pid. */
+  monitorStart?: string;
+  startedAt: string;
+}
 interface ExitRecord { exitCode?: number; oomKilled: boolean; finishedAt: string; lost?: boolean }
 
 export interface CreateOptions extends ContainerSpec {
@@ -104,12 +109,20 @@ async function writeJson(path: string, value: unknown): Promise<void> {
   await fs.rename(`${path}.tmp`, path);
 }
 
-function monitorAlive(pid: number): boolean {
+/** The fields of /proc/PID/stat after the command name: [0] is the state, [19] the start time in ticks since boot. */
+function procStat(pid: number): string[] | undefined {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('monitor.mjs');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** Whether the run's monitor is still alive (not a zombie, nor a later process given its pid). */
+function monitorAlive(run: RunRecord): boolean {
+  const fields = procStat(run.monitorPid);
+  return fields !== undefined && fields[0] !== 'Z' && (run.monitorStart === undefined || fields[19] === run.monitorStart);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -239,7 +252,8 @@ export class ContainerRuntime {
     await new Promise<void>((resolve, reject) => { child.once('spawn', resolve); child.once('error', reject); });
     this.monitors.set(record.id, child);
     child.once('exit', () => this.monitors.delete(record.id));
-    await writeJson(join(dir, 'run.json'), { monitorPid: child.pid!, startedAt: new Date().toISOString() } satisfies RunRecord);
+    const run: RunRecord = { monitorPid: child.pid!, monitorStart: procStat(child.pid!)?.[19], startedAt: new Date().toISOString() };
+    await writeJson(join(dir, 'run.json'), run);
     await this.waitForStart(record, child);
     return child;
   }
@@ -327,7 +341,7 @@ export class ContainerRuntime {
     if (!exit) {
       const state = await this.runc.state(record.id);
       if (state?.status === 'paused') return { ...base, status: 'paused' };
-      if (state?.status === 'running' || state?.status === 'created' || monitorAlive(run.monitorPid)) return { ...base, status: 'running' };
+      if (state?.status === 'running' || state?.status === 'created' || monitorAlive(run)) return { ...base, status: 'running' };
     }
     // A monitor writes exit.json before it exits: read again, now that it is known to be gone.
     exit ??= await readJson<ExitRecord>(join(dir, 'exit.json'));

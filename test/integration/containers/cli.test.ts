@@ -4,10 +4,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as pty from 'node-pty';
 import { HANGAR } from '../../support/hangar-process.ts';
 import { requireTools, scratchDir, writeBusyboxArchive } from './fixtures.ts';
+import { startRegistry } from './registry-server.ts';
 
 let scratch: ReturnType<typeof scratchDir>;
 let env: NodeJS.ProcessEnv;
@@ -120,4 +122,19 @@ test('ct run -it and ct exec -it attach this terminal, resizes included', async 
   await exec.waitFor(/\/dev\/pts\/\d+/);
   assert.equal(await exec.exited, 2);
   ok('ct', 'rm', '--force', 'target');
+});
+
+test('image push and pull through a loopback registry: --insecure, or the registries.json list', async () => {
+  const registry = await startRegistry(scratch.dir);
+  try {
+    const ref = `${registry.host}/cli/busybox:1`;
+    const pushed = ok('image', 'push', 'busybox:latest', ref, '--insecure').trim().split(' ')[1];
+    const refused = hangar('image', 'pull', ref);
+    assert.equal(refused.status, 1, 'without --insecure or the list, the client speaks HTTPS only');
+    writeFileSync(join(env.HANGAR_HOME!, 'containers', 'registries.json'), JSON.stringify({ insecure: [registry.host] }));
+    assert.equal(ok('image', 'pull', ref), `${ref} ${pushed}\n`);
+    assert.equal(hangar('image', 'pull', 'registry.example.org/x:1', '--insecure').status, 1);
+  } finally {
+    await registry.stop();
+  }
 });
