@@ -30,6 +30,9 @@ const MIN_MEMORY = 6 << 20;
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'exited';
 
+/** overlay: the image's root filesystem under a writable layer (needs root); copy: a private copy of it. */
+export type RootfsMode = 'overlay' | 'copy';
+
 export interface ContainerInfo {
   id: string;
   name: string;
@@ -80,7 +83,9 @@ interface ContainerRecord {
   created: string;
   spec: ContainerSpec;
   plan: ProcessPlan;
-  rootfsMode: 'overlay' | 'copy';
+  rootfsMode: RootfsMode;
+  /** The image's StopSignal: what stop sends first. */
+  stopSignal: string;
 }
 
 interface RunRecord {
@@ -133,16 +138,22 @@ export class ContainerRuntime {
   private readonly runc: Runc;
   private readonly containersDir: string;
   private readonly logLimit: number;
+  private readonly rootfsMode: RootfsMode;
   /** Monitors started by this process: their exit is an event rather than a poll. */
   private readonly monitors = new Map<string, ChildProcess>();
 
-  /** @param root the containers root (see defaultContainersRoot); logLimit bounds each log file. */
-  constructor(readonly root: string, options: { logLimit?: number } = {}) {
+  /**
+   * @param root the containers root (see defaultContainersRoot)
+   * @param options.logLimit bounds each of a container's two log files
+   * @param options.rootfs how new containers get their root filesystem (default: overlay as root, copy otherwise)
+   */
+  constructor(readonly root: string, options: { logLimit?: number; rootfs?: RootfsMode } = {}) {
     this.store = new ImageStore(root);
     this.rootfs = new RootfsCache(this.store, root);
     this.runc = new Runc(join(root, 'runc'));
     this.containersDir = join(root, 'containers');
     this.logLimit = options.logLimit ?? 1 << 20;
+    this.rootfsMode = options.rootfs ?? (process.getuid?.() === 0 ? 'overlay' : 'copy');
   }
 
   async init(): Promise<void> {
@@ -192,7 +203,7 @@ export class ContainerRuntime {
     for (const m of spec.mounts ?? []) {
       await fs.access(m.source).catch(() => { throw new ContainerError(`bind mount source ${m.source} does not exist`); });
     }
-    const rootfsMode = process.getuid?.() === 0 ? 'overlay' : 'copy';
+    const rootfsMode = this.rootfsMode;
     try {
       await fs.mkdir(join(bundle, 'rootfs'), { recursive: true });
       if (rootfsMode === 'overlay') {
@@ -204,7 +215,7 @@ export class ContainerRuntime {
       await writeJson(join(bundle, 'config.json'), runtimeConfig(id, plan, spec, spec.hostname ?? id.slice(0, 12)));
       const record: ContainerRecord = {
         version: 1, id, name, image: resolved.name, imageDigest: resolved.descriptor.digest, chain,
-        created: new Date().toISOString(), spec, plan, rootfsMode,
+        created: new Date().toISOString(), spec, plan, rootfsMode, stopSignal: resolved.config.config?.StopSignal ?? 'SIGTERM',
       };
       await writeJson(join(dir, 'container.json'), record);
       return this.info(record);
@@ -362,13 +373,13 @@ export class ContainerRuntime {
     return record;
   }
 
-  /** SIGTERM (or the image's stop signal), then SIGKILL after timeoutMs. */
+  /** The image's stop signal (SIGTERM unless it names another), then SIGKILL after timeoutMs. */
   async stop(ref: string, timeoutMs = 10_000): Promise<ContainerInfo> {
     const record = await this.find(ref);
     let info = await this.info(record);
     if (info.status === 'created' || info.status === 'exited') return info;
     if (info.status === 'paused') await this.runc.run(['resume', record.id]);
-    await this.runc.run(['kill', record.id, 'SIGTERM']).catch(() => {});
+    await this.runc.run(['kill', record.id, record.stopSignal]).catch(() => {});
     const deadline = Date.now() + timeoutMs;
     while ((info = await this.info(record)).status !== 'exited' && Date.now() < deadline) await sleep(50);
     if (info.status !== 'exited') {
@@ -467,7 +478,7 @@ export class ContainerRuntime {
   }
 
   /** The container's record, for the snapshot service. */
-  async locate(ref: string): Promise<{ id: string; name: string; dir: string; rootfsMode: 'overlay' | 'copy'; chain: string; imageDigest: string; image: string; status: ContainerStatus }> {
+  async locate(ref: string): Promise<{ id: string; name: string; dir: string; rootfsMode: RootfsMode; chain: string; imageDigest: string; image: string; status: ContainerStatus }> {
     const record = await this.find(ref);
     const { status } = await this.info(record);
     return { id: record.id, name: record.name, dir: this.dirOf(record.id), rootfsMode: record.rootfsMode, chain: record.chain, imageDigest: record.imageDigest, image: record.image, status };

@@ -74,3 +74,21 @@ test('an unknown snapshot is refused clearly', async () => {
   await assert.rejects(snapshots.restore('snappy', 'abcdefabcdef'), /has no snapshot "abcdefabcdef"/);
   await assert.rejects(snapshots.commit('snappy', '../../etc', 'x:y'), /has no snapshot/);
 });
+
+test('without overlayfs (a copied root filesystem) snapshots cover the whole root and commit as one layer', async () => {
+  const copying = new ContainerRuntime(runtime.root, { rootfs: 'copy' });
+  const copySnapshots = new Snapshots(copying);
+  const c = await copying.create('busybox', { name: 'copied', command: ['sleep', '60'] });
+  await copying.start(c.id);
+  await sh('copied', 'echo kept > /kept && rm /etc/group');
+  const snap = await copySnapshots.take('copied');
+  await sh('copied', 'rm /kept');
+  await copying.stop('copied', 1000);
+  await copySnapshots.restore('copied', snap.id);
+  await copying.start('copied');
+  assert.equal(await sh('copied', 'cat /kept; test -e /etc/group || echo no group file'), 'kept\nno group file\n');
+  await copying.stop('copied', 1000);
+  const image = await copySnapshots.commit('copied', snap.id, 'copied:committed');
+  assert.equal(image.manifest.layers.length, 1, 'the whole root filesystem is the layer');
+  assert.equal(await runOnce('copied:committed', 'cat /kept; ls /bin/busybox'), 'kept\n/bin/busybox\n');
+});

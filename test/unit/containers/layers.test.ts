@@ -2,7 +2,7 @@
 // the store; whiteouts and opaque directories follow the OCI image spec.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256Digest } from '../../../engine/containers/digest.ts';
 import { DigestMismatchError, InvalidImageError, UnsafeLayerError } from '../../../engine/containers/errors.ts';
@@ -63,6 +63,19 @@ describe('applying layers', () => {
       (err: Error) => err instanceof UnsafeLayerError && /leads outside the root/.test(err.message),
     );
     assert.deepEqual(readdirSync(outside), []);
+  });
+
+  test('hard links join files inside the root; one reaching out through a symlink is refused', async () => {
+    const hardlink = (path: string, linkname: string): TarInput => ({ entry: { path, type: 'hardlink', linkname } });
+    const root = await applyAll('hardlink', [[file('a', 'shared'), hardlink('b', 'a')]]);
+    assert.equal(statSync(join(root, 'a')).ino, statSync(join(root, 'b')).ino);
+    const secret = join(scratch.dir, 'secret-dir');
+    mkdirSync(secret);
+    writeFileSync(join(secret, 'key'), 'secret');
+    await assert.rejects(
+      applyAll('hardlink-escape', [[symlink('out', '../secret-dir'), hardlink('stolen', 'out/key')]]),
+      (err: Error) => err instanceof UnsafeLayerError && /leads outside the root/.test(err.message),
+    );
   });
 
   test('a file entry replaces a symlink instead of writing through it', async () => {
