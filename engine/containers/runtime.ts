@@ -301,11 +301,14 @@ export class ContainerRuntime {
     if (!record.spec.tty) throw new StateError(`container ${record.name} was created without a terminal (-it)`);
     const child = await this.launch(record, 'pipe', size);
     const control = child.stdio[3] as Writable;
+    // Waiting holds this process open, so it starts only when someone asks (not after a detach).
+    let exited: Promise<number> | undefined;
+    const waitForExit = () => this.wait(record.id).then((info) => info.exitCode ?? 255);
     return {
       onData: (listener) => child.stdout!.on('data', listener),
       write: (data) => child.stdin!.write(data),
       resize: (cols, rows) => control.write(`resize ${Math.floor(cols)} ${Math.floor(rows)}\n`),
-      exited: this.wait(record.id).then((info) => info.exitCode ?? 255),
+      get exited() { return (exited ??= waitForExit()); },
       detach: () => {
         for (const stream of [child.stdin, child.stdout, child.stderr, control]) stream?.destroy();
         child.unref();

@@ -116,7 +116,9 @@ test('ct run -it and ct exec -it attach this terminal, resizes included', async 
   await shell.waitFor(/43 132/, mark);
   assert.equal(await shell.exited, 6);
 
-  ok('ct', 'run', '-d', '--name', 'target', 'busybox', 'sleep', '60');
+  // Detached with a terminal: the command returns at once, the shell waits in its pty.
+  assert.equal(ok('ct', 'run', '-d', '-it', '--name', 'target', 'busybox', 'sh'), 'target\n');
+  assert.equal(JSON.parse(ok('ct', 'ls', '--json'))[0].status, 'running');
   const exec = interactive(['ct', 'exec', '-it', 'target', 'sh']);
   exec.term.write('tty; exit 2\r');
   await exec.waitFor(/\/dev\/pts\/\d+/);
