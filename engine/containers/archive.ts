@@ -47,7 +47,7 @@ async function readArchive(store: ImageStore, file: string, ingested: Set<string
   for await (const { entry, body } of readTar(counted())) {
     options.signal?.throwIfAborted();
     const path = posix.normalize(entry.path).replace(/^\.\//, '');
-    if (path.startsWith('/') || path.startsWith('../')) throw new InvalidImageError(`${file}: archive entry "${entry.path}" points outside the archive`);
+    if (path === '..' || path.startsWith('/') || path.startsWith('../')) throw new InvalidImageError(`${file}: archive entry "${entry.path}" points outside the archive`);
     if (entry.type === 'symlink') content.symlinks.set(path, posix.normalize(posix.join(posix.dirname(path), entry.linkname)));
     if (entry.type !== 'file') continue;
     const blobName = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(path);

@@ -7,16 +7,24 @@ import { NotLinuxError, ToolError } from './errors.ts';
 
 export interface ToolResult { stdout: string; stderr: string }
 
-export function runTool(command: string, args: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<ToolResult> {
+/** The Debian package of each tool the runtime runs. */
+const PACKAGE: Record<string, string> = { runc: 'runc', mount: 'mount', umount: 'mount', tar: 'tar', cp: 'coreutils' };
+
+/**
+ * Runs a tool to completion. A failure becomes a ToolError named by `label` (default: the
+ * command) carrying the tool's last line of stderr.
+ */
+export function runTool(command: string, args: string[], options: { label?: string; timeoutMs?: number } = {}): Promise<ToolResult> {
+  const label = options.label ?? command;
   return new Promise((resolve, reject) => {
-    const child = execFile(command, args, { encoding: 'utf8', timeout: options.timeoutMs ?? 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    execFile(command, args, { encoding: 'utf8', timeout: options.timeoutMs ?? 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       if (!err) return resolve({ stdout, stderr });
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return reject(new ToolError(`${command} is not installed (Debian: apt-get install ${command === 'runc' ? 'runc' : 'mount'})`));
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        return reject(new ToolError(`${command} is not installed (Debian: apt-get install ${PACKAGE[command] ?? command})`));
+      }
       const message = stderr.trim().split('\n').map(cleanRuncLine).filter(Boolean).pop() ?? err.message;
-      reject(new ToolError(`${command} ${args.filter((a) => !a.startsWith('/')).slice(0, 3).join(' ')}: ${message}`));
+      reject(new ToolError(`${label}: ${message}`));
     });
-    if (options.input !== undefined) child.stdin?.end(options.input);
   });
 }
 
@@ -39,18 +47,17 @@ export class Runc {
     return ['--root', this.stateRoot];
   }
 
-  run(args: string[], options?: { timeoutMs?: number }): Promise<ToolResult> {
-    return runTool('runc', [...this.baseArgs, ...args], options);
+  run(args: string[]): Promise<ToolResult> {
+    return runTool('runc', [...this.baseArgs, ...args], { label: `runc ${args[0]}` });
   }
 
   /** runc's view of a container, or undefined when runc does not know it. */
   async state(id: string): Promise<{ status: string; pid: number } | undefined> {
     try {
       const { stdout } = await this.run(['state', id]);
-      const state = JSON.parse(stdout) as { status: string; pid: number };
-      return state;
+      return JSON.parse(stdout) as { status: string; pid: number };
     } catch (err) {
-      if (err instanceof ToolError && /does not exist|not exist/.test(err.message)) return undefined;
+      if (err instanceof ToolError && /does not exist/.test(err.message)) return undefined;
       throw err;
     }
   }

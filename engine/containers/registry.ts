@@ -42,6 +42,16 @@ function isLoopback(host: string): boolean {
 /** Where a reference points on the network: base URL and repository path. */
 interface Endpoint { registry: string; base: string; repository: string }
 
+/** A request to the registry; the body is made afresh for each try (a retry after a 401 resends it). */
+interface RegistryRequest {
+  method?: 'GET' | 'HEAD' | 'POST' | 'PUT';
+  headers?: Record<string, string>;
+  body?: () => BodyInit;
+  scope: 'pull' | 'pull,push';
+}
+
+const basicAuth = (c: Credentials) => `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+
 export class RegistryClient {
   /** Bearer tokens by registry and scope, reused across requests. */
   private readonly tokens = new Map<string, string>();
@@ -59,13 +69,16 @@ export class RegistryClient {
   }
 
   /** One request with the auth dance: on 401, get a bearer token (or use basic credentials) and retry once. */
-  private async request(endpoint: Endpoint, path: string, init: RequestInit & { scope: 'pull' | 'pull,push' }, signal?: AbortSignal): Promise<Response> {
+  private async request(endpoint: Endpoint, path: string, init: RegistryRequest, signal?: AbortSignal): Promise<Response> {
     const url = path.startsWith('http') ? path : `${endpoint.base}${path}`;
     const scopeKey = `${endpoint.registry} ${endpoint.repository} ${init.scope}`;
     const send = (authorization?: string) => {
       const headers = new Headers(init.headers);
       if (authorization) headers.set('authorization', authorization);
-      return fetch(url, { ...init, headers, signal, redirect: 'follow' }).catch((err: Error) => {
+      const body = init.body?.();
+      // Streamed bodies need half duplex in Node's fetch.
+      const options = { method: init.method ?? 'GET', headers, body, signal, redirect: 'follow', duplex: 'half' } as RequestInit;
+      return fetch(url, options).catch((err: Error) => {
         if (err.name === 'AbortError') throw err;
         throw new RegistryError(`${endpoint.registry}: ${(err.cause as Error)?.message ?? err.message}`);
       });
@@ -79,7 +92,7 @@ export class RegistryClient {
     let authorization: string;
     if (/^basic/i.test(challenge)) {
       if (!credentials) throw new RegistryError(`${endpoint.registry}: authentication required (basic), and no credentials are configured`, 401);
-      authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
+      authorization = basicAuth(credentials);
     } else if (/^bearer/i.test(challenge)) {
       authorization = `Bearer ${await this.fetchToken(endpoint, challenge, init.scope, credentials, signal)}`;
     } else {
@@ -99,8 +112,11 @@ export class RegistryClient {
     if (params.service) realm.searchParams.set('service', params.service);
     realm.searchParams.set('scope', `repository:${endpoint.repository}:${scope}`);
     const headers: Record<string, string> = {};
-    if (credentials) headers.authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
-    const response = await fetch(realm, { headers, signal });
+    if (credentials) headers.authorization = basicAuth(credentials);
+    const response = await fetch(realm, { headers, signal }).catch((err: Error) => {
+      if (err.name === 'AbortError') throw err;
+      throw new RegistryError(`${endpoint.registry}: token service ${realm.origin}: ${(err.cause as Error)?.message ?? err.message}`);
+    });
     if (!response.ok) throw new RegistryError(`${endpoint.registry}: the token service refused (${response.status})`, response.status);
     const body = (await response.json()) as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;
@@ -214,7 +230,7 @@ export class RegistryClient {
     }
     const manifest = await this.store.readBlob(image.descriptor.digest);
     const response = await this.request(endpoint, `/manifests/${ref.digest ?? ref.tag ?? 'latest'}`, {
-      method: 'PUT', headers: { 'content-type': image.descriptor.mediaType }, body: new Uint8Array(manifest), scope: 'pull,push',
+      method: 'PUT', headers: { 'content-type': image.descriptor.mediaType }, body: () => new Uint8Array(manifest), scope: 'pull,push',
     }, options.signal);
     if (!response.ok) await this.fail(endpoint, response, `manifest upload to ${repositoryName(ref)}`);
     await response.body?.cancel();
@@ -232,20 +248,20 @@ export class RegistryClient {
     const location = new URL(start.headers.get('location') ?? '', endpoint.base);
     if (location.origin !== new URL(endpoint.base).origin) throw new RegistryError(`${endpoint.registry}: upload location on another host (${location.origin})`);
     location.searchParams.set('digest', blob.digest);
-    let done = 0;
     const file = this.store.blobPath(blob.digest);
-    const counted = Readable.from((async function* () {
+    const counted = async function* () {
+      let done = 0;
       for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
         done += chunk.length;
         options.onProgress?.({ phase: 'push', item: blob.digest, done, total: blob.size });
         yield chunk;
       }
-    })());
+    };
     const response = await this.request(endpoint, location.toString(), {
       method: 'PUT', scope: 'pull,push',
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) },
-      body: Readable.toWeb(counted) as ReadableStream, duplex: 'half',
-    } as RequestInit & { scope: 'pull,push' }, options.signal);
+      body: () => Readable.toWeb(Readable.from(counted())) as ReadableStream,
+    }, options.signal);
     if (response.status !== 201) await this.fail(endpoint, response, `upload of ${blob.digest}`);
     await response.body?.cancel();
   }

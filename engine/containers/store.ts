@@ -3,7 +3,7 @@
 // their entry in index.json. Blobs come in through one door (ingest) that checks their digest
 // before they take their name; blobs that no image references any more are deleted, so layers
 // shared by several images live until the last of them goes.
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -103,12 +103,11 @@ export class ImageStore {
       const reporter = async function* (chunks: AsyncIterable<Buffer>) {
         for await (const chunk of chunks) {
           options.signal?.throwIfAborted();
-          if (expected.size !== undefined && counter.bytes > expected.size) break;
           yield chunk;
           options.onProgress?.({ phase: 'write', item: expected.what, done: counter.bytes, total: expected.size });
         }
       };
-      await pipeline(Readable.from(reporter(counter.pass(Readable.from(input)))), (await fs.open(temp, 'w')).createWriteStream());
+      await pipeline(Readable.from(reporter(counter.pass(Readable.from(input)))), createWriteStream(temp));
       return await this.adopt(temp, counter.digest(), counter.bytes, expected);
     } finally {
       await fs.rm(temp, { force: true });
