@@ -48,6 +48,8 @@ interface BuildState {
   key: string;
   /** ARG values in scope. */
   args: Record<string, string>;
+  /** Whether this Containerfile set CMD (else ENTRYPOINT drops the base image's CMD, as Docker does). */
+  cmdSet: boolean;
 }
 
 /** One file of the build context on its way into a COPY layer. */
@@ -117,7 +119,7 @@ export class Builder {
   /** FROM: the base image's config and layers; global ARGs end here (a stage starts without them). */
   private async from(text: string): Promise<BuildState> {
     if (text === 'scratch') {
-      return { config: { ...hostPlatform(), config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] }, layers: [], key: chain('scratch'), args: {} };
+      return { config: { ...hostPlatform(), config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] }, layers: [], key: chain('scratch'), args: {}, cmdSet: false };
     }
     const base = await this.runtime.store.resolve(text).catch((err: Error) => {
       throw new BuildError(`FROM ${text}: ${err.message} (pull it first: hangar image pull ${text})`);
@@ -127,6 +129,7 @@ export class Builder {
       layers: [...base.manifest.layers],
       key: chain('from', base.descriptor.digest),
       args: {},
+      cmdSet: false,
     };
   }
 
@@ -159,9 +162,11 @@ export class Builder {
         return false;
       case 'ENTRYPOINT':
         exec.Entrypoint = commandForm(args);
+        if (!state.cmdSet) delete exec.Cmd;
         return false;
       case 'CMD':
         exec.Cmd = commandForm(args);
+        state.cmdSet = true;
         return false;
       case 'LABEL':
         exec.Labels = { ...exec.Labels, ...Object.fromEntries(keyValues(args, false)) };

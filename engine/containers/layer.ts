@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { DigestCounter } from './digest.ts';
-import { DigestMismatchError, UnsafeLayerError } from './errors.ts';
+import { DigestMismatchError, InvalidImageError, UnsafeLayerError } from './errors.ts';
 import { readTar, writeTar, type TarEntry, type TarInput, type TarRecord } from './tar.ts';
 
 const WHITEOUT_PREFIX = '.wh.';
@@ -34,7 +34,12 @@ async function* layerBytes(blobPath: string): AsyncGenerator<Buffer> {
   await handle.read(magic, 0, 2, 0);
   await handle.close();
   const file = createReadStream(blobPath);
-  yield* (magic[0] === 0x1f && magic[1] === 0x8b ? file.pipe(createGunzip()) : file) as AsyncIterable<Buffer>;
+  const gzip = magic[0] === 0x1f && magic[1] === 0x8b;
+  try {
+    yield* (gzip ? file.pipe(createGunzip()) : file) as AsyncIterable<Buffer>;
+  } catch (err) {
+    throw new InvalidImageError(`layer ${blobPath.slice(-64)}: ${gzip ? 'corrupt gzip stream' : 'unreadable'} (${(err as Error).message})`);
+  }
 }
 
 /**
