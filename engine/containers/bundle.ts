@@ -1,6 +1,7 @@
 // The OCI runtime bundle's config.json (runtime spec 1.0): what the container runs (from the
 // image config, overridden by the caller), its namespaces, mounts, and cgroup limits. The
 // defaults follow `runc spec` and Docker's (capabilities, masked paths).
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidImageError } from './errors.ts';
@@ -46,6 +47,7 @@ export interface ProcessPlan {
   additionalGids: number[];
 }
 
+const HOST_NETWORK_FILES = ['/etc/resolv.conf', '/etc/hosts'];
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const CAPABILITIES = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID',
@@ -134,6 +136,10 @@ export function runtimeConfig(id: string, plan: ProcessPlan, spec: ContainerSpec
       { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
       { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
       { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
+      // With the host's network, also its name resolution (as Docker does).
+      ...(spec.network === 'host' ? HOST_NETWORK_FILES.filter((f) => existsSync(f)) : []).map((f) => ({
+        destination: f, type: 'bind', source: f, options: ['rbind', 'ro'],
+      })),
       ...(spec.mounts ?? []).map((m) => ({
         destination: m.destination, type: 'bind', source: m.source, options: ['rbind', m.readOnly ? 'ro' : 'rw'],
       })),

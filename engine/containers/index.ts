@@ -60,6 +60,12 @@ export class ContainersService {
     return new RegistryClient(this.store, { ...options, insecureRegistries: config.insecure, auth: config.auth });
   }
 
+  /** Removes an image name; blobs and unpacked root filesystems nothing else uses go with it. */
+  async removeImage(name: string): Promise<void> {
+    await this.store.remove(name);
+    await this.runtime.pruneRootfs();
+  }
+
   importArchive(file: string, tag?: string, options?: OperationOptions): Promise<ResolvedImage[]> {
     return importArchive(this.store, file, tag, options);
   }

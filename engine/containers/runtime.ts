@@ -477,6 +477,11 @@ export class ContainerRuntime {
     const dir = this.dirOf(record.id);
     await unmount(join(dir, 'bundle', 'rootfs'));
     await fs.rm(dir, { recursive: true, force: true });
+    await this.pruneRootfs();
+  }
+
+  /** Deletes unpacked image root filesystems that no stored image and no container uses. */
+  async pruneRootfs(): Promise<void> {
     await this.rootfs.prune((await this.records()).map((r) => r.chain));
   }
 

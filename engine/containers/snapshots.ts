@@ -43,19 +43,22 @@ export class Snapshots {
     const dir = join(c.snapshotsDir, id);
     await fs.mkdir(dir, { recursive: true });
     const frozen = c.status === 'running';
-    if (frozen) await this.runtime.pause(c.id);
     try {
-      await runTool('tar', [...RAW_TAR_FLAGS, '-C', c.writable, '-cpf', join(dir, 'upper.tar'), '.'], { timeoutMs: 600_000 });
+      if (frozen) await this.runtime.pause(c.id);
+      try {
+        await runTool('tar', [...RAW_TAR_FLAGS, '-C', c.writable, '-cpf', join(dir, 'upper.tar'), '.'], { timeoutMs: 600_000 });
+      } finally {
+        if (frozen) await this.runtime.resume(c.id);
+      }
+      const layer = await ociLayerFrom(join(dir, 'upper.tar'), join(dir, 'layer.tar.gz'));
+      const info: SnapshotInfo = { id, created: new Date().toISOString(), layer };
+      // snapshot.json last: a snapshot without it was never finished and is not listed.
+      await fs.writeFile(join(dir, 'snapshot.json'), JSON.stringify(info, null, 2));
+      return info;
     } catch (err) {
       await fs.rm(dir, { recursive: true, force: true });
       throw err;
-    } finally {
-      if (frozen) await this.runtime.resume(c.id);
     }
-    const layer = await ociLayerFrom(join(dir, 'upper.tar'), join(dir, 'layer.tar.gz'));
-    const info: SnapshotInfo = { id, created: new Date().toISOString(), layer };
-    await fs.writeFile(join(dir, 'snapshot.json'), JSON.stringify(info, null, 2));
-    return info;
   }
 
   async list(ref: string): Promise<SnapshotInfo[]> {

@@ -124,7 +124,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     case 'rm': {
       const [name] = want(1, 'NAME:TAG');
-      await store.remove(name!);
+      await service.removeImage(name!);
       return EXIT.ok;
     }
     case 'tag': {

@@ -3,7 +3,7 @@
 // logs, stats, and state that survives an engine restart.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerRuntime, type Terminal } from '../../../engine/containers/runtime.ts';
 import { importArchive } from '../../../engine/containers/archive.ts';
@@ -73,6 +73,13 @@ test('env, working directory, user, hostname, read-only root and bind mounts app
   });
   assert.equal(info.exitCode, 0);
   assert.equal(output, 'hi\n/tmp\n65534\nboxy\nfrom the host\nread-only\n');
+});
+
+test('network none has only loopback; network host sees the host\'s interfaces and name resolution', async () => {
+  const none = await runToEnd({ command: ['ls', '/sys/class/net'] });
+  assert.equal(none.output, 'lo\n');
+  const host = await runToEnd({ command: ['sh', '-c', 'ls /sys/class/net; test -e /etc/resolv.conf && echo resolv.conf'], network: 'host' });
+  assert.equal(host.output, `${readdirSync('/sys/class/net').sort().join('\n')}\n${existsSync('/etc/resolv.conf') ? 'resolv.conf\n' : ''}`);
 });
 
 test('a process allocating past a 32 MiB memory limit is OOM-killed and the container reports it', async () => {
