@@ -3,13 +3,13 @@
 // follows a resize.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as pty from 'node-pty';
 import { HANGAR } from '../../support/hangar-process.ts';
 import { requireTools, scratchDir, writeBusyboxArchive } from './fixtures.ts';
-import { startRegistry } from './registry-server.ts';
+import { startFront, startRegistry } from './registry-server.ts';
 
 let scratch: ReturnType<typeof scratchDir>;
 let env: NodeJS.ProcessEnv;
@@ -136,6 +136,25 @@ test('image push and pull through a loopback registry: --insecure, or the regist
     writeFileSync(join(env.HANGAR_HOME!, 'containers', 'registries.json'), JSON.stringify({ insecure: [registry.host] }));
     assert.equal(ok('image', 'pull', ref), `${ref} ${pushed}\n`);
     assert.equal(hangar('image', 'pull', 'registry.example.org/x:1', '--insecure').status, 1);
+
+    // Ctrl-C during a stalled layer download cancels the pull: status 130, nothing named.
+    const front = await startFront(registry.host, { stallBlobsLargerThan: 100_000 });
+    try {
+      const fresh = { ...env, HANGAR_HOME: join(scratch.dir, 'fresh-home') };
+      const pull = spawn(process.execPath, [HANGAR, 'image', 'pull', '--insecure', `${front.host}/cli/busybox:1`], { env: fresh });
+      let stderr = '';
+      pull.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+        if (/pull/.test(stderr) && !pull.killed) pull.kill('SIGINT');
+      });
+      const status = await new Promise<number | null>((resolve) => pull.on('exit', resolve));
+      assert.equal(status, 130, stderr);
+      assert.match(stderr, /hangar image: cancelled/);
+      const listed = spawnSync(process.execPath, [HANGAR, 'image', 'ls', '--json'], { env: fresh, encoding: 'utf8' });
+      assert.deepEqual(JSON.parse(listed.stdout), []);
+    } finally {
+      await front.stop();
+    }
   } finally {
     await registry.stop();
   }

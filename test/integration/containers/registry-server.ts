@@ -45,6 +45,8 @@ export interface FrontOptions {
   password?: string;
   /** Cut the first download of blobs larger than this many bytes after half of them. */
   cutBlobsLargerThan?: number;
+  /** Send half of blobs larger than this many bytes, then nothing more (a stalled download). */
+  stallBlobsLargerThan?: number;
 }
 
 export interface Front {
@@ -81,14 +83,19 @@ export async function startFront(registryHost: string, options: FrontOptions): P
     const upstream = request({ host: '127.0.0.1', port: Number(registryHost.split(':')[1]), path: req.url, method: req.method, headers: req.headers }, (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers);
       const length = Number(up.headers['content-length'] ?? 0);
-      if (blob && req.method === 'GET' && options.cutBlobsLargerThan !== undefined && length > options.cutBlobsLargerThan && !cut.has(blob)) {
+      const cutNow = options.cutBlobsLargerThan !== undefined && length > options.cutBlobsLargerThan && !cut.has(blob!);
+      const stall = options.stallBlobsLargerThan !== undefined && length > options.stallBlobsLargerThan;
+      if (blob && req.method === 'GET' && (cutNow || stall)) {
         cut.add(blob);
         let sent = 0;
         up.on('data', (chunk: Buffer) => {
           const room = Math.floor(length / 2) - sent;
           if (room > 0) res.write(chunk.subarray(0, room));
           sent += chunk.length;
-          if (sent >= length / 2) { up.destroy(); res.destroy(); }
+          if (sent >= length / 2) {
+            up.destroy();
+            if (cutNow) res.destroy();
+          }
         });
         return;
       }
