@@ -21,6 +21,7 @@ import { planProcess, runtimeConfig, type ContainerSpec, type ProcessPlan } from
 import { ConflictError, ContainerError, NotFoundError, StateError } from './errors.ts';
 import { assertLinuxHost, mountOverlay, Runc, runTool, unmount } from './host.ts';
 import type { OperationOptions } from './operation.ts';
+import { withLock } from './lock.ts';
 import { RootfsCache } from './rootfs.ts';
 import { ImageStore, type ResolvedImage } from './store.ts';
 
@@ -217,7 +218,11 @@ export class ContainerRuntime {
         version: 1, id, name, image: resolved.name, imageDigest: resolved.descriptor.digest, chain,
         created: new Date().toISOString(), spec, plan, rootfsMode, stopSignal: resolved.config.config?.StopSignal ?? 'SIGTERM',
       };
-      await writeJson(join(dir, 'container.json'), record);
+      // The name is checked again, and taken, under a lock shared with other hangar processes.
+      await withLock(join(this.root, 'containers.lock'), async () => {
+        if ((await this.records()).some((r) => r.name === name)) throw new ConflictError(`a container named "${name}" already exists`);
+        await writeJson(join(dir, 'container.json'), record);
+      });
       return this.info(record);
     } catch (err) {
       await fs.rm(dir, { recursive: true, force: true });

@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { checkDigest, digestHex, DigestCounter } from './digest.ts';
 import { ConflictError, DigestMismatchError, InvalidImageError, NotFoundError } from './errors.ts';
 import { verifyLayer } from './layer.ts';
+import { withLock } from './lock.ts';
 import {
   checkConfig, checkIndex, checkManifest, INDEX_TYPES, MEDIA, parseJson, REF_NAME,
   type Descriptor, type ImageConfig, type ImageIndex, type Manifest,
@@ -145,6 +146,14 @@ export class ImageStore {
     return checkIndex(parseJson(await fs.readFile(join(this.layout, 'index.json')), 'index.json'), 'index.json');
   }
 
+  /** Changes the image list under a lock shared by every hangar process using this store. */
+  private async updateIndex(change: (manifests: Descriptor[]) => Descriptor[]): Promise<void> {
+    await withLock(join(this.root, 'index.lock'), async () => {
+      const index = await this.readIndex();
+      await this.writeIndex({ ...index, manifests: change(index.manifests) });
+    });
+  }
+
   private async writeIndex(index: ImageIndex): Promise<void> {
     const temp = this.tempPath('index');
     await fs.writeFile(temp, JSON.stringify(index, null, 2));
@@ -214,10 +223,10 @@ export class ImageStore {
       options.onProgress?.({ phase: 'verify layer', item: layer.digest, done: i, total: image.manifest.layers.length });
       await verifyLayer(this.blobPath(layer.digest), image.config.rootfs.diff_ids[i]!, what, options.signal);
     }
-    const index = await this.readIndex();
-    const manifests = index.manifests.filter((d) => d.annotations?.[REF_NAME] !== normalized);
-    manifests.push({ mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size, annotations: { [REF_NAME]: normalized } });
-    await this.writeIndex({ ...index, manifests });
+    await this.updateIndex((manifests) => [
+      ...manifests.filter((d) => d.annotations?.[REF_NAME] !== normalized),
+      { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size, annotations: { [REF_NAME]: normalized } },
+    ]);
     return { ...image, name: normalized };
   }
 
@@ -235,8 +244,7 @@ export class ImageStore {
 
   async remove(text: string): Promise<void> {
     const image = await this.resolve(text);
-    const index = await this.readIndex();
-    await this.writeIndex({ ...index, manifests: index.manifests.filter((d) => d.annotations?.[REF_NAME] !== image.name) });
+    await this.updateIndex((manifests) => manifests.filter((d) => d.annotations?.[REF_NAME] !== image.name));
     await this.collectGarbage();
   }
 
