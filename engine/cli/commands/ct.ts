@@ -140,9 +140,11 @@ export async function run(argv: string[]): Promise<number> {
       if (spec.tty) {
         status = await attach(await runtime.startTerminal(created.id, terminalSize()));
       } else {
-        const forward = (signal: NodeJS.Signals) => () => { void runtime.kill(created.id, signal).catch(() => {}); };
-        const onInt = forward('SIGINT');
-        const onTerm = forward('SIGTERM');
+        // Signals go to the container; a second Ctrl-C kills it (PID 1 may ignore SIGINT).
+        const forward = (signal: string) => { void runtime.kill(created.id, signal).catch(() => {}); };
+        let interrupts = 0;
+        const onInt = () => forward(++interrupts > 1 ? 'SIGKILL' : 'SIGINT');
+        const onTerm = () => forward('SIGTERM');
         process.on('SIGINT', onInt);
         process.on('SIGTERM', onTerm);
         try {
