@@ -19,6 +19,8 @@ const USAGE = `usage: hangar ct run [--name N] [--rm] [-d] [-it] [--memory SIZE]
        hangar ct snapshot NAME take|list [--json]|restore SNAP
        hangar ct snapshot NAME commit SNAP NAME:TAG`;
 
+const VERBS = ['run', 'create', 'start', 'stop', 'kill', 'pause', 'resume', 'rm', 'exec', 'logs', 'stats', 'ls', 'snapshot'];
+
 const CREATE_OPTIONS: Record<string, OptionSpec> = {
   name: { type: 'string' },
   rm: { type: 'boolean' },
@@ -110,6 +112,8 @@ export async function run(argv: string[]): Promise<number> {
     console.log(USAGE);
     return verb ? EXIT.ok : EXIT.usage;
   }
+  // An unknown verb is refused before the containers root is opened (and its folder made).
+  if (!VERBS.includes(verb)) throw new UsageError(`unknown ct command "${verb}"\n${USAGE}`);
   const service = await new ContainersService().init();
   const runtime = service.runtime;
   const one = (positionals: string[], what = 'NAME') => {

@@ -16,6 +16,8 @@ const USAGE = `usage: hangar image pull REF [--insecure]
        hangar image tag SRC DST
        hangar image build -t NAME:TAG [-f FILE] [--build-arg K=V]... [--no-cache] DIR`;
 
+const VERBS = ['pull', 'push', 'import', 'export', 'ls', 'inspect', 'rm', 'tag', 'build'];
+
 /** Renders progress on stderr: one rewritten line on a terminal, a line per step otherwise. */
 export function progressPrinter(): (p: Progress) => void {
   let last = '';
@@ -76,6 +78,8 @@ export async function run(argv: string[]): Promise<number> {
     if (positionals.length !== count) throw new UsageError(`image ${verb} takes ${names}\n${USAGE}`);
     return positionals;
   };
+  // An unknown verb is refused before the store is opened (and its folder made).
+  if (!VERBS.includes(verb)) throw new UsageError(`unknown image command "${verb}"\n${USAGE}`);
   const service = await new ContainersService().init();
   const store = service.store;
   const onProgress = progressPrinter();
