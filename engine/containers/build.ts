@@ -244,6 +244,8 @@ export class Builder {
       return snapshot.layer;
     } finally {
       await this.runtime.remove(container.id, { force: true });
+      // The build container's image existed only for this step.
+      await store.collectGarbage([configDescriptor.digest, image.descriptor.digest]);
     }
   }
 
