@@ -1,0 +1,15 @@
+// A character back-end: where a console device (the UART, a virtio-console port) sends the
+// bytes the guest writes and finds the bytes typed into it. The terminal, a test harness or
+// the desktop app's xterm.js sit behind it; the device model never knows which.
+export interface CharBackend {
+  /** Bytes the guest wrote. The back-end must copy them if it keeps them. */
+  write(bytes: Uint8Array): void;
+  /** Bytes waiting to be typed into the guest, or null when there are none. */
+  read(): Uint8Array | null;
+}
+
+/** A back-end with nothing behind it: output is dropped, no input ever arrives. */
+export const nullCharBackend: CharBackend = {
+  write: () => {},
+  read: () => null,
+};
