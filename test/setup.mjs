@@ -10,7 +10,7 @@ const packages = [
   'gcc-riscv64-linux-gnu', // guest test programs
   'device-tree-compiler',  // dtc: checks the device-tree writer
   'e2fsprogs', 'xz-utils', 'cpio',
-  'runc', 'skopeo', 'umoci', 'docker-registry', // containers
+  'runc', 'skopeo', 'umoci', 'docker-registry', 'busybox-static', // containers
   'chromium',        // the UI's end-to-end tests
 ];
 

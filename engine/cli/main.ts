@@ -10,6 +10,7 @@ interface CommandModule {
 const commands: Record<string, () => Promise<CommandModule>> = {
   run: () => import('./commands/run.ts'),
   guest: () => import('./commands/guest.ts'),
+  disk: () => import('./commands/disk.ts'),
   image: () => import('./commands/image.ts'),
   ct: () => import('./commands/ct.ts'),
 };

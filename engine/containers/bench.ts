@@ -13,7 +13,8 @@ const COMMAND = ['/bin/busybox', 'true'];
 
 export interface ContainerStartupBench { hangarMedianMs: number; runcMedianMs: number; ratio: number }
 
-function median(values: number[]): number {
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;

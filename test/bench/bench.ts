@@ -1,20 +1,16 @@
 // `npm run bench`: Hangar measured side by side with its peers, as ratios, medians of several
 // runs (the machine is shared and noisy). Sections: engine boot (peer: Debian's
-// qemu-system-riscv64), containers (peer: runc run of the same bundle).
+// qemu-system-riscv64), containers (peer: runc run of the same bundle). Name sections to run
+// only those: `npm run bench -- containers`.
 import { spawn } from 'node:child_process';
 import { GuestConsole } from '../support/guest-console.ts';
 import { MachineHost } from '../../engine/vcpu/machine-host.ts';
 import { ensureDebianGuest } from '../../engine/guests/debian.ts';
+import { benchContainerStartup, median } from '../../engine/containers/bench.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const PROMPT = /# (\x1b\[6n)?$/;
 const BOOT_TIMEOUT_MS = 300_000;
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 interface BootSample { seconds: number; instructions?: number }
 
@@ -71,4 +67,17 @@ async function benchBoot(): Promise<void> {
   console.log(`  hangar guest instructions per second: ${mips.toFixed(1)} M`);
 }
 
-await benchBoot();
+async function benchContainers(): Promise<void> {
+  const runs = Math.max(RUNS, 9);
+  const result = await benchContainerStartup({ runs });
+  console.log(`containers create+start+exit of busybox true (median of ${runs}):`);
+  console.log(`  hangar ${result.hangarMedianMs.toFixed(1)} ms   runc run ${result.runcMedianMs.toFixed(1)} ms   ratio hangar/runc ${result.ratio.toFixed(2)}`);
+}
+
+// `npm run bench` runs every section; `npm run bench -- containers` runs the ones named.
+const sections: Record<string, () => Promise<void>> = { engine: benchBoot, containers: benchContainers };
+const chosen = process.argv.slice(2);
+for (const name of chosen) if (!sections[name]) throw new Error(`unknown bench section "${name}" (${Object.keys(sections).join(', ')})`);
+for (const [name, section] of Object.entries(sections)) {
+  if (chosen.length === 0 || chosen.includes(name)) await section();
+}
