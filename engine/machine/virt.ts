@@ -1,0 +1,187 @@
+// The `virt` board: QEMU's riscv64 virt machine (hw/riscv/virt.c), so that firmware and kernels
+// built for it boot unmodified. One table describes every device once; both the MMIO bus and
+// the device tree are made from it.
+//
+//   0x0010_0000  0x1000      test/syscon   sifive,test0 (+ syscon-poweroff / syscon-reboot)
+//   0x0010_1000  0x1000      rtc           google,goldfish-rtc            irq 11
+//   0x0200_0000  0x10000     clint         riscv,clint0 (msip, mtimecmp, mtime)
+//   0x0c00_0000  0x60_0000   plic          sifive,plic-1.0.0 (M and S context per hart)
+//   0x1000_0000  0x100       uart0         ns16550a, 3686400 Hz           irq 10
+//   0x1000_1000  0x1000 × 8  virtio0..7    virtio,mmio                    irqs 1..8
+//                            (0: virtio-console, 1: virtio-rng, 2..7: empty transports)
+//   0x8000_0000  RAM         DRAM
+import type { CharBackend } from '../devices/char.ts';
+import { nullCharBackend } from '../devices/char.ts';
+import type { Device, HartLines, IrqLine } from '../devices/device.ts';
+import { Clint } from '../devices/clint.ts';
+import { GoldfishRtc } from '../devices/goldfish-rtc.ts';
+import { Plic } from '../devices/plic.ts';
+import { SifiveTest } from '../devices/sifive-test.ts';
+import { Ns16550a } from '../devices/uart-ns16550a.ts';
+import { VirtioConsole } from '../devices/virtio/console.ts';
+import { VirtioMmio } from '../devices/virtio/mmio.ts';
+import { VirtioRng } from '../devices/virtio/rng.ts';
+import { Bus } from './bus.ts';
+import type { GuestClock } from './clock.ts';
+import { hartIntcPhandle, PLIC_PHANDLE, virtDeviceTree, type DeviceTree, type FdtNode, type VirtTreeOptions } from './fdt.ts';
+import { GuestMemory } from './guest-memory.ts';
+
+/** A device as the board maps it and the device tree describes it. */
+export interface SlotDescription {
+  /** Unique name of the slot (also its key in saved state), e.g. "uart0", "virtio1". */
+  name: string;
+  /** Device-tree node name, written as `${node}@${base}` under /soc. */
+  node: string;
+  base: number;
+  size: number;
+  /** PLIC source the device's interrupt line drives. */
+  irq?: number;
+  compatible: string[];
+  /** Adds the node's device-specific properties (and any nodes that refer to it). */
+  describe?(node: FdtNode, context: { tree: DeviceTree; harts: number }): void;
+}
+
+export interface BoardSlot extends SlotDescription {
+  device: Device;
+}
+
+export interface VirtBoardOptions {
+  harts: number;
+  ramBytes: number;
+  memory: WebAssembly.Memory;
+  clock: GuestClock;
+  /** Behind UART0 (the serial console, ttyS0). */
+  console: CharBackend;
+  /**
+   * Behind the virtio-console (hvc0); none by default. Never the UART's back-end: once the
+   * guest's driver posts receive buffers, both devices would take turns stealing input.
+   */
+  virtioConsole?: CharBackend;
+  hart: HartLines;
+  events: { powerOff(status: number): void; reset(): void };
+}
+
+interface BoardContext extends VirtBoardOptions {
+  guestMemory: GuestMemory;
+  plic: Plic;
+}
+
+interface SlotDefinition extends SlotDescription {
+  /** Makes the device; `irq` is the PLIC input of the slot's `irq` source. */
+  create(board: BoardContext, irq: IrqLine): Device;
+}
+
+const VIRTIO_BASE = 0x1000_1000;
+const VIRTIO_SLOT_SIZE = 0x1000;
+const VIRTIO_SLOTS = 8;
+/** Interrupt sources the PLIC implements (1..95), as QEMU's VIRT_IRQCHIP_NUM_SOURCES - 1. */
+const PLIC_SOURCES = 95;
+const UART_CLOCK_HZ = 3_686_400;
+const TEST_PHANDLE = 'test';
+
+function virtioDevice(slot: number, board: BoardContext) {
+  switch (slot) {
+    case 0: return new VirtioConsole(board.virtioConsole ?? nullCharBackend);
+    case 1: return new VirtioRng();
+    default: return null;
+  }
+}
+
+/** Per hart, the two interrupt inputs a controller drives: <intc m intc s>. */
+function perHartInterrupts(tree: DeviceTree, harts: number, machine: number, supervisor: number): number[] {
+  const cells: number[] = [];
+  for (let hart = 0; hart < harts; hart++) {
+    const intc = tree.phandle(hartIntcPhandle(hart));
+    cells.push(intc, machine, intc, supervisor);
+  }
+  return cells;
+}
+
+const VIRT_SLOTS: readonly SlotDefinition[] = [
+  {
+    name: 'test', node: 'test', base: 0x10_0000, size: 0x1000,
+    compatible: ['sifive,test1', 'sifive,test0', 'syscon'],
+    describe(node, { tree }) {
+      const syscon = tree.phandle(TEST_PHANDLE);
+      node.prop('phandle', syscon);
+      // Linux powers off and reboots through these (drivers/power/reset/syscon-*.c).
+      tree.root.child('poweroff').prop('value', 0x5555).prop('offset', 0).prop('regmap', syscon).prop('compatible', 'syscon-poweroff');
+      tree.root.child('reboot').prop('value', 0x7777).prop('offset', 0).prop('regmap', syscon).prop('compatible', 'syscon-reboot');
+    },
+    create: (board) => new SifiveTest(board.events),
+  },
+  {
+    name: 'rtc', node: 'rtc', base: 0x10_1000, size: 0x1000, irq: 11,
+    compatible: ['google,goldfish-rtc'],
+    create: (board, irq) => new GoldfishRtc(irq, board.clock),
+  },
+  {
+    name: 'clint', node: 'clint', base: 0x200_0000, size: 0x1_0000,
+    compatible: ['sifive,clint0', 'riscv,clint0'],
+    describe(node, { tree, harts }) {
+      node.prop('interrupts-extended', perHartInterrupts(tree, harts, 3, 7)); // MSIP, MTIP
+    },
+    create: (board) => new Clint(board.harts, board.clock, board.hart),
+  },
+  {
+    name: 'plic', node: 'plic', base: 0xc00_0000, size: 0x60_0000,
+    compatible: ['sifive,plic-1.0.0', 'riscv,plic0'],
+    describe(node, { tree, harts }) {
+      node.prop('phandle', tree.phandle(PLIC_PHANDLE))
+        .prop('riscv,ndev', PLIC_SOURCES)
+        .prop('interrupts-extended', perHartInterrupts(tree, harts, 11, 9)) // MEIP, SEIP
+        .prop('interrupt-controller', true)
+        .prop('#interrupt-cells', 1)
+        .prop('#address-cells', 0);
+    },
+    create: (board) => board.plic,
+  },
+  {
+    name: 'uart0', node: 'serial', base: 0x1000_0000, size: 0x100, irq: 10,
+    compatible: ['ns16550a'],
+    describe(node) {
+      node.prop('clock-frequency', UART_CLOCK_HZ);
+    },
+    create: (board, irq) => new Ns16550a(board.console, irq),
+  },
+  ...Array.from({ length: VIRTIO_SLOTS }, (_, slot): SlotDefinition => ({
+    name: `virtio${slot}`, node: 'virtio_mmio', base: VIRTIO_BASE + slot * VIRTIO_SLOT_SIZE, size: VIRTIO_SLOT_SIZE,
+    irq: slot + 1,
+    compatible: ['virtio,mmio'],
+    create: (board, irq) => new VirtioMmio(virtioDevice(slot, board), board.guestMemory, irq),
+  })),
+];
+
+/** The virt device tree for a machine of this shape (the same tree a built board writes). */
+export function virtDtb(options: VirtTreeOptions): Uint8Array {
+  return virtDeviceTree(VIRT_SLOTS, options);
+}
+
+export interface VirtBoard {
+  harts: number;
+  ramBytes: number;
+  bus: Bus;
+  devices: BoardSlot[];
+  memory: GuestMemory;
+  /** The device tree describing this board. */
+  dtb(options: Omit<VirtTreeOptions, 'harts' | 'ramBytes'>): Uint8Array;
+}
+
+export function createVirtBoard(options: VirtBoardOptions): VirtBoard {
+  const guestMemory = new GuestMemory(options.memory, options.ramBytes);
+  const plic = new Plic(options.harts, options.hart);
+  const board: BoardContext = { ...options, guestMemory, plic };
+  const noIrq: IrqLine = () => { throw new Error('device raised an interrupt on a slot that has none'); };
+  const devices = VIRT_SLOTS.map(({ create, ...description }): BoardSlot => ({
+    ...description,
+    device: create(board, description.irq === undefined ? noIrq : plic.irqLine(description.irq)),
+  }));
+  return {
+    harts: options.harts,
+    ramBytes: options.ramBytes,
+    bus: new Bus(devices),
+    devices,
+    memory: guestMemory,
+    dtb: (tree) => virtDeviceTree(devices, { harts: options.harts, ramBytes: options.ramBytes, ...tree }),
+  };
+}
