@@ -15,7 +15,7 @@ import { nullCharBackend } from '../devices/char.ts';
 import type { Device, HartLines, IrqLine } from '../devices/device.ts';
 import { Clint } from '../devices/clint.ts';
 import { GoldfishRtc } from '../devices/goldfish-rtc.ts';
-import { Plic } from '../devices/plic.ts';
+import { Plic, PLIC_SOURCES } from '../devices/plic.ts';
 import { SifiveTest } from '../devices/sifive-test.ts';
 import { Ns16550a } from '../devices/uart-ns16550a.ts';
 import { VirtioConsole } from '../devices/virtio/console.ts';
@@ -74,8 +74,6 @@ interface SlotDefinition extends SlotDescription {
 const VIRTIO_BASE = 0x1000_1000;
 const VIRTIO_SLOT_SIZE = 0x1000;
 const VIRTIO_SLOTS = 8;
-/** Interrupt sources the PLIC implements (1..95), as QEMU's VIRT_IRQCHIP_NUM_SOURCES - 1. */
-const PLIC_SOURCES = 95;
 const UART_CLOCK_HZ = 3_686_400;
 const TEST_PHANDLE = 'test';
 
@@ -128,7 +126,7 @@ const VIRT_SLOTS: readonly SlotDefinition[] = [
     compatible: ['sifive,plic-1.0.0', 'riscv,plic0'],
     describe(node, { tree, harts }) {
       node.prop('phandle', tree.phandle(PLIC_PHANDLE))
-        .prop('riscv,ndev', PLIC_SOURCES)
+        .prop('riscv,ndev', PLIC_SOURCES - 1) // sources 1..95 (0 means none), as QEMU writes it
         .prop('interrupts-extended', perHartInterrupts(tree, harts, 11, 9)) // MEIP, SEIP
         .prop('interrupt-controller', true)
         .prop('#interrupt-cells', 1)

@@ -1,0 +1,89 @@
+// The virt board as built: every slot of the table answers on the bus at its base, interrupt
+// lines reach the PLIC and through it the harts, the test finisher powers off and resets.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RAM_OFFSET } from '../../../engine/cpu/layout.ts';
+import { BusError, InterruptBit, type HartLines } from '../../../engine/devices/device.ts';
+import { GuestClock } from '../../../engine/machine/clock.ts';
+import { createVirtBoard } from '../../../engine/machine/virt.ts';
+import { decodeDtb } from './dts.ts';
+
+const MiB = 1024 * 1024;
+
+function board() {
+  const ramBytes = 16 * MiB;
+  const pages = (RAM_OFFSET + ramBytes) / 65536;
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  const clock = new GuestClock(memory);
+  clock.start();
+  const output: number[] = [];
+  const irqs: Array<[number, number, boolean]> = [];
+  const events: string[] = [];
+  // The harts' side of the wiring, recorded (the CPU core is not under test here).
+  const mtimecmp = [0n, 0n];
+  const hart: HartLines = {
+    setIrqLine: (h, bit, level) => irqs.push([h, bit, level]),
+    getMtimecmp: (h) => mtimecmp[h]!,
+    setMtimecmp: (h, value) => { mtimecmp[h] = value; },
+  };
+  const built = createVirtBoard({
+    harts: 2, ramBytes, memory, clock, hart,
+    console: { write: (bytes) => output.push(...bytes), read: () => null },
+    events: { powerOff: (status) => events.push(`poweroff ${status}`), reset: () => events.push('reset') },
+  });
+  return { ...built, output, irqs, events, mtimecmp };
+}
+
+test('every device of the memory map answers at its base', () => {
+  const b = board();
+  assert.deepEqual(b.devices.map((d) => [d.name, d.base]), [
+    ['test', 0x10_0000], ['rtc', 0x10_1000], ['clint', 0x200_0000], ['plic', 0xc00_0000], ['uart0', 0x1000_0000],
+    ...Array.from({ length: 8 }, (_, n) => [`virtio${n}`, 0x1000_1000 + n * 0x1000]),
+  ]);
+  // virtio-mmio: magic "virt", version 2; device IDs 3 (console), 4 (entropy), 0 (empty slot).
+  const virtio = (n: number, offset: number) => b.bus.read(0x1000_1000 + n * 0x1000 + offset, 4);
+  assert.deepEqual(Array.from({ length: 8 }, (_, n) => virtio(n, 0)), new Array(8).fill(0x74726976));
+  assert.deepEqual(Array.from({ length: 8 }, (_, n) => virtio(n, 8)), [3, 4, 0, 0, 0, 0, 0, 0]);
+  // UART: a byte written to THR reaches the console.
+  b.bus.write(0x1000_0000, 1, 0x41);
+  assert.deepEqual(b.output, [0x41]);
+  // CLINT: hart 1's mtimecmp at 0x4008.
+  b.bus.write(0x200_4008, 4, 1234);
+  b.bus.write(0x200_400c, 4, 0);
+  assert.equal(b.mtimecmp[1], 1234n);
+  // Between and beyond the devices nothing answers.
+  for (const address of [0, 0x10_2000, 0x200_0000 + 0x1_0000, 0x1000_0100, 0x1000_9000, 0x8000_0000]) {
+    assert.throws(() => b.bus.read(address, 4), BusError, address.toString(16));
+  }
+});
+
+test('the UART interrupt (source 10) reaches hart 0\'s S-mode context through the PLIC', () => {
+  const b = board();
+  const plic = 0xc00_0000;
+  b.bus.write(plic + 4 * 10, 4, 1);                  // priority of source 10
+  b.bus.write(plic + 0x2000 + 0x80 * 1, 4, 1 << 10); // enabled in context 1 (hart 0, S mode)
+  b.bus.write(plic + 0x20_0000 + 0x1000 * 1, 4, 0);  // threshold 0
+  b.bus.write(0x1000_0001, 1, 0x02);                 // UART IER: transmitter empty
+  assert.deepEqual(b.irqs.at(-1), [0, InterruptBit.SupervisorExternal, true]);
+  assert.equal(b.bus.read(plic + 0x20_0004 + 0x1000 * 1, 4), 10); // claim
+});
+
+test('the test finisher powers off with a status and resets', () => {
+  const b = board();
+  b.bus.write(0x10_0000, 4, 0x5555);
+  b.bus.write(0x10_0000, 4, 0x3333 | (3 << 16));
+  b.bus.write(0x10_0000, 4, 0x7777);
+  assert.deepEqual(b.events, ['poweroff 0', 'poweroff 3', 'reset']);
+});
+
+test('the board writes its device tree from the same table', () => {
+  const b = board();
+  const { nodes } = decodeDtb(b.dtb({ bootargs: 'quiet' }));
+  for (const slot of b.devices) {
+    const node = nodes.get(`/soc/${slot.node}@${slot.base.toString(16)}`);
+    assert.ok(node, slot.name);
+    assert.equal(node.get('interrupts'), slot.irq === undefined ? undefined : `<0x${slot.irq.toString(16).padStart(2, '0')}>`);
+  }
+  assert.equal(nodes.get('/memory@80000000')!.get('reg'), '<0x00 0x80000000 0x00 0x1000000>');
+  assert.ok(nodes.has('/cpus/cpu@1') && !nodes.has('/cpus/cpu@2'));
+});
