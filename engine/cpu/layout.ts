@@ -30,3 +30,54 @@ export const RAM_OFFSET = 0x0100_0000;
 export const DRAM_BASE = 0x8000_0000;
 // Largest guest RAM: 3 GiB, so RAM_OFFSET + RAM fits in a 4 GiB wasm32 memory.
 export const MAX_RAM_MIB = 3072;
+
+// HART block fields (byte offsets inside one hart's HART_SIZE block). Every field is an i64
+// unless marked i32; the core keeps the whole architectural state here, so any thread can
+// inspect or save a stopped hart without asking the core.
+export const HART_X = 0x000; // x0..x31
+export const HART_F = 0x100; // f0..f31 (raw 64-bit patterns; singles NaN-boxed)
+export const HART_PC = 0x200;
+export const HART_PRIV = 0x208; // i32: 0 U, 1 S, 3 M
+export const HART_WAITING = 0x20c; // i32: 1 while stopped in WFI
+// i32, updated with Atomics: interrupt inputs driven by devices (MSIP, SEIP, MEIP bits of mip)
+export const HART_IRQ_LINES = 0x210;
+export const HART_MIP_SOFT = 0x214; // i32: mip bits written by software (SSIP, STIP, SEIP)
+export const HART_MTIMECMP = 0x218;
+export const HART_INSTRET = 0x220;
+export const HART_CYCLE_DELTA = 0x228; // mcycle - minstret (mcycle is written separately)
+export const HART_RESERVATION = 0x230; // LR reservation: virtual address, or -1 for none
+export const HART_RESERVED_VALUE = 0x238; // value LR read (SC compares it atomically)
+// CSRs
+export const HART_MSTATUS = 0x300;
+export const HART_MEDELEG = 0x308;
+export const HART_MIDELEG = 0x310;
+export const HART_MIE = 0x318;
+export const HART_MTVEC = 0x320;
+export const HART_MSCRATCH = 0x328;
+export const HART_MEPC = 0x330;
+export const HART_MCAUSE = 0x338;
+export const HART_MTVAL = 0x340;
+export const HART_MCOUNTEREN = 0x348;
+export const HART_MENVCFG = 0x350;
+export const HART_MCOUNTINHIBIT = 0x358;
+export const HART_STVEC = 0x360;
+export const HART_SSCRATCH = 0x368;
+export const HART_SEPC = 0x370;
+export const HART_SCAUSE = 0x378;
+export const HART_STVAL = 0x380;
+export const HART_SCOUNTEREN = 0x388;
+export const HART_SENVCFG = 0x390;
+export const HART_SATP = 0x398;
+export const HART_STIMECMP = 0x3a0;
+export const HART_FCSR = 0x3a8; // fflags in bits 4:0, frm in bits 7:5
+export const HART_MHARTID = 0x3b0;
+export const HART_PMPCFG = 0x400; // 8 × i64: pmpcfg0, pmpcfg2, ..., pmpcfg14
+export const HART_PMPADDR = 0x440; // 64 × i64
+// 0x640..HART_SIZE: free
+
+// TLB block of one hart: for each privilege a data access can run at (U, S, M), three tables
+// (fetch, load, store) of TLB_ENTRIES entries of 16 bytes: tag (virtual page address of the
+// entry, or -1) and addend (host address minus virtual address).
+export const TLB_ENTRIES = 512;
+export const TLB_TABLE_SIZE = TLB_ENTRIES * 16;
+export const TLB_SET_SIZE = TLB_TABLE_SIZE * 3;

@@ -99,7 +99,7 @@ function unpackExp(x: u64, fmt: i32): i32 {
 // ---- wide integer helpers ------------------------------------------------------------------
 
 /** High 64 bits of the 128-bit product a*b (the low half is plain a*b). */
-function mulHigh(a: u64, b: u64): u64 {
+export function mulHigh(a: u64, b: u64): u64 {
   const a0 = a & 0xffffffff, a1 = a >> 32, b0 = b & 0xffffffff, b1 = b >> 32;
   const p01 = a0 * b1, p10 = a1 * b0;
   const mid = ((a0 * b0) >> 32) + (p01 & 0xffffffff) + (p10 & 0xffffffff);

@@ -1,0 +1,198 @@
+// The TypeScript face of the AssemblyScript RV64GC core (engine/cpu/assembly). One Cpu is one
+// instance of the core's module over the machine's shared memory; it runs harts on the calling
+// thread, routes the core's MMIO accesses to the board's bus and implements the HartLines the
+// interrupt controllers drive. All hart state lives in the shared memory (engine/cpu/layout.ts),
+// so the inspection methods read it directly.
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { BusError, type AccessWidth, type HartLines, type InterruptBit, type MmioBus } from '../devices/device.ts';
+import {
+  RAM_OFFSET, MAX_RAM_MIB, MAX_HARTS, HART_BASE, HART_SIZE, HART_X, HART_F, HART_PC, HART_PRIV,
+  HART_IRQ_LINES, HART_MTIMECMP, HART_INSTRET,
+} from './layout.ts';
+
+export const enum CpuExit { Budget = 0, Idle = 1 }
+
+export interface HartEntry { pc: bigint; a0: bigint; a1: bigint; a2: bigint }
+
+export interface CpuOptions {
+  ramBytes: number;
+  harts: number;
+  bus: MmioBus;
+  /** Host monotonic time in ns (guest mtime = (nowNs() - clock base) / 100). */
+  nowNs?: () => bigint;
+}
+
+interface CoreExports {
+  _initialize(): void;
+  init(ramBytes: number, harts: number): void;
+  resetHart(hart: number, pc: bigint, a0: bigint, a1: bigint, a2: bigint): void;
+  run(hart: number, budget: number): number;
+  readCsr(hart: number, csr: number): bigint;
+  writeCsr(hart: number, csr: number, value: bigint): void;
+  csrFailed(): number;
+  nextTimerTicks(hart: number): bigint;
+}
+
+const WASM_PATH = fileURLToPath(new URL('./build/cpu.wasm', import.meta.url));
+const WASM_PAGE = 65536;
+const RAM_GRANULE = 4096;
+const u64 = (value: bigint): bigint => BigInt.asUintN(64, value);
+
+export class Cpu implements HartLines {
+  private readonly core: CoreExports;
+  private readonly words: Int32Array;
+  private readonly quads: BigUint64Array;
+  private readonly harts: number;
+
+  /** A shared memory big enough for the core's tables and `ramBytes` of guest RAM. */
+  static createMemory(ramBytes: number): WebAssembly.Memory {
+    checkRamSize(ramBytes);
+    const pages = Math.ceil((RAM_OFFSET + ramBytes) / WASM_PAGE);
+    return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  }
+
+  static async compile(): Promise<WebAssembly.Module> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(WASM_PATH);
+    } catch {
+      throw new Error(`the CPU core is not built (${WASM_PATH} is missing): run \`npm run build\``);
+    }
+    return WebAssembly.compile(new Uint8Array(bytes));
+  }
+
+  constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, options: CpuOptions) {
+    checkRamSize(options.ramBytes);
+    if (!Number.isInteger(options.harts) || options.harts < 1 || options.harts > MAX_HARTS) {
+      throw new RangeError(`harts must be 1..${MAX_HARTS}, not ${options.harts}`);
+    }
+    if (memory.buffer.byteLength < RAM_OFFSET + options.ramBytes) {
+      throw new RangeError('the memory is smaller than the RAM it should hold (use Cpu.createMemory)');
+    }
+    this.harts = options.harts;
+    const { bus } = options;
+    const nowNs = options.nowNs ?? process.hrtime.bigint;
+    const env = {
+      memory,
+      nowNs: () => nowNs(),
+      // A BusError becomes an access fault in the guest (-1 / nonzero); other errors are host bugs.
+      mmioRead: (_hart: number, address: number, width: number): number => {
+        try {
+          return bus.read(address, width as AccessWidth) >>> 0;
+        } catch (err) {
+          if (err instanceof BusError) return -1;
+          throw err;
+        }
+      },
+      mmioWrite: (_hart: number, address: number, width: number, value: number): number => {
+        try {
+          bus.write(address, width as AccessWidth, value >>> 0);
+          return 0;
+        } catch (err) {
+          if (err instanceof BusError) return 1;
+          throw err;
+        }
+      },
+      abort: () => {
+        throw new Error('the CPU core aborted');
+      },
+    };
+    const instance = new WebAssembly.Instance(module, { env });
+    this.core = instance.exports as unknown as CoreExports;
+    this.core._initialize();
+    this.core.init(options.ramBytes, options.harts);
+    this.words = new Int32Array(memory.buffer);
+    this.quads = new BigUint64Array(memory.buffer);
+  }
+
+  resetHart(hart: number, entry: HartEntry): void {
+    this.core.resetHart(this.hart(hart), entry.pc, entry.a0, entry.a1, entry.a2);
+  }
+
+  run(hart: number, budget: number): CpuExit {
+    return this.core.run(this.hart(hart), budget) as CpuExit;
+  }
+
+  setIrqLine(hart: number, bit: InterruptBit, level: boolean): void {
+    const index = (this.base(hart) + HART_IRQ_LINES) >> 2;
+    if (level) Atomics.or(this.words, index, 1 << bit);
+    else Atomics.and(this.words, index, ~(1 << bit));
+    Atomics.notify(this.words, index); // a hart sleeping in WFI on another thread
+  }
+
+  getMtimecmp(hart: number): bigint {
+    return Atomics.load(this.quads, (this.base(hart) + HART_MTIMECMP) >> 3);
+  }
+
+  setMtimecmp(hart: number, value: bigint): void {
+    Atomics.store(this.quads, (this.base(hart) + HART_MTIMECMP) >> 3, u64(value));
+  }
+
+  nextTimerTicks(hart: number): bigint {
+    return u64(this.core.nextTimerTicks(this.hart(hart)));
+  }
+
+  instret(hart: number): bigint {
+    return this.quads[(this.base(hart) + HART_INSTRET) >> 3];
+  }
+
+  getPc(hart: number): bigint {
+    return this.quads[(this.base(hart) + HART_PC) >> 3];
+  }
+
+  setPc(hart: number, pc: bigint): void {
+    this.quads[(this.base(hart) + HART_PC) >> 3] = u64(pc);
+  }
+
+  getX(hart: number, i: number): bigint {
+    return this.quads[(this.base(hart) + HART_X) / 8 + register(i)];
+  }
+
+  setX(hart: number, i: number, value: bigint): void {
+    if (register(i) !== 0) this.quads[(this.base(hart) + HART_X) / 8 + i] = u64(value);
+  }
+
+  getF(hart: number, i: number): bigint {
+    return this.quads[(this.base(hart) + HART_F) / 8 + register(i)];
+  }
+
+  setF(hart: number, i: number, value: bigint): void {
+    this.quads[(this.base(hart) + HART_F) / 8 + register(i)] = u64(value);
+  }
+
+  readCsr(hart: number, csr: number): bigint {
+    const value = this.core.readCsr(this.hart(hart), csr);
+    if (this.core.csrFailed()) throw new RangeError(`no CSR 0x${csr.toString(16)}`);
+    return u64(value);
+  }
+
+  writeCsr(hart: number, csr: number, value: bigint): void {
+    this.core.writeCsr(this.hart(hart), csr, BigInt.asIntN(64, value));
+    if (this.core.csrFailed()) throw new RangeError(`no CSR 0x${csr.toString(16)}`);
+  }
+
+  privilege(hart: number): 0 | 1 | 3 {
+    return this.words[(this.base(hart) + HART_PRIV) >> 2] as 0 | 1 | 3;
+  }
+
+  private hart(hart: number): number {
+    if (!Number.isInteger(hart) || hart < 0 || hart >= this.harts) throw new RangeError(`no hart ${hart}`);
+    return hart;
+  }
+
+  private base(hart: number): number {
+    return HART_BASE + this.hart(hart) * HART_SIZE;
+  }
+}
+
+function register(i: number): number {
+  if (!Number.isInteger(i) || i < 0 || i > 31) throw new RangeError(`no register ${i}`);
+  return i;
+}
+
+function checkRamSize(ramBytes: number): void {
+  if (!Number.isInteger(ramBytes) || ramBytes <= 0 || ramBytes % RAM_GRANULE !== 0 || ramBytes > MAX_RAM_MIB * 2 ** 20) {
+    throw new RangeError(`RAM must be a multiple of 4 KiB, at most ${MAX_RAM_MIB} MiB (got ${ramBytes} bytes)`);
+  }
+}
