@@ -1,0 +1,156 @@
+// Opening and creating images. The format is detected from the qcow2 magic (anything else is
+// raw) unless a qcow2 backing-format extension names it, as QEMU does; backing files named with
+// a relative path are found next to the image that names them.
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync, realpathSync, unlinkSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { DiskError, type BlockDevice, type DiskFormat } from './block-device.ts';
+import { ImageFile } from './image-file.ts';
+import { checkQcow2 } from './qcow2-check.ts';
+import {
+  buildHeaderCluster, DEFAULT_CLUSTER_BITS, DEFAULT_REFCOUNT_ORDER, HEADER_AUTOCLEAR, Incompatible,
+  MAX_CLUSTER_BITS, MIN_CLUSTER_BITS, parseHeader, QCOW2_MAGIC, type Qcow2Header,
+} from './qcow2-format.ts';
+import { writeEntry } from './qcow2-refcounts.ts';
+import { Qcow2Disk, writeRefusal } from './qcow2.ts';
+import { RawDisk } from './raw.ts';
+
+export interface OpenOptions {
+  readOnly?: boolean;
+  /** Skip detection (a backing-format extension does this for backing files). */
+  format?: DiskFormat;
+}
+
+export function openDisk(path: string, options: OpenOptions = {}): BlockDevice {
+  return openChain(path, options.readOnly ?? false, options.format, [], null);
+}
+
+/** Where a backing file name stored in `image` points. */
+export function resolveBacking(image: string, name: string): string {
+  return isAbsolute(name) ? name : resolve(dirname(image), name);
+}
+
+function openChain(path: string, readOnly: boolean, format: DiskFormat | undefined, seen: string[], child: string | null): BlockDevice {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    throw new DiskError(child ? `${child}: backing file ${path} does not exist` : `${path}: no such file`);
+  }
+  if (seen.includes(real)) throw new DiskError(`${child}: backing file ${path} loops back into its own chain (${[...seen, real].join(' → ')})`);
+  let fd: number;
+  try {
+    fd = openSync(path, readOnly ? constants.O_RDONLY : constants.O_RDWR);
+  } catch (err) {
+    throw new DiskError(`${path}: cannot open (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  try {
+    if (fstatSync(fd).isDirectory()) throw new DiskError(`${path}: is a directory`);
+    const detected = format ?? (readMagic(fd) === QCOW2_MAGIC ? 'qcow2' : 'raw');
+    if (detected === 'raw') return new RawDisk(path, fd, readOnly);
+    return openQcow2(new ImageFile(path, fd, readOnly), [...seen, real]);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
+function readMagic(fd: number): number {
+  const magic = Buffer.alloc(4);
+  return readSync(fd, magic, 0, 4, 0) === 4 ? magic.readUInt32BE(0) : 0;
+}
+
+export function readQcow2Header(file: ImageFile): Qcow2Header {
+  const first = new Uint8Array(Math.min(file.size, 2 ** MAX_CLUSTER_BITS));
+  file.read(first, 0);
+  return parseHeader(file.path, first, file.size);
+}
+
+function openQcow2(file: ImageFile, chain: string[]): Qcow2Disk {
+  let header = readQcow2Header(file);
+  if (!file.readOnly) {
+    const refusal = writeRefusal(header);
+    if (refusal) throw new DiskError(`${file.path} ${refusal}`);
+    // Bits for features we do not maintain must be cleared before the first write (qcow2.txt).
+    if (header.autoclear) Qcow2Disk.writeHeaderBits(file, HEADER_AUTOCLEAR, 0n);
+    // Dirty: refcounts may be stale (lazy refcounts); rebuild them before allocating anything.
+    if (header.incompatible & BigInt(Incompatible.Dirty)) checkQcow2(file, header, 'all');
+    header = readQcow2Header(file);
+  }
+  let backing: BlockDevice | null = null;
+  if (header.backingFile) {
+    const format = header.backingFormat ?? undefined;
+    if (format !== undefined && format !== 'raw' && format !== 'qcow2') {
+      throw new DiskError(`${file.path}: backing file format "${format}" is not supported (raw and qcow2 are)`);
+    }
+    backing = openChain(resolveBacking(file.path, header.backingFile), true, format, chain, file.path);
+  }
+  try {
+    return new Qcow2Disk(file, header, backing);
+  } catch (err) {
+    backing?.close();
+    throw err;
+  }
+}
+
+export interface CreateQcow2Options {
+  /** Backing file as it is to be stored: absolute, or relative to the new image's folder. */
+  backing?: string;
+  clusterSize?: number;
+}
+
+/**
+ * Creates a version 3 qcow2 image (refuses to replace an existing file). Without `size`, an
+ * overlay takes its backing file's size. Layout: header, refcount table, refcount blocks, L1.
+ */
+export function createQcow2(path: string, size: number | undefined, options: CreateQcow2Options = {}): void {
+  const clusterSize = options.clusterSize ?? 2 ** DEFAULT_CLUSTER_BITS;
+  const clusterBits = Math.log2(clusterSize);
+  if (!Number.isInteger(clusterBits) || clusterBits < MIN_CLUSTER_BITS || clusterBits > MAX_CLUSTER_BITS) {
+    throw new DiskError(`cluster size ${clusterSize} must be a power of two from ${2 ** MIN_CLUSTER_BITS} to ${2 ** MAX_CLUSTER_BITS}`);
+  }
+  let backingFormat: DiskFormat | undefined;
+  if (options.backing !== undefined) {
+    const backing = openDisk(resolveBacking(path, options.backing), { readOnly: true });
+    backingFormat = backing.format;
+    size ??= backing.size;
+    backing.close();
+  }
+  if (size === undefined || !Number.isSafeInteger(size) || size < 0 || size % 512 !== 0) {
+    throw new DiskError(`${path}: size ${size} must be a whole number of 512-byte sectors`);
+  }
+  const perBlock = (clusterSize * 8) >> DEFAULT_REFCOUNT_ORDER;
+  const l1Size = Math.ceil(size / (clusterSize * (clusterSize / 8)));
+  const l1Clusters = Math.max(1, Math.ceil((l1Size * 8) / clusterSize));
+  let tableClusters = 1;
+  let blocks = 1;
+  for (;;) {
+    const total = 1 + tableClusters + blocks + l1Clusters;
+    const neededBlocks = Math.ceil(total / perBlock);
+    const neededTable = Math.ceil((neededBlocks * 8) / clusterSize);
+    if (neededBlocks === blocks && neededTable === tableClusters) break;
+    blocks = neededBlocks;
+    tableClusters = neededTable;
+  }
+  const total = 1 + tableClusters + blocks + l1Clusters;
+  const image = new Uint8Array(total * clusterSize);
+  const l1Offset = (1 + tableClusters + blocks) * clusterSize;
+  image.set(buildHeaderCluster(
+    { clusterBits, size, refcountOrder: DEFAULT_REFCOUNT_ORDER, l1Size, refcountTableClusters: tableClusters, backingFile: options.backing, backingFormat },
+    { l1: l1Offset, refcountTable: clusterSize },
+  ));
+  const view = new DataView(image.buffer);
+  for (let b = 0; b < blocks; b++) view.setBigUint64(clusterSize + b * 8, BigInt((1 + tableClusters + b) * clusterSize));
+  const firstBlock = image.subarray((1 + tableClusters) * clusterSize);
+  for (let c = 0; c < total; c++) writeEntry(firstBlock, DEFAULT_REFCOUNT_ORDER, c, 1);
+  if (existsSync(path)) throw new DiskError(`${path}: already exists`);
+  const file = new ImageFile(path, openSync(path, 'wx'), false);
+  try {
+    file.write(image, 0);
+    file.sync();
+    file.close();
+  } catch (err) {
+    file.close();
+    unlinkSync(path);
+    throw err;
+  }
+}

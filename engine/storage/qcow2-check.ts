@@ -1,0 +1,183 @@
+// Consistency check of a qcow2 image, as `qemu-img check` does it: every reference from the
+// metadata (header, L1/L2 tables of the active image and of internal snapshots, refcount
+// structures, snapshot table, bitmaps) is counted, and the counts are compared with the stored
+// refcounts. Stored > counted is a leak (space lost, harmless); stored < counted is a corruption
+// (a write could reuse a cluster still in use). Repair fixes leaks only, and only when there is
+// no corruption; a dirty image (lazy refcounts) has every refcount rebuilt.
+import { DiskError } from './block-device.ts';
+import { COPIED_HI, decodeL2Entry, heldClusters, hostOffset, Kind, l1EntryProblem } from './qcow2-entries.ts';
+import { HEADER_INCOMPATIBLE, Incompatible, type Qcow2Header } from './qcow2-format.ts';
+import { Refcounts } from './qcow2-refcounts.ts';
+import { Qcow2Disk } from './qcow2.ts';
+import type { ImageFile } from './image-file.ts';
+
+export interface CheckReport {
+  /** References to clusters whose stored refcount is too small, and other metadata damage. */
+  corruptions: number;
+  /** Clusters whose stored refcount is larger than their references. */
+  leaks: number;
+  /** Human-readable findings (the first 100). */
+  messages: string[];
+  /** Guest clusters holding data, and all guest clusters. */
+  allocatedClusters: number;
+  totalClusters: number;
+  /** The dirty bit as found (refcounts may be stale). */
+  dirty: boolean;
+  /** What a repair changed (absent without --repair). */
+  repaired?: { leaks: number; corruptions: number };
+}
+
+export type RepairMode = 'none' | 'leaks' | 'all';
+const MAX_MESSAGES = 100;
+
+export function checkQcow2(file: ImageFile, header: Qcow2Header, repair: RepairMode = 'none'): CheckReport {
+  const cs = 2 ** header.clusterBits;
+  const fileClusters = Math.ceil(file.size / cs);
+  const counted = new Float64Array(fileClusters);
+  const report: CheckReport = {
+    corruptions: 0, leaks: 0, messages: [], allocatedClusters: 0,
+    totalClusters: Math.ceil(header.size / cs), dirty: (header.incompatible & BigInt(Incompatible.Dirty)) !== 0n,
+  };
+  const problem = (message: string) => {
+    report.corruptions++;
+    if (report.messages.length < MAX_MESSAGES) report.messages.push(`ERROR ${message}`);
+  };
+  const hex = (n: number) => `0x${n.toString(16)}`;
+  /** Counts one reference to every cluster of [offset, offset + length). */
+  const reference = (offset: number, length: number, what: string) => {
+    if (length <= 0) return;
+    const last = Math.floor((offset + length - 1) / cs);
+    if (last >= fileClusters) return problem(`${what} at ${hex(offset)} lies beyond the end of the file (${file.size} bytes)`);
+    for (let c = Math.floor(offset / cs); c <= last; c++) counted[c]!++;
+  };
+  const readTable = (offset: number, bytes: number) => {
+    const data = new Uint8Array(bytes);
+    file.read(data, offset);
+    return new DataView(data.buffer);
+  };
+  /** Entries with bit 63 ("refcount is one") to compare with the stored refcounts afterwards. */
+  const copiedClaims: Array<{ cluster: number; copied: boolean; what: string }> = [];
+
+  const walkL1 = (l1Offset: number, l1Size: number, active: boolean) => {
+    reference(l1Offset, l1Size * 8, 'L1 table');
+    const l1 = readTable(l1Offset, l1Size * 8);
+    for (let i = 0; i < l1Size; i++) {
+      const hi = l1.getUint32(i * 8);
+      const lo = l1.getUint32(i * 8 + 4);
+      if (!hi && !lo) continue;
+      const bad = l1EntryProblem(hi, lo, cs, file.size);
+      if (bad) { problem(`L1 entry ${i} ${bad}`); continue; }
+      const l2Offset = hostOffset(hi, lo);
+      reference(l2Offset, cs, 'L2 table');
+      if (active) copiedClaims.push({ cluster: l2Offset / cs, copied: (hi & COPIED_HI) !== 0, what: `L2 table ${hex(l2Offset)}` });
+      const l2 = readTable(l2Offset, cs);
+      for (let j = 0; j < cs / 8; j++) {
+        const guest = (i * (cs / 8) + j) * cs;
+        const m = decodeL2Entry(l2.getUint32(j * 8), l2.getUint32(j * 8 + 4), header.clusterBits, header.version, file.size);
+        if (typeof m === 'string') { problem(`L2 entry for guest offset ${hex(guest)} ${m}`); continue; }
+        const [first, last] = heldClusters(m, cs);
+        if (last >= first) reference(first * cs, (last - first + 1) * cs, `cluster for guest offset ${hex(guest)}`);
+        if (active && (m.kind === Kind.Data || m.kind === Kind.Compressed) && guest < header.size) report.allocatedClusters++;
+        if (active && m.kind !== Kind.Compressed && m.host) copiedClaims.push({ cluster: first, copied: m.copied, what: `data cluster ${hex(m.host)}` });
+      }
+    }
+  };
+
+  reference(0, cs, 'header');
+  walkL1(header.l1TableOffset, header.l1Size, true);
+  const refcounts = new Refcounts(file, header.clusterBits, header.refcountOrder, header.refcountTableOffset, header.refcountTableClusters);
+  const table = refcounts.tableLocation;
+  reference(table.offset, table.clusters * cs, 'refcount table');
+  const blocks = readTable(table.offset, table.clusters * cs);
+  for (let i = 0; i < (table.clusters * cs) / 8; i++) {
+    const block = Number(blocks.getBigUint64(i * 8));
+    if (block) reference(block, cs, 'refcount block');
+  }
+  walkSnapshots(file, header, reference, walkL1, problem);
+  walkBitmaps(file, header, reference, readTable);
+
+  // Compare: every cluster of the file, and any refcount recorded past its end.
+  const highest = refcountedEnd(blocks, table.clusters * cs, refcounts.perBlock, fileClusters);
+  const leaked: number[] = [];
+  const missing: number[] = [];
+  for (let c = 0; c < highest; c++) {
+    const stored = refcounts.get(c);
+    const references = c < fileClusters ? counted[c]! : 0;
+    if (stored === references) continue;
+    if (references > refcounts.max) problem(`refcount overflow: cluster ${hex(c * cs)} has ${references} references, more than a ${2 ** header.refcountOrder}-bit refcount holds`);
+    else if (stored > references) {
+      report.leaks++;
+      leaked.push(c);
+      if (report.messages.length < MAX_MESSAGES) report.messages.push(`Leaked cluster ${hex(c * cs)} refcount=${stored} reference=${references}`);
+    } else {
+      missing.push(c);
+      problem(`cluster ${hex(c * cs)} refcount=${stored} reference=${references}`);
+    }
+  }
+  for (const claim of copiedClaims) {
+    const stored = refcounts.get(claim.cluster);
+    if (claim.copied !== (stored === 1)) problem(`OFLAG_COPIED ${claim.what}: refcount=${stored}, flag ${claim.copied ? 'set' : 'clear'}`);
+  }
+  if (repair === 'none') return report;
+
+  // Repair only what is safe: refcount mismatches, and nothing when the metadata itself is damaged.
+  const fixable = repair === 'all' ? missing.length : 0;
+  if (report.corruptions > fixable) {
+    throw new DiskError(`${file.path}: not repaired: ${report.corruptions} corruption(s) that a refcount repair cannot fix (${report.messages.find((m) => m.startsWith('ERROR'))})`);
+  }
+  for (const c of repair === 'all' ? [...leaked, ...missing] : leaked) refcounts.set(c, c < fileClusters ? counted[c]! : 0);
+  refcounts.writeDirty();
+  file.sync();
+  if (report.dirty) Qcow2Disk.writeHeaderBits(file, HEADER_INCOMPATIBLE, header.incompatible & ~BigInt(Incompatible.Dirty));
+  const after = checkQcow2(file, { ...header, incompatible: header.incompatible & ~BigInt(Incompatible.Dirty) });
+  return { ...after, dirty: report.dirty, repaired: { leaks: report.leaks - after.leaks, corruptions: report.corruptions - after.corruptions } };
+}
+
+/** One past the last cluster that the file or a refcount block describes. */
+function refcountedEnd(table: DataView, bytes: number, perBlock: number, fileClusters: number): number {
+  let end = fileClusters;
+  for (let i = 0; i < bytes / 8; i++) if (table.getBigUint64(i * 8)) end = Math.max(end, (i + 1) * perBlock);
+  return end;
+}
+
+type Reference = (offset: number, length: number, what: string) => void;
+
+/** The snapshot table (qcow2.txt "Snapshots"): its own clusters, and each snapshot's L1 table. */
+function walkSnapshots(file: ImageFile, header: Qcow2Header, reference: Reference, walkL1: (offset: number, size: number, active: boolean) => void, problem: (m: string) => void): void {
+  let at = header.snapshotsOffset;
+  const fixed = new Uint8Array(40);
+  const view = new DataView(fixed.buffer);
+  for (let i = 0; i < header.nbSnapshots; i++) {
+    file.read(fixed, at);
+    const l1Offset = Number(view.getBigUint64(0));
+    const l1Size = view.getUint32(8);
+    const entryLength = 40 + view.getUint32(36) + view.getUint16(12) + view.getUint16(14);
+    if (l1Size * 8 > 32 << 20 || l1Offset % 2 ** header.clusterBits !== 0 || l1Offset + l1Size * 8 > file.size) {
+      problem(`snapshot ${i}: L1 table at 0x${l1Offset.toString(16)} (${l1Size} entries) is misaligned or beyond the end of the file`);
+    } else {
+      walkL1(l1Offset, l1Size, false);
+    }
+    at += Math.ceil(entryLength / 8) * 8;
+  }
+  if (header.nbSnapshots) reference(header.snapshotsOffset, at - header.snapshotsOffset, 'snapshot table');
+}
+
+/** Persistent bitmaps (qcow2.txt "Bitmaps"): the directory, each bitmap table and its data clusters. */
+function walkBitmaps(file: ImageFile, header: Qcow2Header, reference: Reference, readTable: (offset: number, bytes: number) => DataView): void {
+  if (!header.bitmaps) return;
+  const { count, directorySize, directoryOffset } = header.bitmaps;
+  reference(directoryOffset, directorySize, 'bitmap directory');
+  const directory = readTable(directoryOffset, directorySize);
+  let at = 0;
+  for (let i = 0; i < count && at + 24 <= directorySize; i++) {
+    const tableOffset = Number(directory.getBigUint64(at));
+    const tableSize = directory.getUint32(at + 8);
+    reference(tableOffset, tableSize * 8, 'bitmap table');
+    const table = readTable(tableOffset, Math.min(tableSize, 1 << 22) * 8);
+    for (let j = 0; j < table.byteLength / 8; j++) {
+      const offset = hostOffset(table.getUint32(j * 8), table.getUint32(j * 8 + 4));
+      if (offset) reference(offset, 2 ** header.clusterBits, 'bitmap data');
+    }
+    at += Math.ceil((24 + directory.getUint32(at + 20) + directory.getUint16(at + 18)) / 8) * 8;
+  }
+}
