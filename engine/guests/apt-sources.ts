@@ -22,8 +22,11 @@ export function parseOneLineSources(text: string): AptSource[] {
   for (const raw of text.split('\n')) {
     const line = raw.replace(/#.*/, '').trim();
     if (!line) continue;
-    const withoutOptions = line.replace(/\[[^\]]*\]/, ' ');
-    const [type, uri, suite, ...components] = withoutOptions.split(/\s+/);
+    // Words, where a [...] group counts as part of its word even with spaces inside (options,
+    // and cdrom:[Label with spaces]/ URIs).
+    const words = line.match(/(?:\[[^\]]*\]|\S)+/g) ?? [];
+    if (words[1]?.startsWith('[')) words.splice(1, 1);
+    const [type, uri, suite, ...components] = words;
     if (!type || !uri || !suite) continue;
     sources.push({ types: [type], uris: [uri], suites: [suite], components, enabled: true });
   }
