@@ -18,10 +18,12 @@ export interface OpenOptions {
   readOnly?: boolean;
   /** Skip detection (a backing-format extension does this for backing files). */
   format?: DiskFormat;
+  /** Memory for cached qcow2 L2 tables (default 64 MiB). */
+  cacheBytes?: number;
 }
 
 export function openDisk(path: string, options: OpenOptions = {}): BlockDevice {
-  return openChain(path, options.readOnly ?? false, options.format, [], null);
+  return openChain(path, options.readOnly ?? false, options.format, [], null, options.cacheBytes);
 }
 
 /** Where a backing file name stored in `image` points. */
@@ -29,7 +31,7 @@ export function resolveBacking(image: string, name: string): string {
   return isAbsolute(name) ? name : resolve(dirname(image), name);
 }
 
-function openChain(path: string, readOnly: boolean, format: DiskFormat | undefined, seen: string[], child: string | null): BlockDevice {
+function openChain(path: string, readOnly: boolean, format: DiskFormat | undefined, seen: string[], child: string | null, cacheBytes?: number): BlockDevice {
   let real: string;
   try {
     real = realpathSync(path);
@@ -47,7 +49,7 @@ function openChain(path: string, readOnly: boolean, format: DiskFormat | undefin
     if (fstatSync(fd).isDirectory()) throw new DiskError(`${path}: is a directory`);
     const detected = format ?? (readMagic(fd) === QCOW2_MAGIC ? 'qcow2' : 'raw');
     if (detected === 'raw') return new RawDisk(path, fd, readOnly);
-    return openQcow2(new ImageFile(path, fd, readOnly), [...seen, real]);
+    return openQcow2(new ImageFile(path, fd, readOnly), [...seen, real], cacheBytes);
   } catch (err) {
     closeSync(fd);
     throw err;
@@ -65,7 +67,7 @@ export function readQcow2Header(file: ImageFile): Qcow2Header {
   return parseHeader(file.path, first, file.size);
 }
 
-function openQcow2(file: ImageFile, chain: string[]): Qcow2Disk {
+function openQcow2(file: ImageFile, chain: string[], cacheBytes?: number): Qcow2Disk {
   let header = readQcow2Header(file);
   if (!file.readOnly) {
     const refusal = writeRefusal(header);
@@ -82,10 +84,10 @@ function openQcow2(file: ImageFile, chain: string[]): Qcow2Disk {
     if (format !== undefined && format !== 'raw' && format !== 'qcow2') {
       throw new DiskError(`${file.path}: backing file format "${format}" is not supported (raw and qcow2 are)`);
     }
-    backing = openChain(resolveBacking(file.path, header.backingFile), true, format, chain, file.path);
+    backing = openChain(resolveBacking(file.path, header.backingFile), true, format, chain, file.path, cacheBytes);
   }
   try {
-    return new Qcow2Disk(file, header, backing);
+    return new Qcow2Disk(file, header, backing, cacheBytes);
   } catch (err) {
     backing?.close();
     throw err;

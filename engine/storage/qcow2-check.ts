@@ -114,14 +114,18 @@ export function checkQcow2(file: ImageFile, header: Qcow2Header, repair: RepairM
       problem(`cluster ${hex(c * cs)} refcount=${stored} reference=${references}`);
     }
   }
+  // Bit 63 must say whether the refcount is one; after a full rebuild the counted value will be stored.
+  let fixableFlags = 0;
   for (const claim of copiedClaims) {
     const stored = refcounts.get(claim.cluster);
-    if (claim.copied !== (stored === 1)) problem(`OFLAG_COPIED ${claim.what}: refcount=${stored}, flag ${claim.copied ? 'set' : 'clear'}`);
+    if (claim.copied === (stored === 1)) continue;
+    problem(`OFLAG_COPIED ${claim.what}: refcount=${stored}, flag ${claim.copied ? 'set' : 'clear'}`);
+    if (claim.copied === (counted[claim.cluster] === 1)) fixableFlags++;
   }
   if (repair === 'none') return report;
 
   // Repair only what is safe: refcount mismatches, and nothing when the metadata itself is damaged.
-  const fixable = repair === 'all' ? missing.length : 0;
+  const fixable = repair === 'all' ? missing.length + fixableFlags : 0;
   if (report.corruptions > fixable) {
     throw new DiskError(`${file.path}: not repaired: ${report.corruptions} corruption(s) that a refcount repair cannot fix (${report.messages.find((m) => m.startsWith('ERROR'))})`);
   }

@@ -258,19 +258,22 @@ export function buildHeaderCluster(layout: NewImageLayout, tables: { l1: number;
     at += 8 + Math.ceil(data.length / 8) * 8;
   };
   if (layout.backingFormat) extension(Ext.BackingFormat, Buffer.from(layout.backingFormat));
+  const name = Buffer.from(layout.backingFile ?? '');
+  if (name.length > MAX_BACKING_NAME || at + 8 + name.length > clusterSize) {
+    throw new DiskError(`backing file name "${layout.backingFile}" is too long for the header cluster`);
+  }
+  // The feature name table is optional; like QEMU, leave it out where it does not fit (512-byte clusters).
   const table = new Uint8Array(FEATURE_NAMES.length * 48);
-  FEATURE_NAMES.forEach(([type, bit, name], i) => {
-    table[i * 48] = type;
-    table[i * 48 + 1] = bit;
-    table.set(Buffer.from(name), i * 48 + 2);
-  });
-  extension(Ext.FeatureTable, table);
+  if (at + 8 + table.length + 8 + name.length <= clusterSize) {
+    FEATURE_NAMES.forEach(([type, bit, feature], i) => {
+      table[i * 48] = type;
+      table[i * 48 + 1] = bit;
+      table.set(Buffer.from(feature), i * 48 + 2);
+    });
+    extension(Ext.FeatureTable, table);
+  }
   at += 8; // end-of-extensions marker (type 0, length 0)
-  if (layout.backingFile) {
-    const name = Buffer.from(layout.backingFile);
-    if (name.length > MAX_BACKING_NAME || at + name.length > clusterSize) {
-      throw new DiskError(`backing file name "${layout.backingFile}" is too long (at most ${MAX_BACKING_NAME} bytes)`);
-    }
+  if (name.length) {
     view.setBigUint64(8, BigInt(at));
     view.setUint32(16, name.length);
     out.set(name, at);

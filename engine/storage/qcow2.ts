@@ -21,8 +21,8 @@ import { Refcounts } from './qcow2-refcounts.ts';
 import { COPIED_HI, decodeL2Entry, heldClusters, hostOffset, Kind, l1EntryProblem, UNALLOCATED, ZERO_LO, type Mapping } from './qcow2-entries.ts';
 import { HEADER_AUTOCLEAR, HEADER_INCOMPATIBLE, Incompatible, type Qcow2Header } from './qcow2-format.ts';
 
-/** Bytes of L2 tables kept in memory (64 MiB covers 512 GiB of guest disk with 64 KiB clusters). */
-const L2_CACHE_BYTES = 64 << 20;
+/** Bytes of L2 tables kept in memory by default (64 MiB covers 512 GiB of guest disk with 64 KiB clusters). */
+export const L2_CACHE_BYTES = 64 << 20;
 
 export class Qcow2Disk implements BlockDevice {
   readonly format = 'qcow2';
@@ -45,14 +45,14 @@ export class Qcow2Disk implements BlockDevice {
   private lastCompressed: { host: number; data: Uint8Array } | null = null;
 
   /** Takes ownership of `file` and `backing`. Use openDisk() (open.ts), which prepares both. */
-  constructor(private readonly file: ImageFile, readonly header: Qcow2Header, readonly backing: BlockDevice | null) {
+  constructor(private readonly file: ImageFile, readonly header: Qcow2Header, readonly backing: BlockDevice | null, cacheBytes = L2_CACHE_BYTES) {
     this.path = file.path;
     this.size = header.size;
     this.readOnly = file.readOnly;
     this.clusterBits = header.clusterBits;
     this.clusterSize = 2 ** header.clusterBits;
     this.l2Entries = this.clusterSize / 8;
-    this.l2CacheLimit = Math.max(16, Math.floor(L2_CACHE_BYTES / this.clusterSize));
+    this.l2CacheLimit = Math.max(2, Math.floor(cacheBytes / this.clusterSize));
     this.l1 = new Uint8Array(header.l1Size * 8);
     file.read(this.l1, header.l1TableOffset);
     this.l1View = new DataView(this.l1.buffer);
