@@ -13,6 +13,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   disk: () => import('./commands/disk.ts'),
   image: () => import('./commands/image.ts'),
   ct: () => import('./commands/ct.ts'),
+  serve: () => import('./commands/serve.ts'),
 };
 
 async function usage(): Promise<string> {

@@ -1,0 +1,156 @@
+// THE service API: one map of channels named `domain:verb`, each with the schema of its one
+// argument (a record) and the type of its result. Every transport (in-process, Electron IPC,
+// WebSocket) carries exactly this map; the IPC handler table and the preload are generated
+// from it. Errors cross as values ({ ok: false, error: { code, message } }), events (state
+// changes, progress, terminal output) as the ApiEvent stream.
+//
+// Long calls take an `operation` id chosen by the caller: their progress events carry it, and
+// `operations:cancel` with it aborts the call (which then ends with the error code 'cancelled').
+//
+// Pure: no Node modules (the preload and the renderer bundle this file). A new domain (the VMs
+// of issue 5: vms:create, vms:start, vms:save, ...) is a block added here and a handler table
+// in the service; transports, preload and IPC table follow by themselves.
+import type { ContainerInfo, ContainerStats, ImageDetails, ImageSummary, Progress, SnapshotInfo } from '../containers/index.ts';
+import type { Preferences } from './preferences.ts';
+import { preferencesChangeSchema } from './preferences.ts';
+import { array, boolean, bytes, integer, number, object, oneOf, optional, string, type Infer, type Schema } from './schema.ts';
+
+/** A phantom carrying a channel's result type (no value at run time). */
+export interface Returns<T> { readonly __result?: T }
+const returns = <T>(): Returns<T> => ({});
+
+interface ChannelSpec<A extends Schema<unknown>, R> {
+  args: A;
+  result: Returns<R>;
+}
+const channel = <A extends Schema<unknown>, R>(args: A, result: Returns<R>): ChannelSpec<A, R> => ({ args, result });
+
+const none = object({});
+/** Caller-chosen id of a long call, for its progress events and for cancelling it. */
+const operationId = string({ min: 1, max: 64, pattern: /^[A-Za-z0-9_.-]+$/, patternHint: 'an operation id (letters, digits, _ . -)' });
+const containerRef = string({ min: 1, max: 256 });
+const imageRef = string({ min: 1, max: 512 });
+const terminalId = string({ min: 1, max: 64 });
+const terminalSize = { cols: integer({ min: 2, max: 1000 }), rows: integer({ min: 2, max: 1000 }) };
+const envEntry = string({ min: 2, max: 32768, pattern: /^[^=\s]+=/s, patternHint: 'KEY=VALUE' });
+const signalName = string({ min: 1, max: 16, pattern: /^(SIG)?[A-Z0-9]+$|^\d+$/, patternHint: 'a signal name or number' });
+
+export interface AppInfo {
+  version: string;
+  platform: string;
+  /** What this engine can do now, and why not when it cannot. */
+  features: Record<'containers' | 'vms', { available: boolean; reason?: string }>;
+}
+
+export interface ExecResult { exitCode: number; output: Uint8Array }
+
+export interface TerminalOpened {
+  terminal: string;
+  /** console: the container's own process (its terminal); shell: a shell started in it. */
+  kind: 'console' | 'shell';
+  /** What the console showed most recently, so a new view starts with the screen as it was. */
+  backlog: Uint8Array;
+}
+
+export const channels = {
+  'app:info': channel(none, returns<AppInfo>()),
+
+  'preferences:get': channel(none, returns<Preferences>()),
+  'preferences:set': channel(preferencesChangeSchema, returns<Preferences>()),
+
+  'operations:cancel': channel(object({ operation: operationId }), returns<{ cancelled: boolean }>()),
+
+  'images:list': channel(none, returns<ImageSummary[]>()),
+  'images:inspect': channel(object({ image: imageRef }), returns<ImageDetails>()),
+  'images:pull': channel(object({ reference: imageRef, operation: optional(operationId) }), returns<ImageSummary>()),
+  'images:remove': channel(object({ image: imageRef }), returns<null>()),
+  'images:tag': channel(object({ source: imageRef, target: imageRef }), returns<ImageSummary>()),
+
+  'containers:list': channel(none, returns<ContainerInfo[]>()),
+  'containers:inspect': channel(object({ container: containerRef }), returns<ContainerInfo>()),
+  'containers:create': channel(object({
+    image: imageRef,
+    name: optional(string({ min: 1, max: 128, pattern: /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, patternHint: 'a name of letters, digits, _ . - (starting with a letter or digit)' })),
+    command: optional(array(string({ max: 32768 }), { max: 256 })),
+    entrypoint: optional(array(string({ max: 32768 }), { max: 256 })),
+    env: optional(array(envEntry, { max: 512 })),
+    workdir: optional(string({ min: 1, max: 1024, pattern: /^\//, patternHint: 'an absolute path' })),
+    user: optional(string({ min: 1, max: 256 })),
+    hostname: optional(string({ min: 1, max: 253 })),
+    /** Runs the process in a pseudo-terminal (a console to type in). */
+    tty: optional(boolean()),
+    /** Bytes. */
+    memory: optional(integer({ min: 6 << 20 })),
+    cpus: optional(number({ min: 0.01, max: 1024 })),
+    pids: optional(integer({ min: 1 })),
+    readOnly: optional(boolean()),
+    network: optional(oneOf(['none', 'host'] as const)),
+    operation: optional(operationId),
+  }), returns<ContainerInfo>()),
+  /** A container with a terminal starts attached to one of this size (80×24 by default). */
+  'containers:start': channel(object({ container: containerRef, cols: optional(terminalSize.cols), rows: optional(terminalSize.rows) }), returns<ContainerInfo>()),
+  'containers:stop': channel(object({ container: containerRef, timeoutSeconds: optional(number({ min: 0, max: 3600 })) }), returns<ContainerInfo>()),
+  'containers:kill': channel(object({ container: containerRef, signal: optional(signalName) }), returns<ContainerInfo>()),
+  'containers:pause': channel(object({ container: containerRef }), returns<ContainerInfo>()),
+  'containers:resume': channel(object({ container: containerRef }), returns<ContainerInfo>()),
+  'containers:remove': channel(object({ container: containerRef, force: optional(boolean()) }), returns<null>()),
+  'containers:logs': channel(object({ container: containerRef }), returns<Uint8Array>()),
+  'containers:stats': channel(object({ container: containerRef }), returns<ContainerStats>()),
+  'containers:exec': channel(object({ container: containerRef, command: array(string({ max: 32768 }), { max: 256 }), env: optional(array(envEntry, { max: 512 })) }), returns<ExecResult>()),
+  'containers:snapshots': channel(object({ container: containerRef }), returns<SnapshotInfo[]>()),
+  'containers:snapshot': channel(object({ container: containerRef }), returns<SnapshotInfo>()),
+  'containers:restore': channel(object({ container: containerRef, snapshot: string({ min: 1, max: 64 }) }), returns<null>()),
+  'containers:commit': channel(object({ container: containerRef, snapshot: string({ min: 1, max: 64 }), image: imageRef }), returns<ImageSummary>()),
+
+  /** A console (the container's own terminal, when this engine started it) or else a shell in the running container. */
+  'terminals:open': channel(object({ container: containerRef, ...terminalSize }), returns<TerminalOpened>()),
+  'terminals:write': channel(object({ terminal: terminalId, data: string({ max: 1 << 20 }) }), returns<null>()),
+  'terminals:resize': channel(object({ terminal: terminalId, ...terminalSize }), returns<null>()),
+  'terminals:close': channel(object({ terminal: terminalId }), returns<null>()),
+} as const;
+
+export type ChannelMap = typeof channels;
+export type Channel = keyof ChannelMap;
+export type ArgsOf<C extends Channel> = Infer<ChannelMap[C]['args']>;
+export type ResultOf<C extends Channel> = ChannelMap[C]['result'] extends Returns<infer R> ? R : never;
+
+export const channelNames = Object.keys(channels) as Channel[];
+
+export function isChannel(name: unknown): name is Channel {
+  return typeof name === 'string' && Object.hasOwn(channels, name);
+}
+
+/** The domains (the part before the colon), in order: the preload exposes one object per domain. */
+export const domains = [...new Set(channelNames.map((c) => c.split(':')[0]!))];
+
+export type ErrorCode =
+  | 'invalid-argument' // the call's argument does not match its schema
+  | 'unknown-channel'
+  | 'not-found'
+  | 'conflict'         // a name already taken, an operation id already in use
+  | 'invalid-state'    // e.g. pausing a container that is not running
+  | 'invalid-image'
+  | 'registry'
+  | 'unsupported'      // not on this host (containers need Linux)
+  | 'cancelled'
+  | 'failed';          // anything else: the engine's message says what
+
+export interface ApiError { code: ErrorCode; message: string }
+export type Result<T> = { ok: true; value: T } | { ok: false; error: ApiError };
+
+/** Everything the engine tells its clients without being asked. */
+export type ApiEvent =
+  | { type: 'containers:changed'; containers: ContainerInfo[] }
+  /** Resource use of the running containers, by id. */
+  | { type: 'containers:usage'; usage: Record<string, ContainerStats> }
+  | { type: 'images:changed'; images: ImageSummary[] }
+  | { type: 'preferences:changed'; preferences: Preferences }
+  | { type: 'operation:progress'; operation: string; progress: Progress }
+  | { type: 'terminal:data'; terminal: string; data: Uint8Array }
+  | { type: 'terminal:exit'; terminal: string; exitCode: number }
+  /** A command from the desktop shell's native menu, for the window it was given in. */
+  | { type: 'app:command'; command: AppCommand };
+
+export type AppCommand = 'new-container' | 'preferences' | 'start' | 'stop' | 'pause-resume' | 'delete' | 'take-snapshot' | 'restore-snapshot';
+
+export type { ContainerInfo, ContainerStats, ImageDetails, ImageSummary, Progress, SnapshotInfo, Preferences };

@@ -1,0 +1,32 @@
+// Engine errors become values at the API boundary: a code a client can branch on, and the
+// engine's own message (which names what was refused and why) to show as is.
+import {
+  ConflictError, InvalidImageError, NotFoundError, NotLinuxError, RegistryError, StateError,
+} from '../containers/errors.ts';
+import type { ApiError, ErrorCode } from './channels.ts';
+import { ValidationError } from './schema.ts';
+
+/** An error the API itself raises with a chosen code. */
+export class ApiCallError extends Error {
+  override name = 'ApiCallError';
+  constructor(readonly code: ErrorCode, message: string) {
+    super(message);
+  }
+}
+
+const BY_CLASS: [new (...args: never[]) => Error, ErrorCode][] = [
+  [ValidationError, 'invalid-argument'],
+  [NotLinuxError, 'unsupported'],
+  [NotFoundError, 'not-found'],
+  [ConflictError, 'conflict'],
+  [StateError, 'invalid-state'],
+  [InvalidImageError, 'invalid-image'],
+  [RegistryError, 'registry'],
+];
+
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiCallError) return { code: err.code, message: err.message };
+  if (err instanceof Error && err.name === 'AbortError') return { code: 'cancelled', message: 'cancelled' };
+  for (const [type, code] of BY_CLASS) if (err instanceof type) return { code, message: err.message };
+  return { code: 'failed', message: err instanceof Error ? err.message : String(err) };
+}

@@ -1,0 +1,76 @@
+// Where preferences are kept. The desktop app keeps them in electron-store; `hangar serve` in
+// a JSON file (FilePreferences). Both merge what is stored over the defaults field by field.
+import { readFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { preferencesSchema, type Preferences } from './preferences.ts';
+
+/** HANGAR_HOME, defaulting to the user's data folder (as the engine's services do). */
+export function defaultHangarHome(env: NodeJS.ProcessEnv = process.env): string {
+  return env.HANGAR_HOME ?? `${env.XDG_DATA_HOME ?? `${env.HOME ?? '/root'}/.local/share`}/hangar`;
+}
+
+export function defaultPreferences(env: NodeJS.ProcessEnv = process.env): Preferences {
+  return {
+    libraryFolder: defaultHangarHome(env),
+    theme: 'system',
+    defaultVm: { cpus: 1, memoryMiB: 512, diskGiB: 8 },
+    consoleFontSize: 14,
+  };
+}
+
+/** The library in use: HANGAR_HOME when set (scripts, tests), else the preference. */
+export function libraryFolder(preferences: Preferences, env: NodeJS.ProcessEnv = process.env): string {
+  return env.HANGAR_HOME ?? preferences.libraryFolder;
+}
+
+/** Where `hangar serve` keeps preferences (the desktop app: electron-store's own file). */
+export function preferencesPath(env: NodeJS.ProcessEnv = process.env): string {
+  return `${env.XDG_CONFIG_HOME ?? `${env.HOME ?? '/root'}/.config`}/hangar/preferences.json`;
+}
+
+/** Where preferences are kept; the API service reads and writes through this. */
+export interface PreferencesStore {
+  read(): Preferences;
+  write(preferences: Preferences): Promise<void>;
+}
+
+/**
+ * Stored preferences merged over the defaults, field by field: a field that is missing or
+ * no longer valid (hand-edited, from an older version) falls back to its default.
+ */
+export function mergeStored(stored: unknown, defaults: Preferences): Preferences {
+  const out: Record<string, unknown> = { ...defaults };
+  if (typeof stored === 'object' && stored !== null) {
+    for (const [key, field] of Object.entries(preferencesSchema.shape)) {
+      try {
+        const value = field.check((stored as Record<string, unknown>)[key], key);
+        if (value !== undefined) out[key] = value;
+      } catch {
+        // keep the default
+      }
+    }
+  }
+  return out as Preferences;
+}
+
+/** Preferences in one JSON file, written atomically (for `hangar serve`). */
+export class FilePreferences implements PreferencesStore {
+  constructor(readonly path: string, private readonly defaults: Preferences = defaultPreferences()) {}
+
+  read(): Preferences {
+    let stored: unknown;
+    try {
+      stored = JSON.parse(readFileSync(this.path, 'utf8'));
+    } catch {
+      stored = undefined;
+    }
+    return mergeStored(stored, this.defaults);
+  }
+
+  async write(preferences: Preferences): Promise<void> {
+    await mkdir(dirname(this.path), { recursive: true });
+    await writeFile(`${this.path}.tmp`, JSON.stringify(preferences, null, 2));
+    await rename(`${this.path}.tmp`, this.path);
+  }
+}

@@ -1,0 +1,29 @@
+// The app's preferences: what they are and how a change is checked. Pure (no Node modules):
+// the preload and the renderer bundle this file. Defaults and storage: preferences-store.ts.
+// VM definitions never live here: they live in their folders in the library.
+import { integer, object, oneOf, optional, string, type Infer } from './schema.ts';
+
+export const preferencesSchema = object({
+  /** The folder holding VMs and containers (HANGAR_HOME); takes effect at the next start. */
+  libraryFolder: string({ min: 1, max: 1024, pattern: /^\//, patternHint: 'an absolute path' }),
+  theme: oneOf(['system', 'light', 'dark'] as const),
+  /** What the New VM wizard proposes. */
+  defaultVm: object({
+    cpus: integer({ min: 1, max: 32 }),
+    memoryMiB: integer({ min: 64, max: 65536 }),
+    diskGiB: integer({ min: 1, max: 4096 }),
+  }),
+  consoleFontSize: integer({ min: 8, max: 32 }),
+});
+
+export type Preferences = Infer<typeof preferencesSchema>;
+
+/** A change: any top-level field, each whole and valid. */
+export const preferencesChangeSchema = object({
+  libraryFolder: optional(preferencesSchema.shape.libraryFolder),
+  theme: optional(preferencesSchema.shape.theme),
+  defaultVm: optional(preferencesSchema.shape.defaultVm),
+  consoleFontSize: optional(preferencesSchema.shape.consoleFontSize),
+});
+
+export type PreferencesChange = Infer<typeof preferencesChangeSchema>;

@@ -1,0 +1,128 @@
+// Terminals as byte streams. A container created with a terminal and started through the API
+// gives its pseudo-terminal to this hub (a console), which keeps the most recent output so a
+// view opened later starts with the screen as it was; any number of views may show one
+// console. A container whose terminal the hub does not hold (started by the CLI, by an engine
+// that has since exited, or without a terminal) gets a shell started in it instead. Views
+// belong to a session: output goes to that session only, and its views close with it.
+import { randomUUID } from 'node:crypto';
+import type { Terminal } from '../containers/index.ts';
+import type { ContainerRuntime } from '../containers/runtime.ts';
+import { ApiCallError } from './errors.ts';
+
+/** How much recent console output is kept for new views. */
+const BACKLOG_BYTES = 256 << 10;
+const SHELL = ['/bin/sh'];
+
+export interface TerminalSink {
+  data(terminal: string, data: Uint8Array): void;
+  exit(terminal: string, exitCode: number): void;
+}
+
+interface Console {
+  terminal: Terminal;
+  backlog: Buffer[];
+  backlogBytes: number;
+  views: Set<View>;
+}
+
+interface View {
+  id: string;
+  owner: object;
+  sink: TerminalSink;
+  console?: Console;
+  shell?: Terminal;
+}
+
+export class TerminalHub {
+  /** Consoles by container id. */
+  private readonly consoles = new Map<string, Console>();
+  private readonly views = new Map<string, View>();
+
+  constructor(private readonly runtime: () => Promise<ContainerRuntime>) {}
+
+  /** Takes over a container's terminal (from startTerminal) for the lifetime of its process. */
+  adoptConsole(containerId: string, terminal: Terminal): void {
+    const console: Console = { terminal, backlog: [], backlogBytes: 0, views: new Set() };
+    this.consoles.set(containerId, console);
+    terminal.onData((chunk) => {
+      console.backlog.push(chunk);
+      console.backlogBytes += chunk.length;
+      while (console.backlogBytes > BACKLOG_BYTES && console.backlog.length > 1) console.backlogBytes -= console.backlog.shift()!.length;
+      for (const view of console.views) view.sink.data(view.id, chunk);
+    });
+    void terminal.exited.then((exitCode) => {
+      this.consoles.delete(containerId);
+      for (const view of console.views) this.end(view, exitCode);
+    });
+  }
+
+  async open(owner: object, sink: TerminalSink, container: string, size: { cols: number; rows: number }) {
+    const runtime = await this.runtime();
+    const info = await runtime.inspect(container);
+    if (info.status !== 'running') {
+      throw new ApiCallError('invalid-state', `container ${info.name} is ${info.status}: a terminal needs it running${info.status === 'paused' ? ' (resume it)' : ''}`);
+    }
+    const view: View = { id: randomUUID(), owner, sink };
+    const console = this.consoles.get(info.id);
+    if (console) {
+      view.console = console;
+      console.views.add(view);
+      console.terminal.resize(size.cols, size.rows);
+    } else {
+      const shell = await runtime.execTerminal(info.id, SHELL, size);
+      view.shell = shell;
+      shell.onData((chunk) => sink.data(view.id, chunk));
+      void shell.exited.then((exitCode) => this.end(view, exitCode));
+    }
+    this.views.set(view.id, view);
+    return {
+      terminal: view.id,
+      kind: console ? 'console' as const : 'shell' as const,
+      backlog: new Uint8Array(console ? Buffer.concat(console.backlog) : []),
+    };
+  }
+
+  private view(owner: object, id: string): View {
+    const view = this.views.get(id);
+    if (!view || view.owner !== owner) throw new ApiCallError('not-found', `no open terminal ${id}`);
+    return view;
+  }
+
+  write(owner: object, id: string, data: string): void {
+    const view = this.view(owner, id);
+    (view.console?.terminal ?? view.shell!).write(data);
+  }
+
+  resize(owner: object, id: string, cols: number, rows: number): void {
+    const view = this.view(owner, id);
+    (view.console?.terminal ?? view.shell!).resize(cols, rows);
+  }
+
+  /** Closes a view: a shell ends, a console goes on (its container keeps running). */
+  close(owner: object, id: string): void {
+    this.drop(this.view(owner, id));
+  }
+
+  closeAll(owner: object): void {
+    for (const view of this.views.values()) if (view.owner === owner) this.drop(view);
+  }
+
+  /** Lets go of every console (the containers keep running, their output still logged). */
+  detachAll(): void {
+    for (const view of this.views.values()) this.drop(view);
+    for (const console of this.consoles.values()) console.terminal.detach();
+    this.consoles.clear();
+  }
+
+  private drop(view: View): void {
+    this.views.delete(view.id);
+    view.console?.views.delete(view);
+    view.shell?.detach();
+  }
+
+  private end(view: View, exitCode: number): void {
+    if (!this.views.delete(view.id)) return;
+    view.console?.views.delete(view);
+    view.sink.exit(view.id, exitCode);
+  }
+}

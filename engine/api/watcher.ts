@@ -1,0 +1,96 @@
+// State-change events for the library. Containers change state on their own (a process ends,
+// the CLI pauses one), so while anyone listens the watcher polls the engine's view of them and
+// emits an event only when something differs; a mutating API call pokes it for an immediate look.
+import type { ContainersService, ContainerStats } from '../containers/index.ts';
+import type { ApiEvent } from './channels.ts';
+
+export interface WatchIntervals {
+  stateMs: number;
+  usageMs: number;
+  imagesMs: number;
+}
+
+export const DEFAULT_INTERVALS: WatchIntervals = { stateMs: 1000, usageMs: 2000, imagesMs: 5000 };
+
+export class LibraryWatcher {
+  private timers: NodeJS.Timeout[] = [];
+  private last = { containers: '', images: '', usage: '' };
+  private busy = new Set<string>();
+
+  constructor(
+    private readonly containers: () => Promise<ContainersService>,
+    private readonly emit: (event: ApiEvent) => void,
+    private readonly intervals: WatchIntervals = DEFAULT_INTERVALS,
+  ) {}
+
+  get running(): boolean {
+    return this.timers.length > 0;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.timers = [
+      setInterval(() => void this.once('containers', () => this.pollContainers()), this.intervals.stateMs),
+      setInterval(() => void this.once('usage', () => this.pollUsage()), this.intervals.usageMs),
+      setInterval(() => void this.once('images', () => this.pollImages()), this.intervals.imagesMs),
+    ];
+    for (const timer of this.timers) timer.unref();
+  }
+
+  stop(): void {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+  }
+
+  /** Looks now (after a call that changed something). */
+  poke(): void {
+    if (!this.running) return;
+    void this.once('containers', () => this.pollContainers());
+    void this.once('images', () => this.pollImages());
+  }
+
+  /** Polls of one kind never overlap; a failed poll (containers unsupported here) is silent. */
+  private async once(kind: string, poll: () => Promise<void>): Promise<void> {
+    if (this.busy.has(kind)) return;
+    this.busy.add(kind);
+    try {
+      await poll();
+    } catch {
+      // the next poll tries again; calls report the error to whoever asks
+    } finally {
+      this.busy.delete(kind);
+    }
+  }
+
+  private async pollContainers(): Promise<void> {
+    const containers = await (await this.containers()).runtime.list();
+    const text = JSON.stringify(containers);
+    if (text === this.last.containers) return;
+    this.last.containers = text;
+    this.emit({ type: 'containers:changed', containers });
+  }
+
+  private async pollImages(): Promise<void> {
+    const images = await (await this.containers()).store.list();
+    const text = JSON.stringify(images);
+    if (text === this.last.images) return;
+    this.last.images = text;
+    this.emit({ type: 'images:changed', images });
+  }
+
+  private async pollUsage(): Promise<void> {
+    const service = await this.containers();
+    const usage: Record<string, ContainerStats> = {};
+    for (const c of await service.runtime.list()) {
+      if (c.status !== 'running' && c.status !== 'paused') continue;
+      // A container that ended between the two looks simply has no figures.
+      const stats = await service.runtime.stats(c.id).catch(() => undefined);
+      if (stats) usage[c.id] = stats;
+    }
+    const text = JSON.stringify(usage);
+    // Nothing running: one empty set, then silence.
+    if (text === this.last.usage) return;
+    this.last.usage = text;
+    this.emit({ type: 'containers:usage', usage });
+  }
+}

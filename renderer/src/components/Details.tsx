@@ -1,0 +1,136 @@
+// The details pane of the selected item: its configuration, terminal, log and snapshots, as
+// tabs (arrow keys move between them).
+import { useEffect, useState, type KeyboardEvent } from 'react';
+import type { ContainerInfo, SnapshotInfo } from '../../../engine/api/channels.ts';
+import type { Usage } from '../app/useEngine.ts';
+import { formatBytes, formatTime, shortDigest, shortId } from '../app/format.ts';
+import { useClient } from './context.ts';
+import { ErrorMessage } from './ErrorMessage.tsx';
+import { SnapshotsTree } from './SnapshotsTree.tsx';
+import { TerminalPane } from './TerminalPane.tsx';
+
+export type Tab = 'details' | 'terminal' | 'logs' | 'snapshots';
+const TABS: { id: Tab; label: string }[] = [
+  { id: 'details', label: 'Details' },
+  { id: 'terminal', label: 'Terminal' },
+  { id: 'logs', label: 'Log' },
+  { id: 'snapshots', label: 'Snapshots' },
+];
+
+interface Props {
+  container: ContainerInfo;
+  usage?: Usage;
+  tab: Tab;
+  onTab: (tab: Tab) => void;
+  snapshots: SnapshotInfo[];
+  snapshotsError?: string;
+  onRestore: (snapshot: string) => void;
+  onTakeSnapshot: () => void;
+  fontSize: number;
+  dark: boolean;
+}
+
+function describeStatus(c: ContainerInfo): string {
+  if (c.status !== 'exited') return c.status;
+  if (c.lost) return 'exited (status unknown)';
+  return `exited with status ${c.exitCode}${c.oomKilled ? ' (out of memory)' : ''}`;
+}
+
+export function ContainerDetails(props: Props) {
+  const { container, tab, onTab } = props;
+  function onKeyDown(e: KeyboardEvent) {
+    const at = TABS.findIndex((t) => t.id === tab);
+    const to = e.key === 'ArrowRight' ? at + 1 : e.key === 'ArrowLeft' ? at - 1 : undefined;
+    if (to === undefined) return;
+    e.preventDefault();
+    const next = TABS[(to + TABS.length) % TABS.length]!;
+    onTab(next.id);
+    document.getElementById(`tab-${next.id}`)?.focus();
+  }
+  return (
+    <section className="details" aria-labelledby="details-title">
+      <header className="details-header">
+        <span className="machine-icon container large" aria-hidden="true" />
+        <div>
+          <h1 id="details-title">{container.name}</h1>
+          <div className="subtitle">Container · {container.image} · <span className={`state state-${container.status}`}>{describeStatus(container)}</span></div>
+        </div>
+      </header>
+      <div role="tablist" aria-label="Views" className="tabs" onKeyDown={onKeyDown}>
+        {TABS.map((t) => (
+          <button key={t.id} id={`tab-${t.id}`} type="button" role="tab" aria-selected={tab === t.id} aria-controls={`panel-${t.id}`} tabIndex={tab === t.id ? 0 : -1} onClick={() => onTab(t.id)}>
+            {t.label}
+          </button>
+        ))}
+      </div>
+      <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} className="tabpanel">
+        {tab === 'details' && <Configuration {...props} />}
+        {tab === 'terminal' && <TerminalPane container={container} fontSize={props.fontSize} dark={props.dark} />}
+        {tab === 'logs' && <LogPane container={container} />}
+        {tab === 'snapshots' && (
+          <SnapshotsTree container={container} snapshots={props.snapshots} error={props.snapshotsError} onRestore={props.onRestore} onTake={props.onTakeSnapshot} />
+        )}
+      </div>
+    </section>
+  );
+}
+
+function Configuration({ container, usage }: Props) {
+  return (
+    <div className="configuration">
+      <section>
+        <h2>General</h2>
+        <dl>
+          <dt>Name</dt><dd>{container.name}</dd>
+          <dt>ID</dt><dd className="mono">{shortId(container.id)}</dd>
+          <dt>Created</dt><dd>{formatTime(container.created)}</dd>
+          <dt>State</dt><dd>{describeStatus(container)}</dd>
+          {container.startedAt && <><dt>Started</dt><dd>{formatTime(container.startedAt)}</dd></>}
+          {container.finishedAt && <><dt>Finished</dt><dd>{formatTime(container.finishedAt)}</dd></>}
+        </dl>
+      </section>
+      <section>
+        <h2>Image and process</h2>
+        <dl>
+          <dt>Image</dt><dd>{container.image}</dd>
+          <dt>Digest</dt><dd className="mono">{shortDigest(container.imageDigest)}</dd>
+          <dt>Command</dt><dd className="mono">{container.command.join(' ')}</dd>
+          <dt>Terminal</dt><dd>{container.tty ? 'yes' : 'no'}</dd>
+        </dl>
+      </section>
+      <section>
+        <h2>Resources</h2>
+        {usage ? (
+          <dl>
+            <dt>CPU</dt><dd>{usage.cpuPercent === undefined ? 'measuring…' : `${usage.cpuPercent.toFixed(1)}%`}</dd>
+            <dt>Memory</dt><dd>{formatBytes(usage.memoryBytes)}{usage.memoryLimitBytes ? ` of ${formatBytes(usage.memoryLimitBytes)}` : ' (no limit)'}</dd>
+            <dt>Processes</dt><dd>{usage.pids}</dd>
+          </dl>
+        ) : <p className="muted">Shown while the container runs.</p>}
+      </section>
+    </div>
+  );
+}
+
+function LogPane({ container }: { container: ContainerInfo }) {
+  const client = useClient();
+  const [text, setText] = useState('');
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    let live = true;
+    const load = () => client.invoke('containers:logs', { container: container.id }).then(
+      // Terminal output carries escape sequences: the log view shows text only.
+      (bytes) => { if (live) setText(new TextDecoder().decode(bytes).replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r/g, '')); },
+      (err: Error) => { if (live) setError(err.message); },
+    );
+    void load();
+    const timer = setInterval(load, 2000);
+    return () => { live = false; clearInterval(timer); };
+  }, [client, container.id]);
+  return (
+    <div className="log-pane">
+      <ErrorMessage message={error} />
+      <pre tabIndex={0} aria-label={`Log of ${container.name}`}>{text || '(nothing logged yet)'}</pre>
+    </div>
+  );
+}
