@@ -1,0 +1,178 @@
+// Damaged and hostile images: each is refused with an error that names the file and what is
+// wrong, without a crash and without a byte of the file changing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { closeSync, mkdtempSync, openSync, readFileSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkDisk, createQcow2, createRaw, DiskError, openDisk, type BlockDevice } from '../../../engine/storage/index.ts';
+import { pattern, sha256 } from './support/workload.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'hangar-bad-'));
+let serial = 0;
+
+/** A 1 MiB image with data in its first 3 clusters: header 0, table 1, block 2, L1 3, L2 4, data 5-7. */
+function image(): string {
+  const path = join(dir, `${serial++}.qcow2`);
+  createQcow2(path, 1 << 20);
+  const disk = openDisk(path);
+  disk.write(0, pattern(1, 3 * 65536));
+  disk.close();
+  return path;
+}
+
+function patch(path: string, at: number, bytes: number[] | Buffer): void {
+  const fd = openSync(path, 'r+');
+  const data = Buffer.from(bytes);
+  writeSync(fd, data, 0, data.length, at);
+  closeSync(fd);
+}
+const be32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(n >>> 0); return b; };
+const be64 = (n: bigint) => { const b = Buffer.alloc(8); b.writeBigUInt64BE(n); return b; };
+
+/** Opens (read-write, then read-only) and reads everything; expects `pattern` in the error. */
+function refused(path: string, expected: RegExp, use: (disk: BlockDevice) => void = (d) => d.read(0, new Uint8Array(d.size))): void {
+  const before = sha256(readFileSync(path));
+  for (const readOnly of [false, true]) {
+    assert.throws(() => {
+      const disk = openDisk(path, { readOnly });
+      try { use(disk); } finally { try { disk.close(); } catch { /* the first error is the one under test */ } }
+    }, (err: unknown) => {
+      assert.ok(err instanceof DiskError, `a DiskError, not ${String(err)}`);
+      assert.ok(err.message.includes(path), `names the file: ${err.message}`);
+      assert.match(err.message, expected);
+      return true;
+    });
+  }
+  assert.equal(sha256(readFileSync(path)), before, 'nothing written');
+}
+
+test('truncated images: header, L1 table, L2 table and data cut off', () => {
+  let path = image();
+  truncateSync(path, 50);
+  refused(path, /truncated qcow2 header/);
+  path = image();
+  truncateSync(path, 4 * 65536); // the L1 table's only entry points at cluster 4, now gone
+  refused(path, /L1 entry 0 points at 0x40000, beyond the end of the file/);
+  path = image();
+  truncateSync(path, 6 * 65536); // L2 table present, the 2nd and 3rd data clusters gone
+  refused(path, /L2 entry for guest offset 0x10000 points at 0x60000, beyond the end of the file/);
+});
+
+test('L1 and L2 entries pointing beyond the file, misaligned or with reserved bits', () => {
+  let path = image();
+  patch(path, 0x30000, be64((1n << 63n) | 0x7000_0000n));
+  refused(path, /L1 entry 0 points at 0x70000000, beyond the end of the file/);
+  path = image();
+  patch(path, 0x40000 + 8, be64((1n << 63n) | 0x1234_0000n));
+  refused(path, /L2 entry for guest offset 0x10000 points at 0x12340000, beyond the end of the file/);
+  path = image();
+  patch(path, 0x40000 + 8, be64((1n << 63n) | 0x50200n));
+  refused(path, /L2 entry for guest offset 0x10000 points at misaligned offset 0x50200/);
+  path = image();
+  patch(path, 0x40000 + 8, be64((1n << 63n) | 0x60000n | 0x10n));
+  refused(path, /L2 entry for guest offset 0x10000 has reserved bits set/);
+  path = image();
+  patch(path, 0x10000, be64(0x9000_0000n)); // refcount table entry beyond the file: refused for writing
+  const before = sha256(readFileSync(path));
+  assert.throws(() => openDisk(path), /refcount table entry 0 .* points beyond the end of the file/);
+  assert.equal(sha256(readFileSync(path)), before);
+});
+
+test('absurd header values', () => {
+  const cases: Array<[number, Buffer, RegExp]> = [
+    [20, be32(8), /cluster_bits 8 is out of range/],
+    [20, be32(31), /cluster_bits 31 is out of range/],
+    [4, be32(4), /qcow2 version 4 is not supported/],
+    [24, be64(1n << 62n), /virtual size .* is absurd/],
+    [24, be64(1n << 40n), /l1_size 1 is too small for the virtual size/],
+    [36, be32(0xffff_ffff), /l1_size 4294967295 is absurd/],
+    [40, be64(0x30008n), /L1 table at 0x30008 .* misaligned/],
+    [48, be64(0xfff_0000n), /refcount table at 0xfff0000 is misaligned or beyond the end of the file/],
+    [56, be32(0x10000), /refcount_table_clusters 65536 is absurd/],
+    [96, be32(7), /refcount_order 7 is out of range/],
+    [100, be32(50), /header_length 50 is invalid/],
+    [32, be32(1), /encrypted qcow2 images are not supported/],
+    [60, be32(1 << 20), /nb_snapshots 1048576 is absurd/],
+    [72, be64(1n << 4n), /features Hangar does not support: extended L2 entries/], // named from the feature table
+    [72, be64(1n << 40n), /features Hangar does not support: bit 40/],
+    [8, be64(0x1000n), /backing file name .* does not fit/],
+  ];
+  for (const [at, bytes, expected] of cases) {
+    const path = image();
+    patch(path, at, bytes);
+    if (at === 8) patch(path, 16, be32(5000));
+    refused(path, expected);
+  }
+});
+
+test('backing files: missing, loops (direct and through a chain), and relative names found next to the image', () => {
+  const sub = mkdtempSync(join(dir, 'chain-'));
+  const base = join(sub, 'base.raw');
+  writeFileSync(base, pattern(2, 1 << 20));
+  createQcow2(join(sub, 'mid.qcow2'), undefined, { backing: 'base.raw' });
+  createQcow2(join(sub, 'top.qcow2'), undefined, { backing: 'mid.qcow2' });
+  const top = openDisk(join(sub, 'top.qcow2'), { readOnly: true });
+  const back = new Uint8Array(1 << 20);
+  top.read(0, back);
+  top.close();
+  assert.deepEqual(back, pattern(2, 1 << 20), 'a three-level chain reads through to the base');
+
+  // mid → top → mid: a loop through the chain. The backing name is patched in place (same length).
+  const loopA = join(sub, 'loopA.qcow2');
+  createQcow2(loopA, 1 << 20, { backing: 'base.raw' });
+  const loopB = join(sub, 'loopB.qcow2');
+  createQcow2(loopB, 1 << 20, { backing: 'loopA.qcow2' });
+  const nameAt = (path: string) => Number(readFileSync(path).readBigUInt64BE(8));
+  patch(loopA, nameAt(loopA), Buffer.from('loopB.qcow2'));
+  patch(loopA, 16, be32('loopB.qcow2'.length));
+  patch(loopA, 0x70, Buffer.alloc(16)); // drop the "raw" backing format extension: probe instead
+  refused(loopA, /backing file .*loopA\.qcow2 loops back into its own chain/);
+
+  const self = join(sub, 'self.qcow2');
+  createQcow2(self, 1 << 20, { backing: 'base.raw' });
+  patch(self, nameAt(self), Buffer.from('self.qcow2'));
+  patch(self, 16, be32('self.qcow2'.length));
+  patch(self, 0x70, Buffer.alloc(16));
+  refused(self, /backing file .*self\.qcow2 loops back/);
+
+  const link = join(sub, 'link.qcow2');
+  symlinkSync(self, link);
+  assert.throws(() => openDisk(link), /loops back/, 'a loop through a symbolic link is still a loop');
+
+  const orphan = join(sub, 'orphan.qcow2');
+  createQcow2(orphan, 1 << 20, { backing: 'base.raw' });
+  patch(orphan, nameAt(orphan), Buffer.from('gone.raw'));
+  refused(orphan, /orphan\.qcow2: backing file .*gone\.raw does not exist/);
+  assert.throws(() => createQcow2(join(sub, 'new.qcow2'), undefined, { backing: 'nothing.qcow2' }), /nothing\.qcow2: no such file/);
+});
+
+test('a cluster referenced twice with refcount 1: check reports it, repair and the freeing write refuse', () => {
+  // Two L2 entries sharing one data cluster whose refcount is 1: a corruption that a write which
+  // freed one of them would turn into a use-after-free.
+  const path = image();
+  patch(path, 0x40000 + 8, be64((1n << 63n) | 0x50000n));
+  const report = checkDisk(path);
+  assert.deepEqual([report.corruptions, report.leaks], [1, 1], 'refcount=1 reference=2; the cluster no longer referenced leaks');
+  assert.match(report.messages.join('\n'), /ERROR cluster 0x50000 refcount=1 reference=2/);
+  const before = sha256(readFileSync(path));
+  assert.throws(() => checkDisk(path, { repair: true }), /not repaired: .*corruption/);
+  assert.equal(sha256(readFileSync(path)), before, 'repair refused before writing');
+  const disk = openDisk(path);
+  disk.discard(0, 65536); // the first reference goes; refcount 1 → 0 is still legal
+  assert.throws(() => disk.discard(65536, 65536), /host cluster 0x50000 is in use but its refcount is 1/);
+  disk.close();
+});
+
+test('raw images: requests outside the disk and writes to read-only disks are refused', () => {
+  const path = join(dir, 'plain.raw');
+  createRaw(path, 4096);
+  const disk = openDisk(path, { readOnly: true });
+  assert.equal(disk.format, 'raw');
+  assert.throws(() => disk.read(4000, new Uint8Array(200)), /request \[4000, \+200\) is outside the disk \(4096 bytes\)/);
+  assert.throws(() => disk.write(0, new Uint8Array(1)), /read-only/);
+  assert.throws(() => disk.read(-1, new Uint8Array(1)), /outside the disk/);
+  disk.close();
+  assert.throws(() => openDisk(join(dir, 'absent.raw')), /absent\.raw: no such file/);
+  assert.throws(() => createRaw(path, 1), /EEXIST/);
+});
