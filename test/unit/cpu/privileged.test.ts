@@ -484,6 +484,22 @@ test('a locally enabled interrupt wakes WFI even with mstatus.MIE clear, and run
   assert.equal(m.cpu.run(0, 100), CpuExit.Budget);
 });
 
+test('an interrupt taken in WFI returns to the instruction after it (mepc = wfi + 4)', async () => {
+  const m = await TestMachine.load(`
+    li t0, ${MTIE}
+    csrs mie, t0
+    csrsi mstatus, ${MSTATUS.MIE}
+  waiting:
+    wfi
+    li a0, 1`);
+  m.cpu.setMtimecmp(0, GUEST_NOW_TICKS + 1_000_000n);
+  assert.equal(m.cpu.run(0, 1000), CpuExit.Idle);
+  m.cpu.setMtimecmp(0, GUEST_NOW_TICKS);
+  m.runTo('m-trap');
+  m.expectMTrap(INTERRUPT | 7n, m.symbol('waiting') + 4n);
+  m.expectX({ a0: 0n });
+});
+
 test('a pending interrupt that mie does not enable does not wake WFI', async () => {
   const m = await TestMachine.load(`
     wfi

@@ -7,7 +7,9 @@
 //   L0   (level 0) @ 0x8008_2000   4 KiB leaves at VA 0x4000_0000 + n·0x1000, set per test
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CAUSE, CSR, MSTATUS, TestMachine, enter, hex, type ProgramOptions } from './support/machine.ts';
+import {
+  CAUSE, CSR, MMIO_BASE, MSTATUS, TestMachine, enter, hex, type ProgramOptions,
+} from './support/machine.ts';
 
 const V = 1n, R = 2n, W = 4n, X = 8n, U = 16n, A = 64n, D = 128n;
 const ROOT = 0x8008_0000n, L1 = 0x8008_1000n, L0 = 0x8008_2000n;
@@ -272,6 +274,103 @@ test('sfence.vma makes a changed PTE take effect', async () => {
     ld a1, 8(t0)`), { 0: pte(DATA_PAGE, V | R | W | A | D) });
   m.runTo('done');
   m.expectX({ a0: 0x1111_2222_3333_4444n, a1: 0x5555_6666_7777_8888n });
+});
+
+test('clearing SUM takes effect at once for a U page S mode has just read', async () => {
+  const m = await withPaging(`
+    li t0, ${MSTATUS.SUM}
+    csrs mstatus, t0
+  ` + toS(`
+    li t0, ${PAGE_VA + 0x3000n}
+    ld a0, 8(t0)
+    li t1, ${MSTATUS.SUM}
+    csrc sstatus, t1
+  at:
+    ld a1, 8(t0)`), { 3: pte(OTHER_PAGE, V | R | W | U | A | D) });
+  m.runTo('m-trap');
+  m.expectMTrap(CAUSE.loadPage, m.symbol('at'), PAGE_VA + 0x3008n);
+  m.expectX({ a0: 0x5555_6666_7777_8888n, a1: 0n });
+});
+
+test('U mode cannot read a supervisor page that S mode has just read', async () => {
+  // user_code is mapped as a U page at PAGE_VA + 0x7000; S reads the data page, then srets there.
+  const m = await withPaging(toS(`
+    li t0, ${PAGE_VA}
+    ld a0, 8(t0)
+    li t1, ${MSTATUS.SPP}
+    csrc sstatus, t1
+    li t1, ${PAGE_VA + 0x7000n}
+    csrw sepc, t1
+    sret`), { 0: pte(DATA_PAGE, V | R | W | A | D) }, {
+    data: `
+    .balign 4096
+    user_code:
+      ld a1, 8(t0)
+      ecall`,
+  });
+  m.memory.writeU64(l0Entry(7), pte(m.symbol('user_code'), V | R | X | U | A));
+  m.runTo('m-trap');
+  m.expectMTrap(CAUSE.loadPage, PAGE_VA + 0x7000n, PAGE_VA + 8n);
+  assert.equal(m.csr(CSR.mstatus) & MSTATUS.MPP, 0n, 'the fault came from U mode');
+  m.expectX({ a0: 0x1111_2222_3333_4444n, a1: 0n });
+});
+
+test('sfence.vma with an address flushes that page', async () => {
+  const m = await withPaging(toS(`
+    li t0, ${PAGE_VA}
+    ld a0, 8(t0)
+    li t1, ${l0Entry(0)}
+    li t2, ${hex(pte(OTHER_PAGE, V | R | W | A | D))}
+    sd t2, 0(t1)
+    sfence.vma t0, zero
+    ld a1, 8(t0)`), { 0: pte(DATA_PAGE, V | R | W | A | D) });
+  m.runTo('done');
+  m.expectX({ a0: 0x1111_2222_3333_4444n, a1: 0x5555_6666_7777_8888n });
+});
+
+test('a page mapped onto MMIO sends every access to the bus, also on a TLB hit', async () => {
+  const m = await withPaging(toS(`
+    li t0, ${PAGE_VA + 0x8000n}
+    sw a1, 4(t0)
+    lw a0, 8(t0)
+    lw a0, 8(t0)
+    sb a1, 12(t0)`), { 8: pte(BigInt(MMIO_BASE), V | R | W | A | D) }, { x: { a1: 0x1234_5678n } });
+  m.bus.readValue = (address) => address - MMIO_BASE;
+  m.runTo('done');
+  m.expectX({ a0: 8n });
+  assert.deepEqual(m.bus.accesses.map(({ op, address, width }) => `${op} 0x${address.toString(16)}/${width}`), [
+    'write 0x10000004/4', 'read 0x10000008/4', 'read 0x10000008/4', 'write 0x1000000c/1',
+  ]);
+});
+
+test('a page-table entry outside RAM makes the walk an access fault, not a page fault', async () => {
+  // L1 entry 3 points at a "table" where nothing answers.
+  const m = await withPaging(toS(`
+    li t0, ${PAGE_VA + 0x60_0000n}
+  at:
+    ld a0, 0(t0)`), {});
+  m.memory.writeU64(L1 + 3n * 8n, pte(0x2000_0000n, V));
+  m.runTo('m-trap');
+  m.expectCsr({ mcause: CAUSE.loadAccess, mepc: m.symbol('at') });
+});
+
+test('a PTE with W but not R is reserved: page fault', async () => {
+  const m = await withPaging(toS(`
+    li t0, ${PAGE_VA}
+  at:
+    ld a0, 8(t0)`), { 0: pte(DATA_PAGE, V | W | A | D) });
+  m.runTo('m-trap');
+  m.expectMTrap(CAUSE.loadPage, m.symbol('at'), PAGE_VA + 8n);
+});
+
+test('a non-canonical address (bits 63:39 unlike bit 38) is a page fault', async () => {
+  const address = 0x80_0000_0000n; // bit 39 set, bit 38 clear
+  const m = await withPaging(toS(`
+    li t0, ${hex(address)}
+  at:
+    sd a0, 0(t0)`), {});
+  m.runTo('m-trap');
+  m.expectMTrap(CAUSE.storePage, m.symbol('at'), address);
 });
 
 test('M mode ignores satp (no translation with MPRV clear)', async () => {
