@@ -103,13 +103,16 @@ export function readAptSources(aptDir = '/etc/apt'): AptSource[] {
   return sources;
 }
 
+/** A mirror URL as given by the user, without its trailing slashes. */
+export function checkMirrorUrl(url: string): string {
+  if (!/^https?:\/\/[^/]/.test(url)) throw new GuestError(`Debian mirror "${url}" is not an http:// or https:// URL`);
+  return url.replace(/\/+$/, '');
+}
+
 /** The mirror to use: an explicit one, then HANGAR_DEBIAN_MIRROR, then the host's apt sources. */
 export function findDebianMirror(explicit?: string, env: NodeJS.ProcessEnv = process.env, aptDir = '/etc/apt'): string {
   const given = explicit ?? env.HANGAR_DEBIAN_MIRROR;
-  if (given) {
-    if (!/^https?:\/\/[^/]/.test(given)) throw new GuestError(`Debian mirror "${given}" is not an http:// or https:// URL`);
-    return given.replace(/\/+$/, '');
-  }
+  if (given) return checkMirrorUrl(given);
   const found = pickDebianMirror(readAptSources(aptDir));
   if (!found) {
     throw new GuestError(

@@ -2,8 +2,9 @@
 // OpenSBI, busybox from the Debian mirror, verified, and the initramfs built) or show what is cached.
 import { parseArgs } from '../args.ts';
 import { EXIT, UsageError } from '../errors.ts';
+import { checkMirrorUrl } from '../../guests/apt-sources.ts';
 import { cachedDebianGuest, ensureDebianGuest, type DebianGuest } from '../../guests/debian.ts';
-import { cancellable } from './image.ts';
+import { cancellable, progressPrinter } from './image.ts';
 
 export const summary = 'the Debian guest: fetch (kernel, firmware, initramfs) and info';
 
@@ -34,8 +35,13 @@ export async function run(argv: string[]): Promise<number> {
   switch (verb) {
     case 'fetch': {
       if (options.json) throw new UsageError('guest fetch takes no --json');
+      const mirror = options.mirror === undefined ? undefined : String(options.mirror);
+      if (mirror !== undefined) {
+        try { checkMirrorUrl(mirror); } catch (err) { throw new UsageError(`--mirror: ${(err as Error).message}`); }
+      }
+      const printProgress = progressPrinter();
       const guest = await cancellable((signal) => ensureDebianGuest({
-        signal, onProgress: progressLine, refresh: true, mirror: options.mirror as string | undefined,
+        signal, onProgress: (_line, progress) => printProgress(progress), refresh: true, mirror,
       }));
       if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
       console.log(describe(guest));
@@ -54,11 +60,6 @@ export async function run(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown verb "${verb}"\n${USAGE}`);
   }
-}
-
-/** One rewritten line on a terminal; nothing otherwise (logs get the summary at the end). */
-function progressLine(line: string): void {
-  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${line.slice(0, (process.stderr.columns ?? 80) - 1)}`);
 }
 
 function describe(guest: DebianGuest): string {

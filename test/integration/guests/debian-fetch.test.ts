@@ -10,14 +10,21 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { createServer } from 'node:net';
 import { HANGAR } from '../../support/hangar-process.ts';
 import { GuestConsole } from '../../support/guest-console.ts';
 import { ensureDebianGuest, type DebianGuest } from '../../../engine/guests/debian.ts';
 
 const cache = mkdtempSync(join(tmpdir(), 'hangar-guest-cache-'));
 const env = { ...process.env, HANGAR_CACHE: cache };
-// Nothing listens on port 1: any attempt to use the network fails at once.
-const OFFLINE = { ...env, HANGAR_DEBIAN_MIRROR: 'http://127.0.0.1:1/debian' };
+// A loopback port nothing listens on: any attempt to use the network fails at once.
+const closedPort = await new Promise<number>((resolve) => {
+  const server = createServer().listen(0, '127.0.0.1', () => {
+    const { port } = server.address() as { port: number };
+    server.close(() => resolve(port));
+  });
+});
+const OFFLINE = { ...env, HANGAR_DEBIAN_MIRROR: `http://127.0.0.1:${closedPort}/debian` };
 const PROMPT = /# (\x1b\[6n)?$/;
 
 function hangar(args: string[], childEnv: NodeJS.ProcessEnv = env): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -81,7 +88,7 @@ test('the cache is used without the network, and its files are checked again', {
   damaged[damaged.length - 100] ^= 1;
   writeFileSync(busyboxDeb, damaged);
   rmSync(guest.initrd);
-  await assert.rejects(ensureDebianGuest({ env: OFFLINE }), /127\.0\.0\.1:1/);
+  await assert.rejects(ensureDebianGuest({ env: OFFLINE }), new RegExp(`127\\.0\\.0\\.1:${closedPort}/debian/dists/trixie/InRelease: connect ECONNREFUSED`));
 
   // With the package intact again, the lost initramfs is rebuilt offline, byte for byte the same.
   writeFileSync(busyboxDeb, original);
