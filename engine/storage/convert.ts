@@ -7,6 +7,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { DiskError, isAllZero, type BlockDevice, type DiskFormat } from './block-device.ts';
 import { createQcow2, openDisk } from './open.ts';
 import { createRaw } from './raw.ts';
+import { Qcow2Disk } from './qcow2.ts';
 
 export interface ConvertOptions {
   format: DiskFormat;
@@ -29,11 +30,12 @@ export async function convertDisk(source: string, destination: string, options: 
     else createQcow2(temporary, src.size, { clusterSize: options.clusterSize });
     dst = openDisk(temporary, { format: options.format });
     const chunk = new Uint8Array(CHUNK);
+    const granule = dst instanceof Qcow2Disk ? dst.clusterSize : 64 * 1024;
     for (let offset = 0; offset < src.size; offset += CHUNK) {
       options.signal?.throwIfAborted();
       const piece = chunk.subarray(0, Math.min(CHUNK, src.size - offset));
       src.read(offset, piece);
-      if (!isAllZero(piece)) dst.write(offset, piece);
+      writeNonZero(dst, offset, piece, granule);
       options.onProgress?.(offset + piece.length, src.size);
       await nextTurn(); // lets a Ctrl-C (abort) land between chunks
     }
@@ -46,5 +48,18 @@ export async function convertDisk(source: string, destination: string, options: 
     throw err;
   } finally {
     src.close();
+  }
+}
+
+/** Writes the runs of `data` that are not all zeros, judged `granule` bytes (a cluster) at a time. */
+function writeNonZero(dst: BlockDevice, offset: number, data: Uint8Array, granule: number): void {
+  let runStart = -1;
+  for (let at = 0; at <= data.length; at += granule) {
+    const zero = at === data.length || isAllZero(data.subarray(at, at + granule));
+    if (!zero && runStart < 0) runStart = at;
+    if (zero && runStart >= 0) {
+      dst.write(offset + runStart, data.subarray(runStart, at));
+      runStart = -1;
+    }
   }
 }
