@@ -80,6 +80,8 @@ export interface EnsureGuestOptions {
   /** Ask the mirror for the newest packages even when the cache holds a complete guest. */
   refresh?: boolean;
   env?: NodeJS.ProcessEnv;
+  /** The keyrings InRelease is checked against; Debian's archive keyring by default. */
+  keyrings?: string[];
 }
 
 export interface DebianGuest {
@@ -171,7 +173,8 @@ async function resolvePackages(mirror: string, recipe: Recipe, options: EnsureGu
   const mismatches: string[] = [];
   for (const name of names) {
     const dists = `${mirror}/dists/${name}`;
-    const release = parseRelease(await verifyInRelease(await fetchBuffer(`${dists}/InRelease`, { signal, onProgress: progress(`${name}/InRelease`) })));
+    const inRelease = await fetchBuffer(`${dists}/InRelease`, { signal, onProgress: progress(`${name}/InRelease`) });
+    const release = parseRelease(await verifyInRelease(inRelease, options.keyrings));
     if (release.codename !== recipe.suite) {
       throw new GuestError(`${dists}/InRelease is signed for ${release.codename || release.suite}, not ${recipe.suite}`);
     }

@@ -10,6 +10,7 @@ import * as zlib from 'node:zlib';
 import { listAr, readArMember } from '../../../engine/guests/ar.ts';
 import { readBody, readDebData, xzDecompress, xzDecompressBuffer } from '../../../engine/guests/deb.ts';
 import { FormatError } from '../../../engine/guests/errors.ts';
+import { buildDeb as buildTestDeb } from './fixtures.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'hangar-deb-'));
 
@@ -53,14 +54,11 @@ test('listAr refuses a wrong magic, a truncated header, a truncated member and a
 });
 
 function buildDeb(compression: string): string {
-  const root = join(work, `pkg-${compression}`);
-  mkdirSync(join(root, 'DEBIAN'), { recursive: true });
-  mkdirSync(join(root, 'usr/bin'), { recursive: true });
-  writeFileSync(join(root, 'DEBIAN/control'), 'Package: hangar-test\nVersion: 1.0\nArchitecture: all\nMaintainer: Hangar <test@hangar.invalid>\nDescription: test package\n');
-  writeFileSync(join(root, 'usr/bin/tool'), `tool built with ${compression}\n`);
-  writeFileSync(join(root, 'usr/bin/big'), Buffer.alloc(300_000, 0x61));
   const deb = join(work, `hangar-test-${compression}.deb`);
-  execFileSync('dpkg-deb', ['--root-owner-group', `-Z${compression}`, '--build', root, deb], { stdio: 'ignore' });
+  buildTestDeb(deb, { Package: 'hangar-test', Architecture: 'all' }, {
+    'usr/bin/tool': `tool built with ${compression}\n`,
+    'usr/bin/big': Buffer.alloc(300_000, 0x61),
+  }, compression);
   return deb;
 }
 

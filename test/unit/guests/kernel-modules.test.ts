@@ -4,37 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadOrder, moduleInfo, moduleNameOf, readModinfo, type ModuleInfo } from '../../../engine/guests/kernel-modules.ts';
 import { FormatError, GuestError } from '../../../engine/guests/errors.ts';
-
-/** A minimal ELF64 little-endian relocatable file: null section, .modinfo, .shstrtab. */
-function moduleElf(modinfo: string[]): Buffer {
-  const info = Buffer.from(modinfo.map((s) => `${s}\0`).join(''));
-  const names = Buffer.from('\0.modinfo\0.shstrtab\0');
-  const infoAt = 64;
-  const namesAt = infoAt + info.length;
-  const tableAt = Math.ceil((namesAt + names.length) / 8) * 8;
-  const elf = Buffer.alloc(tableAt + 3 * 64);
-  elf.writeUInt32BE(0x7f454c46, 0);
-  elf[4] = 2; elf[5] = 1; elf[6] = 1;
-  elf.writeUInt16LE(1, 0x10);   // ET_REL
-  elf.writeUInt16LE(243, 0x12); // EM_RISCV
-  elf.writeBigUInt64LE(BigInt(tableAt), 0x28);
-  elf.writeUInt16LE(64, 0x34);
-  elf.writeUInt16LE(64, 0x3a);
-  elf.writeUInt16LE(3, 0x3c);
-  elf.writeUInt16LE(2, 0x3e);
-  info.copy(elf, infoAt);
-  names.copy(elf, namesAt);
-  const section = (i: number, name: number, type: number, offset: number, size: number) => {
-    const at = tableAt + i * 64;
-    elf.writeUInt32LE(name, at);
-    elf.writeUInt32LE(type, at + 4);
-    elf.writeBigUInt64LE(BigInt(offset), at + 0x18);
-    elf.writeBigUInt64LE(BigInt(size), at + 0x20);
-  };
-  section(1, 1, 1, infoAt, info.length);
-  section(2, 10, 3, namesAt, names.length);
-  return elf;
-}
+import { moduleElf } from './fixtures.ts';
 
 test('moduleNameOf: the kernel name of a module file', () => {
   assert.equal(moduleNameOf('kernel/drivers/char/hw_random/virtio-rng.ko.xz'), 'virtio_rng');

@@ -2,12 +2,12 @@
 // InRelease (a key made here stands in for Debian's: same tool, same format).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRelease, verifyInRelease } from '../../../engine/guests/release.ts';
 import { FormatError, GuestError } from '../../../engine/guests/errors.ts';
+import { signer } from './fixtures.ts';
 
 const SHA_A = 'a'.repeat(64);
 const SHA_B = 'b'.repeat(64);
@@ -38,16 +38,6 @@ test('parseRelease refuses a Release without SHA256 sums or with a malformed lin
   assert.throws(() => parseRelease('Codename: trixie\nMD5Sum:\n 0123 1 x\n'), FormatError);
   assert.throws(() => parseRelease(`Codename: trixie\nSHA256:\n ${SHA_A.slice(1)} 12 main/x\n`), /bad SHA256 line/);
 });
-
-/** A throwaway signing key and its public keyring. */
-function signer(): { sign(text: string): Buffer; keyring: string } {
-  const home = mkdtempSync(join(tmpdir(), 'hangar-gpg-'));
-  const gpg = (args: string[], input?: string) => execFileSync('gpg', ['--homedir', home, '--batch', '--quiet', ...args], { input });
-  gpg(['--passphrase', '', '--quick-gen-key', 'Hangar Test Archive <test@hangar.invalid>', 'ed25519', 'sign', 'never']);
-  const keyring = join(home, 'archive.gpg');
-  gpg(['--output', keyring, '--export']);
-  return { sign: (text) => gpg(['--clearsign', '--output', '-'], text), keyring };
-}
 
 test('verifyInRelease: a good signature yields exactly the signed text; a changed byte or a stranger key is refused', { timeout: 60_000 }, async () => {
   const archive = signer();
