@@ -76,10 +76,8 @@ export class Qcow2Disk implements BlockDevice {
     checkRequest(this, offset, into.length, false);
     const cs = this.clusterSize;
     for (let done = 0; done < into.length;) {
-      const pos = offset + done;
-      const cluster = Math.floor(pos / cs);
-      const inCluster = pos - cluster * cs;
-      let length = Math.min(cs - inCluster, into.length - done);
+      const { cluster, inCluster, length: piece } = this.locate(offset + done, offset + into.length);
+      let length = piece;
       const m = this.mapping(cluster);
       if (m.kind === Kind.Data) {
         // One pread for a run of clusters that are contiguous on the host too.
@@ -115,10 +113,7 @@ export class Qcow2Disk implements BlockDevice {
       runTo = to;
     };
     for (let done = 0; done < data.length;) {
-      const pos = offset + done;
-      const cluster = Math.floor(pos / cs);
-      const inCluster = pos - cluster * cs;
-      const length = Math.min(cs - inCluster, data.length - done);
+      const { cluster, inCluster, length } = this.locate(offset + done, offset + data.length);
       const m = this.mapping(cluster);
       if (m.kind === Kind.Data && (m.copied || this.refcounts!.get(m.host / cs) === 1)) {
         queue(m.host + inCluster, done, done + length);
@@ -154,16 +149,16 @@ export class Qcow2Disk implements BlockDevice {
     checkRequest(this, offset, length, true);
     const cs = this.clusterSize;
     const byClusterFlag = !this.backing || this.header.version === 3;
+    // Without a backing file an unallocated cluster reads as zeros; with one, only a zero cluster does.
+    const target = this.backing ? Kind.Zero : Kind.Unallocated;
     for (let done = 0; done < length;) {
       const pos = offset + done;
-      const cluster = Math.floor(pos / cs);
-      const inCluster = pos - cluster * cs;
-      const piece = Math.min(cs - inCluster, length - done);
+      const { cluster, length: piece } = this.locate(pos, offset + length);
       const m = this.mapping(cluster);
       const readsAsZero = m.kind === Kind.Zero || (m.kind === Kind.Unallocated && !this.backing);
       if (piece < cs || !byClusterFlag) {
         if (!readsAsZero) this.write(pos, zeroBytes(piece));
-      } else if (!(readsAsZero && m.host === 0 && (m.kind === Kind.Zero) === !!this.backing)) {
+      } else if (m.kind !== target || m.host !== 0) {
         this.l2Table(Math.floor(cluster / this.l2Entries), true);
         this.releaseLater(m);
         this.setEntry(cluster, 0, this.backing ? ZERO_LO : 0);
@@ -204,6 +199,13 @@ export class Qcow2Disk implements BlockDevice {
       this.file.close();
       this.backing?.close();
     }
+  }
+
+  /** The guest cluster holding byte `pos`, the offset in it, and how much of [pos, end) it holds. */
+  private locate(pos: number, end: number): { cluster: number; inCluster: number; length: number } {
+    const cluster = Math.floor(pos / this.clusterSize);
+    const inCluster = pos - cluster * this.clusterSize;
+    return { cluster, inCluster, length: Math.min(this.clusterSize - inCluster, end - pos) };
   }
 
   /** How guest cluster `cluster` is stored. */
