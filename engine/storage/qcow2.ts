@@ -35,8 +35,10 @@ export class Qcow2Disk implements BlockDevice {
   private readonly l1: Uint8Array;
   private readonly l1View: DataView;
   private readonly dirtyL1 = new Set<number>();
-  /** L2 tables by host offset, least recently used first. */
-  private readonly l2Cache = new Map<number, Uint8Array>();
+  /** L2 tables by host offset, least recently used first (each a view of its own cluster-sized buffer). */
+  private readonly l2Cache = new Map<number, DataView>();
+  /** The table used last, which skips the LRU bookkeeping for runs of requests in one table. */
+  private recentL2: { offset: number; table: DataView } | null = null;
   private readonly dirtyL2 = new Set<number>();
   private readonly l2CacheLimit: number;
   private readonly refcounts: Refcounts | null;
@@ -174,7 +176,7 @@ export class Qcow2Disk implements BlockDevice {
       refcounts.writeDirty();
       this.file.sync();
     }
-    for (const offset of this.dirtyL2) this.file.write(this.l2Cache.get(offset)!, offset);
+    for (const offset of this.dirtyL2) this.file.write(new Uint8Array(this.l2Cache.get(offset)!.buffer), offset);
     this.dirtyL2.clear();
     if (this.dirtyL1.size) {
       this.file.sync();
@@ -213,8 +215,7 @@ export class Qcow2Disk implements BlockDevice {
     const table = this.l2Table(Math.floor(cluster / this.l2Entries), false);
     if (!table) return UNALLOCATED;
     const at = (cluster % this.l2Entries) * 8;
-    const view = new DataView(table.buffer, table.byteOffset, table.length);
-    const m = decodeL2Entry(view.getUint32(at), view.getUint32(at + 4), this.clusterBits, this.header.version, this.file.size);
+    const m = decodeL2Entry(table.getUint32(at), table.getUint32(at + 4), this.clusterBits, this.header.version, this.file.size);
     if (typeof m === 'string') throw new DiskError(`${this.path}: L2 entry for guest offset 0x${(cluster * this.clusterSize).toString(16)} ${m}`);
     return m;
   }
@@ -259,13 +260,13 @@ export class Qcow2Disk implements BlockDevice {
   }
 
   /** The L2 table for L1 index `index`, allocating an empty one when `allocate` is set. */
-  private l2Table(index: number, allocate: boolean): Uint8Array | null {
+  private l2Table(index: number, allocate: boolean): DataView | null {
     const hi = this.l1View.getUint32(index * 8);
     const offset = hostOffset(hi, this.l1View.getUint32(index * 8 + 4));
     if (offset === 0) {
       if (!allocate) return null;
       const created = this.refcounts!.allocate() * this.clusterSize;
-      const table = new Uint8Array(this.clusterSize);
+      const table = new DataView(new ArrayBuffer(this.clusterSize));
       this.cacheL2(created, table);
       this.dirtyL2.add(created);
       this.l1View.setUint32(index * 8, COPIED_HI | Math.floor(created / 2 ** 32));
@@ -276,27 +277,29 @@ export class Qcow2Disk implements BlockDevice {
     if (allocate && !(hi & COPIED_HI) && this.refcounts!.get(offset / this.clusterSize) !== 1) {
       throw new DiskError(`${this.path}: L2 table at 0x${offset.toString(16)} is shared (internal snapshots); Hangar does not write such images`);
     }
+    if (this.recentL2?.offset === offset) return this.recentL2.table;
     let table = this.l2Cache.get(offset);
     if (table) {
       this.l2Cache.delete(offset); // re-insert: most recently used last
     } else {
-      table = new Uint8Array(this.clusterSize);
-      this.file.read(table, offset);
+      table = new DataView(new ArrayBuffer(this.clusterSize));
+      this.file.read(new Uint8Array(table.buffer), offset);
     }
     this.cacheL2(offset, table);
     return table;
   }
 
-  private cacheL2(offset: number, table: Uint8Array): void {
+  private cacheL2(offset: number, table: DataView): void {
     this.l2Cache.set(offset, table);
+    this.recentL2 = { offset, table };
     if (this.l2Cache.size <= this.l2CacheLimit) return;
-    const [oldest, evicted] = this.l2Cache.entries().next().value as [number, Uint8Array];
+    const [oldest, evicted] = this.l2Cache.entries().next().value as [number, DataView];
     if (this.dirtyL2.has(oldest)) {
       if (this.refcounts!.dirty) {
         this.refcounts!.writeDirty();
         this.file.sync();
       }
-      this.file.write(evicted, oldest);
+      this.file.write(new Uint8Array(evicted.buffer), oldest);
       this.dirtyL2.delete(oldest);
     }
     this.l2Cache.delete(oldest);
@@ -306,9 +309,8 @@ export class Qcow2Disk implements BlockDevice {
   private setEntry(cluster: number, hi: number, lo: number): void {
     const index = Math.floor(cluster / this.l2Entries);
     const table = this.l2Table(index, true)!;
-    const view = new DataView(table.buffer, table.byteOffset, table.length);
-    view.setUint32((cluster % this.l2Entries) * 8, hi);
-    view.setUint32((cluster % this.l2Entries) * 8 + 4, lo);
+    table.setUint32((cluster % this.l2Entries) * 8, hi);
+    table.setUint32((cluster % this.l2Entries) * 8 + 4, lo);
     this.dirtyL2.add(hostOffset(this.l1View.getUint32(index * 8), this.l1View.getUint32(index * 8 + 4)));
   }
 
