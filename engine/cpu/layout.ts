@@ -7,7 +7,7 @@
 //   0x0010_0000  MACHINE block: clock, run control (4 KiB)
 //   0x0010_1000  HART blocks: one HART_SIZE block per hart, MAX_HARTS of them
 //   0x0020_0000  TLBs: one TLB_SIZE block per hart
-//   0x0060_0000  decoded-instruction caches: one DECODE_SIZE block per hart
+//   0x0060_0000  decode area: the RVC expansion table (per-hart decode caches may follow)
 //   0x0100_0000  guest RAM (guest physical DRAM_BASE maps here), up to MAX_RAM bytes
 
 export const MAX_HARTS = 8;
@@ -24,6 +24,10 @@ export const TLB_SIZE = 0x8_0000;
 
 export const DECODE_BASE = 0x0060_0000;
 export const DECODE_SIZE = 0x10_0000;
+// Inside the decode area, shared by all harts: the 32-bit expansion of every 16-bit parcel
+// (u32 each, 0 for illegal ones), filled by the core at start-up.
+export const RVC_TABLE = DECODE_BASE;
+export const RVC_TABLE_SIZE = 0x4_0000;
 
 export const RAM_OFFSET = 0x0100_0000;
 // Guest physical address of DRAM (the virt board's memory map).

@@ -6,7 +6,7 @@
 // and right after anything that can change them (CSR writes, xRET, MMIO, WFI).
 import {
   HART_PC, HART_X, HART_F, HART_WAITING, HART_INSTRET, HART_RESERVATION, HART_RESERVED_VALUE,
-  HART_IRQ_LINES, HART_MTIMECMP,
+  HART_IRQ_LINES, RVC_TABLE,
 } from '../layout';
 import {
   hb, selectHart, configure, raise, excCause, excTval, clearException, refreshTime, priv,
@@ -42,6 +42,9 @@ const MSTATUS_TVM: u64 = 1 << 20;
 
 export function init(ramBytes: u32, harts: i32): void {
   configure(<u64>ramBytes, harts);
+  for (let parcel: u32 = 0; parcel < 0x1_0000; parcel++) {
+    store<u32>(<usize>RVC_TABLE + (<usize>parcel << 2), (parcel & 3) == 3 ? 0 : expandCompressed(parcel));
+  }
   for (let hart = 0; hart < harts; hart++) {
     selectHart(hart);
     flushTlb();
@@ -357,7 +360,7 @@ export function run(hart: i32, budget: i32): i32 {
       let next: u64;
       if ((insn & 3) != 3) {
         bits = insn & 0xffff;
-        insn = expandCompressed(bits);
+        insn = load<u32>(<usize>RVC_TABLE + (<usize>bits << 2));
         next = pc + 2;
         if (insn == 0) {
           raise(CAUSE_ILLEGAL, 0);
