@@ -40,8 +40,21 @@ export class TerminalHub {
 
   constructor(private readonly runtime: () => Promise<ContainerRuntime>) {}
 
-  /** Takes over a container's terminal (from startTerminal) for the lifetime of its process. */
-  adoptConsole(containerId: string, terminal: Terminal): void {
+  /** Consoles being started: a view asked for meanwhile waits for the console, not a shell. */
+  private readonly starting = new Map<string, Promise<unknown>>();
+
+  /**
+   * Takes over a container's terminal (from startTerminal) for the lifetime of its process.
+   * The container shows as running before startTerminal returns, so views wait for it here.
+   */
+  async adoptConsole(containerId: string, starting: Promise<Terminal>): Promise<void> {
+    this.starting.set(containerId, starting.catch(() => undefined));
+    let terminal: Terminal;
+    try {
+      terminal = await starting;
+    } finally {
+      this.starting.delete(containerId);
+    }
     const console: Console = { terminal, backlog: [], backlogBytes: 0, views: new Set() };
     this.consoles.set(containerId, console);
     terminal.onData((chunk) => {
@@ -58,7 +71,12 @@ export class TerminalHub {
 
   async open(owner: object, sink: TerminalSink, container: string, size: { cols: number; rows: number }) {
     const runtime = await this.runtime();
-    const info = await runtime.inspect(container);
+    let info = await runtime.inspect(container);
+    const starting = this.starting.get(info.id);
+    if (starting) {
+      await starting;
+      info = await runtime.inspect(container);
+    }
     if (info.status !== 'running') {
       throw new ApiCallError('invalid-state', `container ${info.name} is ${info.status}: a terminal needs it running${info.status === 'paused' ? ' (resume it)' : ''}`);
     }

@@ -23,7 +23,11 @@ function fromBase64(text: string): Uint8Array {
 }
 
 export function encode(message: ClientMessage | ServerMessage): string {
-  return JSON.stringify(message, (_key, value: unknown) => (value instanceof Uint8Array ? { $bytes: toBase64(value) } : value));
+  // The holder's own property, not `value`: JSON.stringify has already applied a Node Buffer's toJSON to `value`.
+  return JSON.stringify(message, function (this: Record<string, unknown>, key, value: unknown) {
+    const original = this[key];
+    return original instanceof Uint8Array ? { $bytes: toBase64(original) } : value;
+  });
 }
 
 /** Parses a message; throws SyntaxError for text that is not JSON or not valid base64. */

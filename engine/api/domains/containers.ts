@@ -26,7 +26,7 @@ export function containerHandlers(core: ServiceCore): HandlersOf<'containers'> {
       const rt = await runtime();
       const info = await rt.inspect(container);
       if (info.tty) {
-        core.terminals.adoptConsole(info.id, await rt.startTerminal(info.id, { cols: cols ?? DEFAULT_SIZE.cols, rows: rows ?? DEFAULT_SIZE.rows }));
+        await core.terminals.adoptConsole(info.id, rt.startTerminal(info.id, { cols: cols ?? DEFAULT_SIZE.cols, rows: rows ?? DEFAULT_SIZE.rows }));
       } else {
         await rt.start(info.id);
       }

@@ -22,7 +22,7 @@ interface Props {
 function usageText(usage?: Usage): string {
   if (!usage) return '';
   const cpu = usage.cpuPercent === undefined ? '' : `CPU ${usage.cpuPercent.toFixed(usage.cpuPercent < 10 ? 1 : 0)}% · `;
-  return `${cpu}${formatBytes(usage.memoryBytes)}${usage.memoryLimitBytes ? ` of ${formatBytes(usage.memoryLimitBytes)}` : ''}`;
+  return `${cpu}${formatBytes(usage.memoryBytes)}${usage.memoryLimitBytes ? ` / ${formatBytes(usage.memoryLimitBytes)}` : ''}`;
 }
 
 export function Library({ groups, selected, onSelect }: Props) {

@@ -50,8 +50,13 @@ export function TerminalPane({ container, fontSize, dark }: Props) {
         view.current = null;
       }
     });
+    // Keys typed before the view is open wait for it. While the backlog is replayed, xterm
+    // answers the queries in it (cursor position reports): answers to old questions, dropped.
+    let phase: 'opening' | 'replaying' | 'open' = 'opening';
+    const early: string[] = [];
     const send = (data: string) => {
-      if (view.current) void client.call('terminals:write', { terminal: view.current, data });
+      if (phase === 'opening') early.push(data);
+      else if (phase === 'open' && view.current) void client.call('terminals:write', { terminal: view.current, data });
     };
     terminal.onData(send);
     terminal.onResize(({ cols, rows }) => {
@@ -80,7 +85,11 @@ export function TerminalPane({ container, fontSize, dark }: Props) {
         }
         view.current = opened.terminal;
         setKind(opened.kind);
-        terminal.write(opened.backlog);
+        phase = 'replaying';
+        terminal.write(opened.backlog, () => {
+          phase = 'open';
+          for (const data of early.splice(0)) send(data);
+        });
         terminal.focus();
       },
       (err: Error) => setError(err.message),

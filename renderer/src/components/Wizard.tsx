@@ -44,9 +44,10 @@ export function Wizard({ title, steps, finishLabel, finish, onClose }: Props) {
     dialog.current?.showModal();
   }, []);
 
-  // Each step starts with focus on its first control.
+  // Each step starts with focus on its first control (or, on a step without one, its Next/Finish).
   useEffect(() => {
-    body.current?.querySelector<HTMLElement>('input:not([disabled]), select, textarea, [data-autofocus]')?.focus();
+    const first = body.current?.querySelector<HTMLElement>('input:not([disabled]), select, textarea');
+    (first ?? dialog.current?.querySelector<HTMLElement>('footer button[type="submit"]'))?.focus();
   }, [index]);
 
   useEffect(() => {

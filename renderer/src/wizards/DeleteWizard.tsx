@@ -14,7 +14,7 @@ export function DeleteContainerWizard({ container, onClose, onDeleted }: { conta
         title: 'What is removed',
         content: (
           <div className="fields">
-            <ul data-autofocus tabIndex={-1}>
+            <ul>
               <li>Removed: the container, its writable layer, its log and its snapshots.</li>
               <li>Kept: the image <strong>{container.image}</strong>, and images committed from its snapshots.</li>
               {live && <li>It is {container.status}: its processes are killed first.</li>}

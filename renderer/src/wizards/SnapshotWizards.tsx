@@ -24,7 +24,7 @@ export function TakeSnapshotWizard({ container, onClose, onDone }: Props) {
         title: 'Summary',
         content: (
           <div className="fields">
-            <p data-autofocus tabIndex={-1}>
+            <p>
               The snapshot keeps the container's writable layer: every file changed since it was created from <strong>{container.image}</strong>.
             </p>
             {live && <p>The container is running: it is frozen for the moment the layer is copied, then goes on.</p>}
@@ -67,7 +67,7 @@ export function RestoreSnapshotWizard({ container, snapshots, initial, onClose, 
                 </label>
               ))}
             </div>
-          ) : <p data-autofocus tabIndex={-1}>This container has no snapshots yet.</p>,
+          ) : <p>This container has no snapshots yet.</p>,
           validate: () => (snapshot ? undefined : 'Choose a snapshot.'),
         },
         {
