@@ -3,7 +3,7 @@ import { openSync, statSync } from 'node:fs';
 import { DiskError, type BlockDevice, type DiskFormat } from './block-device.ts';
 import { ImageFile } from './image-file.ts';
 import { checkQcow2, type CheckReport } from './qcow2-check.ts';
-import { Compatible, Incompatible } from './qcow2-format.ts';
+import { Compatible, Incompatible, QCOW2_MAGIC } from './qcow2-format.ts';
 import { openDisk, readQcow2Header } from './open.ts';
 import { Qcow2Disk } from './qcow2.ts';
 
@@ -68,23 +68,24 @@ export interface DiskCheck extends CheckReport {
  * is dirty). Raw images have no metadata: they are always consistent.
  */
 export function checkDisk(path: string, { repair = false } = {}): DiskCheck {
-  const disk = openDisk(path, { readOnly: true });
-  const format = disk.format;
-  disk.close();
-  if (format === 'raw') {
-    return { path, format, corruptions: 0, leaks: 0, messages: [], allocatedClusters: 0, totalClusters: 0, dirty: false };
-  }
   let fd: number;
   try {
     fd = openSync(path, repair ? 'r+' : 'r');
   } catch (err) {
-    throw new DiskError(`${path}: cannot open (${(err as NodeJS.ErrnoException).code})`);
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new DiskError(`${path}: ${code === 'ENOENT' ? 'no such file' : `cannot open (${code})`}`);
   }
+  // Only this image's own metadata is checked: its backing chain need not even be there.
   const file = new ImageFile(path, fd, !repair);
   try {
+    const magic = new Uint8Array(4);
+    file.read(magic, 0);
+    if (Buffer.from(magic).readUInt32BE(0) !== QCOW2_MAGIC) {
+      return { path, format: 'raw', corruptions: 0, leaks: 0, messages: [], allocatedClusters: 0, totalClusters: 0, dirty: false };
+    }
     const header = readQcow2Header(file);
     const dirty = (header.incompatible & BigInt(Incompatible.Dirty)) !== 0n;
-    return { path, format, ...checkQcow2(file, header, repair ? (dirty ? 'all' : 'leaks') : 'none') };
+    return { path, format: 'qcow2', ...checkQcow2(file, header, repair ? (dirty ? 'all' : 'leaks') : 'none') };
   } finally {
     file.close();
   }

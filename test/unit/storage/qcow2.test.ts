@@ -2,7 +2,7 @@
 // and against the layout qcow2.txt prescribes. (Interop with QEMU's own tools: test/integration/storage.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, openSync, closeSync, writeSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
@@ -224,4 +224,15 @@ test('check --repair frees leaked clusters', () => {
   assert.match(found.messages.join('\n'), /Leaked cluster 0x40000 refcount=1 reference=0/);
   const repaired = checkDisk(path, { repair: true });
   assert.deepEqual([repaired.corruptions, repaired.leaks, repaired.repaired], [0, 0, { leaks: 2, corruptions: 0 }]);
+});
+
+test('check looks at the image itself: an overlay whose backing file is gone can still be checked', () => {
+  const base = fresh('gone-base.raw');
+  createRaw(base, 1 << 20);
+  const overlay = fresh('orphan.qcow2');
+  createQcow2(overlay, undefined, { backing: base });
+  rmSync(base);
+  assert.throws(() => openDisk(overlay), /backing file .*gone-base\.raw does not exist/);
+  const report = checkDisk(overlay);
+  assert.deepEqual([report.format, report.corruptions, report.leaks], ['qcow2', 0, 0]);
 });
