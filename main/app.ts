@@ -1,0 +1,113 @@
+// The desktop app: one instance, one main window, the engine in this process behind the
+// service API, the API carried to the renderer over IPC, and a question on closing while
+// machines run.
+import { app, dialog, ipcMain, net, protocol, session, type BrowserWindow, type WebContents } from 'electron';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { AppCommand, ApiEvent, ContainerInfo } from '../engine/api/channels.ts';
+import { createApiService, type ApiService, type ApiSession } from '../engine/api/index.ts';
+import { defaultPreferences, libraryFolder } from '../engine/api/preferences-store.ts';
+import { closeActions, closeOptions, closeQuestion, staysHeadless, type RunningMachine } from './close.ts';
+import { EVENT_CHANNEL, ipcHandlerTable, registerIpcHandlers } from './ipc.ts';
+import { installMenu } from './menu.ts';
+import { ElectronPreferences } from './preferences.ts';
+import { CONTENT_SECURITY_POLICY, rendererFile, SCHEME } from './protocol.ts';
+import { createMainWindow } from './window.ts';
+
+const RENDERER = fileURLToPath(new URL('../renderer/dist', import.meta.url));
+const ALLOWED_PERMISSIONS = new Set(['clipboard-read', 'clipboard-sanitized-write']);
+
+protocol.registerSchemesAsPrivileged([{ scheme: SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
+
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  let mainWindow: BrowserWindow | undefined;
+  const sessions = new Map<number, ApiSession>();
+  const preferences = new ElectronPreferences(defaultPreferences());
+  const service: ApiService = createApiService({ home: libraryFolder(preferences.read()), preferences });
+
+  const send = (contents: WebContents, event: ApiEvent) => {
+    if (!contents.isDestroyed()) contents.send(EVENT_CHANNEL, event);
+  };
+
+  function openWindow(): void {
+    const window = createMainWindow();
+    const contents = window.webContents;
+    const id = contents.id;
+    sessions.set(id, service.connect((event) => send(contents, event)));
+    contents.once('destroyed', () => {
+      sessions.get(id)?.close();
+      sessions.delete(id);
+    });
+    window.on('close', (event) => void askBeforeClosing(window, event));
+    window.once('closed', () => { if (mainWindow === window) mainWindow = undefined; });
+    mainWindow = window;
+    answered = false;
+  }
+
+  async function runningMachines(api: ApiSession): Promise<RunningMachine[]> {
+    const result = await api.call('containers:list', {});
+    const containers = result.ok ? (result.value as ContainerInfo[]) : [];
+    return containers.filter((c) => c.status === 'running' || c.status === 'paused').map((c) => ({ kind: 'container', id: c.id, name: c.name }));
+  }
+
+  /** The window's close was answered (so the close goes through); keepAlive: VMs stay running headless. */
+  let answered = false;
+  let keepAlive = false;
+  async function askBeforeClosing(window: BrowserWindow, event: Electron.Event): Promise<void> {
+    if (answered) return;
+    event.preventDefault();
+    const api = sessions.get(window.webContents.id);
+    const machines = api ? await runningMachines(api) : [];
+    if (machines.length && api) {
+      const options = closeOptions(machines);
+      const { response } = await dialog.showMessageBox(window, {
+        type: 'question',
+        buttons: options.map((o) => o.label),
+        cancelId: options.length - 1,
+        defaultId: 0,
+        ...closeQuestion(machines),
+      });
+      const choice = options[response]!.choice;
+      if (choice === 'cancel') return;
+      for (const action of closeActions(choice, machines)) {
+        const result = await api.call(action.channel, action.args);
+        if (!result.ok) dialog.showErrorBox('Hangar', result.error.message);
+      }
+      keepAlive = staysHeadless(choice, machines);
+    }
+    answered = true;
+    window.close();
+  }
+
+  app.on('second-instance', () => {
+    if (!mainWindow) return openWindow();
+    if (mainWindow.isMinimized()) mainWindow.restore();
+    mainWindow.focus();
+  });
+
+  app.whenReady().then(() => {
+    session.defaultSession.setPermissionRequestHandler((_contents, permission, grant) => grant(ALLOWED_PERMISSIONS.has(permission)));
+    protocol.handle(SCHEME, async (request) => {
+      const file = rendererFile(request.url, RENDERER);
+      if (!file) return new Response('not found', { status: 404 });
+      const response = await net.fetch(pathToFileURL(file.path).toString());
+      return new Response(response.body, {
+        status: response.status,
+        headers: { 'Content-Type': file.type, 'Content-Security-Policy': CONTENT_SECURITY_POLICY, 'X-Content-Type-Options': 'nosniff' },
+      });
+    });
+    registerIpcHandlers(ipcMain, ipcHandlerTable((id) => sessions.get(id)));
+    installMenu((command: AppCommand) => {
+      if (mainWindow) send(mainWindow.webContents, { type: 'app:command', command });
+    });
+    openWindow();
+    app.on('activate', () => { if (!mainWindow) openWindow(); });
+  });
+
+  // Closing the window already asked what to do with running machines.
+  app.on('window-all-closed', () => {
+    if (!keepAlive && process.platform !== 'darwin') app.quit();
+  });
+  app.on('will-quit', () => service.close());
+}
