@@ -5,7 +5,7 @@
 // changes, progress, terminal output) as the ApiEvent stream.
 //
 // Long calls take an `operation` id chosen by the caller: their progress events carry it, and
-// `operations:cancel` with it aborts the call (which then ends with the error code 'cancelled').
+// `operations:cancel` with it as `id` aborts the call (which then ends with the error code 'cancelled').
 //
 // Pure: no Node modules (the preload and the renderer bundle this file). A new domain (the VMs
 // of issue 5: vms:create, vms:start, vms:save, ...) is a block added here and a handler table
@@ -58,7 +58,8 @@ export const channels = {
   'preferences:get': channel(none, returns<Preferences>()),
   'preferences:set': channel(preferencesChangeSchema, returns<Preferences>()),
 
-  'operations:cancel': channel(object({ operation: operationId }), returns<{ cancelled: boolean }>()),
+  /** `id`, not `operation`: a field named operation makes a call a long one (see the service). */
+  'operations:cancel': channel(object({ id: operationId }), returns<{ cancelled: boolean }>()),
 
   'images:list': channel(none, returns<ImageSummary[]>()),
   'images:inspect': channel(object({ image: imageRef }), returns<ImageDetails>()),

@@ -25,6 +25,6 @@ export function appHandlers(core: ServiceCore): HandlersOf<'app'> & HandlersOf<'
       return preferences;
     },
 
-    'operations:cancel': async ({ operation }) => ({ cancelled: core.cancel(operation) }),
+    'operations:cancel': async ({ id }) => ({ cancelled: core.cancel(id) }),
   };
 }

@@ -88,7 +88,7 @@ export function Wizard({ title, steps, finishLabel, finish, onClose }: Props) {
   }
 
   function cancel() {
-    if (running) void client.call('operations:cancel', { operation: running.operation });
+    if (running) void client.call('operations:cancel', { id: running.operation });
     else onClose();
   }
 
