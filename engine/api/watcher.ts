@@ -14,7 +14,7 @@ export const DEFAULT_INTERVALS: WatchIntervals = { stateMs: 1000, usageMs: 2000,
 
 export class LibraryWatcher {
   private timers: NodeJS.Timeout[] = [];
-  private last = { containers: '', images: '', usage: '' };
+  private readonly last = { containers: '', images: '', usage: '' };
   private busy = new Set<string>();
 
   constructor(
@@ -62,20 +62,22 @@ export class LibraryWatcher {
     }
   }
 
+  /** Whether a value differs from the one last seen of its kind (and remembers it). */
+  private differs(kind: keyof LibraryWatcher['last'], value: unknown): boolean {
+    const text = JSON.stringify(value);
+    if (text === this.last[kind]) return false;
+    this.last[kind] = text;
+    return true;
+  }
+
   private async pollContainers(): Promise<void> {
     const containers = await (await this.containers()).runtime.list();
-    const text = JSON.stringify(containers);
-    if (text === this.last.containers) return;
-    this.last.containers = text;
-    this.emit({ type: 'containers:changed', containers });
+    if (this.differs('containers', containers)) this.emit({ type: 'containers:changed', containers });
   }
 
   private async pollImages(): Promise<void> {
     const images = await (await this.containers()).store.list();
-    const text = JSON.stringify(images);
-    if (text === this.last.images) return;
-    this.last.images = text;
-    this.emit({ type: 'images:changed', images });
+    if (this.differs('images', images)) this.emit({ type: 'images:changed', images });
   }
 
   private async pollUsage(): Promise<void> {
@@ -87,10 +89,7 @@ export class LibraryWatcher {
       const stats = await service.runtime.stats(c.id).catch(() => undefined);
       if (stats) usage[c.id] = stats;
     }
-    const text = JSON.stringify(usage);
     // Nothing running: one empty set, then silence.
-    if (text === this.last.usage) return;
-    this.last.usage = text;
-    this.emit({ type: 'containers:usage', usage });
+    if (this.differs('usage', usage)) this.emit({ type: 'containers:usage', usage });
   }
 }

@@ -8,9 +8,9 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, resolve, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { ApiService } from './service.ts';
+import { contentSecurityPolicy, contentType, fileUnder } from './web-content.ts';
 import { encode, parseCall } from './wire.ts';
 
 export interface ServeOptions {
@@ -34,32 +34,6 @@ const API_PATH = '/api';
 /** Largest message a client may send (a terminal paste is limited to 1 MiB by the API). */
 const MAX_MESSAGE = 4 << 20;
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.woff2': 'font/woff2',
-  '.json': 'application/json',
-  '.ico': 'image/x-icon',
-};
-
-function contentSecurityPolicy(port: number): string {
-  return [
-    "default-src 'self'",
-    "script-src 'self'",
-    // xterm.js sizes its rows with a <style> element of its own.
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data:",
-    `connect-src 'self' ws://${HOST}:${port} ws://localhost:${port}`,
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
-}
-
 function sameToken(given: string | null, token: string): boolean {
   const a = Buffer.from(given ?? '');
   const b = Buffer.from(token);
@@ -68,7 +42,6 @@ function sameToken(given: string | null, token: string): boolean {
 
 export async function serve(options: ServeOptions): Promise<RunningServer> {
   const token = options.token ?? randomBytes(24).toString('base64url');
-  const root = resolve(options.staticDir);
   let port = 0;
   const hosts = () => new Set([`${HOST}:${port}`, `localhost:${port}`]);
 
@@ -77,7 +50,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
 
   async function serveFile(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const headers = {
-      'Content-Security-Policy': contentSecurityPolicy(port),
+      'Content-Security-Policy': contentSecurityPolicy(`'self' ws://${HOST}:${port} ws://localhost:${port}`),
       'X-Content-Type-Options': 'nosniff',
       'Referrer-Policy': 'no-referrer',
       'Cache-Control': 'no-store',
@@ -90,22 +63,15 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
       res.writeHead(405, { ...headers, Allow: 'GET, HEAD' }).end();
       return;
     }
-    let path: string;
-    try {
-      path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    } catch {
-      res.writeHead(400, headers).end('bad path\n');
-      return;
-    }
-    const file = resolve(join(root, path === '/' ? 'index.html' : path));
-    const info = file.startsWith(root + sep) ? await stat(file).catch(() => undefined) : undefined;
+    const file = fileUnder(options.staticDir, new URL(req.url ?? '/', 'http://x').pathname);
+    const info = file ? await stat(file).catch(() => undefined) : undefined;
     if (!info?.isFile()) {
       res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }).end('not found\n');
       return;
     }
-    res.writeHead(200, { ...headers, 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Content-Length': info.size });
+    res.writeHead(200, { ...headers, 'Content-Type': contentType(file!), 'Content-Length': info.size });
     if (req.method === 'HEAD') res.end();
-    else createReadStream(file).pipe(res);
+    else createReadStream(file!).pipe(res);
   }
 
   server.on('upgrade', (req, socket, head) => {

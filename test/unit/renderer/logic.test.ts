@@ -18,7 +18,7 @@ test('command lines split into words as a shell would', () => {
   assert.deepEqual(splitCommand('sh -c "echo hello world"'), ['sh', '-c', 'echo hello world']);
   assert.deepEqual(splitCommand(`  echo 'a  b' c\\ d "x\\"y" ''  `), ['echo', 'a  b', 'c d', 'x"y', '']);
   assert.deepEqual(splitCommand(''), []);
-  assert.throws(() => splitCommand('echo "open'), /unclosed " quote/);
+  assert.throws(() => splitCommand('echo "open'), /unterminated " quote/);
 });
 
 test('CPU use is the CPU seconds spent over the seconds passed', () => {
