@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { APP_URL } from './protocol.ts';
 
 const PRELOAD = fileURLToPath(new URL('./dist/preload.cjs', import.meta.url));
+const ICON = fileURLToPath(new URL('../assets/icons/512x512.png', import.meta.url));
 
 interface Bounds { x?: number; y?: number; width: number; height: number; maximized?: boolean }
 const DEFAULT_BOUNDS: Bounds = { width: 1280, height: 820 };
@@ -28,6 +29,7 @@ export function createMainWindow(): BrowserWindow {
     minWidth: 900,
     minHeight: 560,
     title: 'Hangar',
+    icon: ICON,
     show: false,
     webPreferences: {
       preload: PRELOAD,

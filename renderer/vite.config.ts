@@ -5,6 +5,8 @@ import { defineConfig } from 'vite';
 export default defineConfig({
   root: import.meta.dirname,
   base: './',
+  // The app's icons (the page's favicon among them) come from assets/icons.
+  publicDir: '../assets/icons',
   oxc: { jsx: { runtime: 'automatic' } },
   build: {
     outDir: 'dist',
