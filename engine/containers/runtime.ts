@@ -259,7 +259,9 @@ export class ContainerRuntime {
       unmount: record.rootfsMode === 'overlay' ? rootfs : undefined,
     };
     // The monitor makes no TLS connections: without NODE_EXTRA_CA_CERTS Node starts in 23 ms, not 63.
-    const { NODE_EXTRA_CA_CERTS: _unused, ...env } = process.env;
+    // Inside Electron, execPath is the app itself: ELECTRON_RUN_AS_NODE makes it plain Node.
+    const { NODE_EXTRA_CA_CERTS: _unused, ...inherited } = process.env;
+    const env = process.versions.electron ? { ...inherited, ELECTRON_RUN_AS_NODE: '1' } : inherited;
     const child = spawn(process.execPath, [MONITOR, JSON.stringify(job)], {
       detached: true,
       env,
