@@ -21,7 +21,7 @@ import { planProcess, runtimeConfig, type ContainerSpec, type ProcessPlan } from
 import { ConflictError, ContainerError, NotFoundError, StateError } from './errors.ts';
 import { assertLinuxHost, mountOverlay, Runc, runTool, unmount } from './host.ts';
 import type { OperationOptions } from './operation.ts';
-import { withLock } from './lock.ts';
+import { withLock } from '../common/lock.ts';
 import { RootfsCache } from './rootfs.ts';
 import { ImageStore, type ResolvedImage } from './store.ts';
 

@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import { checkDigest, digestHex, DigestCounter } from './digest.ts';
 import { ConflictError, DigestMismatchError, InvalidImageError, NotFoundError } from './errors.ts';
 import { verifyLayer } from './layer.ts';
-import { withLock } from './lock.ts';
+import { withLock } from '../common/lock.ts';
 import {
   checkConfig, checkIndex, checkManifest, INDEX_TYPES, MEDIA, parseJson, REF_NAME,
   type Descriptor, type ImageConfig, type ImageIndex, type Manifest,
