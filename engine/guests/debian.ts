@@ -23,11 +23,11 @@ import { buildInitramfs, type InitramfsModule } from './initramfs.ts';
 import { loadOrder, moduleInfo, moduleNameOf, type ModuleInfo } from './kernel-modules.ts';
 import { PackageIndex, parsePackages, type DebianPackage } from './packages.ts';
 import { parseRelease, verifyInRelease, type Release } from './release.ts';
+import { BootError, EM_RISCV, parseKernel } from '../machine/kernel-image.ts';
 
 /** Bumped whenever the initramfs builder's output changes for the same inputs. */
 const INITRAMFS_FORMAT = 1;
 const MANIFEST_FORMAT = 1;
-const EM_RISCV = 243;
 const ASSETS = new URL('../../assets/guests/', import.meta.url);
 
 type Role = 'kernel' | 'busybox' | 'firmware';
@@ -421,15 +421,14 @@ function beingWritten(name: string): boolean {
   }
 }
 
-/**
- * The board loads a RISC-V Linux Image (Documentation/arch/riscv/boot-image-header.rst: magic2
- * "RSC\x05" at 0x38; Debian's has an EFI "MZ" stub at 0) or an ELF64 RISC-V kernel; a
- * compressed vmlinuz is neither. (engine/machine/boot.ts parses both fully at boot time.)
- */
+/** The kernel must be one the board boots (a RISC-V Image or ELF): a compressed vmlinuz is not. */
 function checkKernelImage(data: Buffer, what: string): void {
-  const isImage = data.length >= 64 && data.toString('latin1', 0x38, 0x3c) === 'RSC\x05';
-  const isElf = data.length >= 64 && data.readUInt32BE(0) === 0x7f454c46 && data.readUInt16LE(0x12) === EM_RISCV;
-  if (!isImage && !isElf) throw new GuestError(`${what}: not a RISC-V Linux Image nor a RISC-V ELF kernel`);
+  try {
+    parseKernel(data);
+  } catch (err) {
+    if (err instanceof BootError) throw new GuestError(`${what}: ${err.message}`);
+    throw err;
+  }
 }
 
 /** busybox-static must be a RISC-V ELF: the guest runs it as its every command. */

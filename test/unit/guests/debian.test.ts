@@ -20,9 +20,11 @@ const key = signer();
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const xz = (data: Buffer) => execFileSync('xz', ['-c'], { input: data });
 
-// A kernel Image header: EFI "MZ" stub, then magic2 "RSC\x05" at 0x38.
+// A kernel Image header: EFI "MZ" stub, text_offset and image_size, magic2 "RSC\x05" at 0x38.
 const KERNEL = Buffer.alloc(4096, 0x11);
 KERNEL.write('MZ', 0, 'latin1');
+KERNEL.writeBigUInt64LE(0x200000n, 0x08);
+KERNEL.writeBigUInt64LE(BigInt(KERNEL.length), 0x10);
 KERNEL.write('RSC\x05', 0x38, 'latin1');
 const BUSYBOX = Buffer.alloc(256);
 BUSYBOX.writeUInt32BE(0x7f454c46, 0);

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RAM_OFFSET } from '../../../engine/cpu/layout.ts';
 import { GuestMemory } from '../../../engine/machine/guest-memory.ts';
-import { BootError, checkBootImages, loadBootImages, planBoot } from '../../../engine/machine/boot.ts';
+import { checkBootImages, loadBootImages, planBoot } from '../../../engine/machine/boot.ts';
+import { BootError } from '../../../engine/machine/kernel-image.ts';
 import { UsageError } from '../../../engine/cli/errors.ts';
 import { decodeDtb } from './dts.ts';
 
