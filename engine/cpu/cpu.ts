@@ -1,8 +1,9 @@
 // The TypeScript face of the AssemblyScript RV64GC core (engine/cpu/assembly). One Cpu is one
 // instance of the core's module over the machine's shared memory; it runs harts on the calling
-// thread, routes the core's MMIO accesses to the board's bus and implements the HartLines the
-// interrupt controllers drive. All hart state lives in the shared memory (engine/cpu/layout.ts),
-// so the inspection methods read it directly.
+// thread (each vCPU thread has its own instance and runs its own hart), routes the core's MMIO
+// accesses to the bus it is given and implements the HartLines the interrupt controllers drive.
+// All hart state lives in the shared memory (engine/cpu/layout.ts), so the inspection methods
+// read it directly, and SharedHartLines drives interrupt lines from threads without a core.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { BusError, type AccessWidth, type HartLines, type InterruptBit, type MmioBus } from '../devices/device.ts';
@@ -39,11 +40,46 @@ const WASM_PAGE = 65536;
 const RAM_GRANULE = 4096;
 const u64 = (value: bigint): bigint => BigInt.asUintN(64, value);
 
+/**
+ * The harts' interrupt inputs (mip bits devices drive) and machine timer compares, read and
+ * written with Atomics in the HART blocks of the shared memory: the core looks at them between
+ * instructions, whichever thread changed them.
+ */
+export class SharedHartLines implements HartLines {
+  private readonly words: Int32Array;
+  private readonly quads: BigUint64Array;
+
+  constructor(memory: WebAssembly.Memory, private readonly harts: number) {
+    this.words = new Int32Array(memory.buffer);
+    this.quads = new BigUint64Array(memory.buffer);
+  }
+
+  setIrqLine(hart: number, bit: InterruptBit, level: boolean): void {
+    const index = (hartBase(hart, this.harts) + HART_IRQ_LINES) >> 2;
+    if (level) Atomics.or(this.words, index, 1 << bit);
+    else Atomics.and(this.words, index, ~(1 << bit));
+  }
+
+  /** The level the line was last driven to. */
+  irqLine(hart: number, bit: InterruptBit): boolean {
+    return (Atomics.load(this.words, (hartBase(hart, this.harts) + HART_IRQ_LINES) >> 2) & (1 << bit)) !== 0;
+  }
+
+  getMtimecmp(hart: number): bigint {
+    return Atomics.load(this.quads, (hartBase(hart, this.harts) + HART_MTIMECMP) >> 3);
+  }
+
+  setMtimecmp(hart: number, value: bigint): void {
+    Atomics.store(this.quads, (hartBase(hart, this.harts) + HART_MTIMECMP) >> 3, u64(value));
+  }
+}
+
 export class Cpu implements HartLines {
   private readonly core: CoreExports;
   private readonly words: Int32Array;
   private readonly quads: BigUint64Array;
   private readonly harts: number;
+  private readonly lines: SharedHartLines;
 
   /** A shared memory big enough for the core's tables and `ramBytes` of guest RAM. */
   static createMemory(ramBytes: number): WebAssembly.Memory {
@@ -104,6 +140,7 @@ export class Cpu implements HartLines {
     this.core.init(options.ramBytes, options.harts);
     this.words = new Int32Array(memory.buffer);
     this.quads = new BigUint64Array(memory.buffer);
+    this.lines = new SharedHartLines(memory, options.harts);
   }
 
   resetHart(hart: number, entry: HartEntry): void {
@@ -115,18 +152,15 @@ export class Cpu implements HartLines {
   }
 
   setIrqLine(hart: number, bit: InterruptBit, level: boolean): void {
-    const index = (this.base(hart) + HART_IRQ_LINES) >> 2;
-    if (level) Atomics.or(this.words, index, 1 << bit);
-    else Atomics.and(this.words, index, ~(1 << bit));
-    Atomics.notify(this.words, index); // a hart sleeping in WFI on another thread
+    this.lines.setIrqLine(hart, bit, level);
   }
 
   getMtimecmp(hart: number): bigint {
-    return Atomics.load(this.quads, (this.base(hart) + HART_MTIMECMP) >> 3);
+    return this.lines.getMtimecmp(hart);
   }
 
   setMtimecmp(hart: number, value: bigint): void {
-    Atomics.store(this.quads, (this.base(hart) + HART_MTIMECMP) >> 3, u64(value));
+    this.lines.setMtimecmp(hart, value);
   }
 
   nextTimerTicks(hart: number): bigint {
@@ -177,13 +211,22 @@ export class Cpu implements HartLines {
   }
 
   private hart(hart: number): number {
-    if (!Number.isInteger(hart) || hart < 0 || hart >= this.harts) throw new RangeError(`no hart ${hart}`);
-    return hart;
+    return checkHart(hart, this.harts);
   }
 
   private base(hart: number): number {
-    return HART_BASE + this.hart(hart) * HART_SIZE;
+    return hartBase(hart, this.harts);
   }
+}
+
+function checkHart(hart: number, harts: number): number {
+  if (!Number.isInteger(hart) || hart < 0 || hart >= harts) throw new RangeError(`no hart ${hart}`);
+  return hart;
+}
+
+/** Address of hart's block in the shared memory. */
+function hartBase(hart: number, harts: number): number {
+  return HART_BASE + checkHart(hart, harts) * HART_SIZE;
 }
 
 function register(i: number): number {
