@@ -26,6 +26,12 @@ export interface BlockDevice {
   close(): void;
 }
 
+/** A range of guest bytes. */
+export interface Extent {
+  offset: number;
+  length: number;
+}
+
 /** A damaged, unsupported or misused image. The message names the file and what is wrong. */
 export class DiskError extends Error {
   override name = 'DiskError';

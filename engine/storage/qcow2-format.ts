@@ -188,6 +188,29 @@ export function parseHeader(path: string, first: Uint8Array, fileSize: number): 
   return header;
 }
 
+export interface HeaderExtension {
+  type: number;
+  /** Offset of the extension's data in the first cluster, and its length (without padding). */
+  data: number;
+  length: number;
+}
+
+/** The header extensions of a version 3 image, in order, up to the end marker. */
+export function* headerExtensions(path: string, header: Qcow2Header, first: Uint8Array): Generator<HeaderExtension> {
+  const view = new DataView(first.buffer, first.byteOffset, first.length);
+  const limit = Math.min(first.length, 2 ** header.clusterBits);
+  let at = header.headerLength;
+  while (header.version === 3 && at + 8 <= limit) {
+    const type = view.getUint32(at);
+    const length = view.getUint32(at + 4);
+    if (type === Ext.End) return;
+    const data = at + 8;
+    if (data + length > limit) throw new DiskError(`${path}: header extension 0x${type.toString(16)} runs past the first cluster`);
+    yield { type, data, length };
+    at = data + Math.ceil(length / 8) * 8;
+  }
+}
+
 /** Reads the header extensions and the backing file name; returns the feature name table's incompatible names. */
 function parseExtensions(path: string, header: Qcow2Header, first: Uint8Array, clusterSize: number): Map<number, string> {
   const bad = (what: string) => new DiskError(`${path}: ${what}`);
@@ -195,13 +218,7 @@ function parseExtensions(path: string, header: Qcow2Header, first: Uint8Array, c
   const limit = Math.min(first.length, clusterSize);
   const incompatibleNames = new Map<number, string>();
   const text = (at: number, length: number) => Buffer.from(first.subarray(at, at + length)).toString('utf8');
-  let at = header.headerLength;
-  while (header.version === 3 && at + 8 <= limit) {
-    const type = view.getUint32(at);
-    const length = view.getUint32(at + 4);
-    if (type === Ext.End) break;
-    const data = at + 8;
-    if (data + length > limit) throw bad(`header extension 0x${type.toString(16)} runs past the first cluster`);
+  for (const { type, data, length } of headerExtensions(path, header, first)) {
     if (type === Ext.BackingFormat) header.backingFormat = text(data, length);
     else if (type === Ext.FeatureTable) {
       for (let entry = data; entry + 48 <= data + length; entry += 48) {
@@ -214,7 +231,6 @@ function parseExtensions(path: string, header: Qcow2Header, first: Uint8Array, c
       header.bitmaps = { count: view.getUint32(data), directorySize: Number(size), directoryOffset: Number(offset) };
     }
     else if (type === Ext.Encryption) throw bad('encrypted qcow2 images are not supported');
-    at = data + Math.ceil(length / 8) * 8;
   }
   if (header.backingFileOffset !== 0) {
     if (header.backingFileSize === 0 || header.backingFileSize > MAX_BACKING_NAME || header.backingFileOffset + header.backingFileSize > limit) {

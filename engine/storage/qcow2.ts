@@ -15,7 +15,7 @@
 // sets the dirty bit (it does not use lazy refcounts); an image that has it is repaired on a
 // read-write open, as the specification asks.
 import { inflateRawSync, constants as zlib } from 'node:zlib';
-import { checkRequest, DiskError, zeroBytes, type BlockDevice } from './block-device.ts';
+import { checkRequest, DiskError, zeroBytes, type BlockDevice, type Extent } from './block-device.ts';
 import { ImageFile } from './image-file.ts';
 import { Refcounts } from './qcow2-refcounts.ts';
 import { COPIED_HI, decodeL2Entry, heldClusters, hostOffset, Kind, l1EntryProblem, UNALLOCATED, ZERO_LO, type Mapping } from './qcow2-entries.ts';
@@ -201,6 +201,30 @@ export class Qcow2Disk implements BlockDevice {
       this.file.close();
       this.backing?.close();
     }
+  }
+
+  /**
+   * The guest byte ranges this image holds itself — data, compressed or zero clusters — merged and
+   * in order; everything else reads through to the backing file. Tables absent from the L1 table
+   * are skipped whole, so a sparse disk is walked in time proportional to what it holds.
+   */
+  ownExtents(): Extent[] {
+    const extents: Extent[] = [];
+    const cs = this.clusterSize;
+    for (let index = 0; index < this.header.l1Size; index++) {
+      if (!this.l2Table(index, false)) continue;
+      const first = index * this.l2Entries;
+      const end = Math.min(first + this.l2Entries, Math.ceil(this.size / cs));
+      for (let cluster = first; cluster < end; cluster++) {
+        if (this.mapping(cluster).kind === Kind.Unallocated) continue;
+        const offset = cluster * cs;
+        const length = Math.min(cs, this.size - offset);
+        const last = extents[extents.length - 1];
+        if (last && last.offset + last.length === offset) last.length += length;
+        else extents.push({ offset, length });
+      }
+    }
+    return extents;
   }
 
   /** The guest cluster holding byte `pos`, the offset in it, and how much of [pos, end) it holds. */
