@@ -7,7 +7,8 @@ import type { CharBackend } from '../devices/char.ts';
 import { GuestClock } from './clock.ts';
 import { createVirtBoard } from './virt.ts';
 import { loadBootImages } from './boot.ts';
-import { Control, type MachineExit } from '../vcpu/protocol.ts';
+import { closeDisks, openDisks, type BoardDisk } from './disks.ts';
+import { Control, type DiskConfig, type MachineExit } from '../vcpu/protocol.ts';
 
 export interface MachineConfig {
   harts: number;
@@ -16,6 +17,8 @@ export interface MachineConfig {
   kernelPath: string;
   initrdPath?: string;
   bootargs: string;
+  /** Served by virtio-blk devices in the order given (the guest's vda, vdb, ...). */
+  disks?: DiskConfig[];
 }
 
 /** Instructions a hart runs before the loop polls devices and the owner's requests. */
@@ -33,6 +36,7 @@ export class Machine {
     private readonly clock: GuestClock,
     private readonly board: ReturnType<typeof createVirtBoard>,
     private readonly console: BufferedConsole,
+    private readonly disks: BoardDisk[],
   ) {}
 
   static async create(config: MachineConfig, console: CharBackend): Promise<Machine> {
@@ -41,6 +45,7 @@ export class Machine {
     const clock = new GuestClock(memory);
     const buffered = new BufferedConsole(console);
     let machine: Machine | undefined;
+    const disks = openDisks(config.disks ?? []);
     // The board and the core refer to each other (MMIO one way, interrupt lines the other).
     let cpu: Cpu | undefined;
     const board = createVirtBoard({
@@ -49,6 +54,7 @@ export class Machine {
       memory,
       clock,
       console: buffered,
+      disks,
       hart: {
         setIrqLine: (hart, bit, level) => cpu!.setIrqLine(hart, bit, level),
         getMtimecmp: (hart) => cpu!.getMtimecmp(hart),
@@ -60,7 +66,7 @@ export class Machine {
       },
     });
     cpu = new Cpu(module, memory, { ramBytes: config.ramBytes, harts: config.harts, bus: board.bus });
-    machine = new Machine(config, cpu, clock, board, buffered);
+    machine = new Machine(config, cpu, clock, board, buffered, disks);
     return machine;
   }
 
@@ -85,10 +91,20 @@ export class Machine {
 
   /** Runs until the guest powers off or the owner asks to quit (through `control`). */
   run(control: Int32Array): MachineExit {
-    const exit = this.loop(control);
+    let exit: MachineExit;
+    try {
+      exit = this.loop(control);
+    } finally {
+      this.close();
+    }
     let instructions = 0n;
     for (let hart = 0; hart < this.config.harts; hart++) instructions += this.cpu.instret(hart);
     return { ...exit, instructions: Number(instructions) };
+  }
+
+  /** Flushes and closes the disks: the machine has ended (powered off, quit, or failed). */
+  close(): void {
+    closeDisks(this.disks);
   }
 
   private loop(control: Int32Array): MachineExit {

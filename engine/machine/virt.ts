@@ -8,7 +8,8 @@
 //   0x0c00_0000  0x60_0000   plic          sifive,plic-1.0.0 (M and S context per hart)
 //   0x1000_0000  0x100       uart0         ns16550a, 3686400 Hz           irq 10
 //   0x1000_1000  0x1000 × 8  virtio0..7    virtio,mmio                    irqs 1..8
-//                            (0: virtio-console, 1: virtio-rng, 2..7: empty transports)
+//                            (0: virtio-console, 1: virtio-rng, 2..7: the disks in order
+//                            (virtio-blk), then empty transports)
 //   0x8000_0000  RAM         DRAM
 import type { CharBackend } from '../devices/char.ts';
 import { nullCharBackend } from '../devices/char.ts';
@@ -18,11 +19,13 @@ import { GoldfishRtc } from '../devices/goldfish-rtc.ts';
 import { Plic, PLIC_SOURCES } from '../devices/plic.ts';
 import { SifiveTest } from '../devices/sifive-test.ts';
 import { Ns16550a } from '../devices/uart-ns16550a.ts';
+import { VirtioBlk } from '../devices/virtio/blk.ts';
 import { VirtioConsole } from '../devices/virtio/console.ts';
 import { VirtioMmio } from '../devices/virtio/mmio.ts';
 import { VirtioRng } from '../devices/virtio/rng.ts';
 import { Bus } from './bus.ts';
 import type { GuestClock } from './clock.ts';
+import type { BoardDisk } from './disks.ts';
 import { hartIntcPhandle, PLIC_PHANDLE, virtDeviceTree, type DeviceTree, type FdtNode, type VirtTreeOptions } from './fdt.ts';
 import { GuestMemory } from './guest-memory.ts';
 
@@ -57,6 +60,8 @@ export interface VirtBoardOptions {
    * guest's driver posts receive buffers, both devices would take turns stealing input.
    */
   virtioConsole?: CharBackend;
+  /** Disks, each a virtio-blk device in the next free virtio slot; the board does not close them. */
+  disks?: readonly BoardDisk[];
   hart: HartLines;
   events: { powerOff(status: number): void; reset(): void };
 }
@@ -74,6 +79,9 @@ interface SlotDefinition extends SlotDescription {
 const VIRTIO_BASE = 0x1000_1000;
 const VIRTIO_SLOT_SIZE = 0x1000;
 const VIRTIO_SLOTS = 8;
+/** The first virtio slot after the console and the entropy source: disks go here on. */
+const FIRST_DISK_SLOT = 2;
+export const MAX_DISKS = VIRTIO_SLOTS - FIRST_DISK_SLOT;
 const UART_CLOCK_HZ = 3_686_400;
 const TEST_PHANDLE = 'test';
 
@@ -81,7 +89,10 @@ function virtioDevice(slot: number, board: BoardContext) {
   switch (slot) {
     case 0: return new VirtioConsole(board.virtioConsole ?? nullCharBackend);
     case 1: return new VirtioRng();
-    default: return null;
+    default: {
+      const disk = board.disks?.[slot - FIRST_DISK_SLOT];
+      return disk ? new VirtioBlk(disk.disk, { serial: disk.serial }) : null;
+    }
   }
 }
 
@@ -166,6 +177,7 @@ export interface VirtBoard {
 }
 
 export function createVirtBoard(options: VirtBoardOptions): VirtBoard {
+  if ((options.disks?.length ?? 0) > MAX_DISKS) throw new RangeError(`the virt board takes at most ${MAX_DISKS} disks`);
   const guestMemory = new GuestMemory(options.memory, options.ramBytes);
   const plic = new Plic(options.harts, options.hart);
   const board: BoardContext = { ...options, guestMemory, plic };

@@ -11,6 +11,17 @@ export const enum Control {
   RequestQuit = 1,
 }
 
+/**
+ * A disk image the machine thread opens (engine/storage openDisk: raw or qcow2, by content) and
+ * serves to the guest as a virtio-blk device; it is flushed and closed when the machine ends.
+ */
+export interface DiskConfig {
+  path: string;
+  readOnly: boolean;
+  /** What the guest reads as the disk's serial number (GET_ID; at most 20 bytes). */
+  serial?: string;
+}
+
 export interface MachineExit {
   /** poweroff: the guest turned the machine off; quit: the owner stopped it; error: it failed. */
   reason: 'poweroff' | 'quit' | 'error';

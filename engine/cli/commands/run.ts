@@ -1,18 +1,24 @@
 // `hangar run`: boot a machine with its serial console on this terminal, like
 // `qemu-system-riscv64 -M virt -nographic`. Ctrl-A X quits; Ctrl-A Ctrl-A types a Ctrl-A.
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { parseArgs, parseSize } from '../args.ts';
 import { EXIT, UsageError } from '../errors.ts';
 import { MachineHost } from '../../vcpu/machine-host.ts';
 import { MAX_RAM_MIB, MAX_HARTS } from '../../cpu/layout.ts';
 import { checkBootImages } from '../../machine/boot.ts';
+import { closeDisks, openDisks } from '../../machine/disks.ts';
+import { MAX_DISKS } from '../../machine/virt.ts';
+import { DiskError } from '../../storage/index.ts';
 import { ensureDebianGuest } from '../../guests/debian.ts';
 import type { MachineConfig } from '../../machine/machine.ts';
+import type { DiskConfig } from '../../vcpu/protocol.ts';
 
 export const summary = 'boot a machine with its serial console on this terminal';
 
 const USAGE = `usage: hangar run (--guest debian | --kernel FILE [--initrd FILE] [--firmware FILE])
-                  [--append "ARGS"] [--memory SIZE] [--cpus N]`;
+                  [--append "ARGS"] [--memory SIZE] [--cpus N]
+                  [--disk FILE[,readonly][,serial=S]]...
+  --disk  a raw or qcow2 image (hangar disk create) as the guest's /dev/vda, then vdb, ...`;
 
 const CTRL_A = 0x01;
 
@@ -25,6 +31,7 @@ export async function run(argv: string[]): Promise<number> {
     append: { type: 'string' },
     memory: { type: 'string' },
     cpus: { type: 'string' },
+    disk: { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h' },
   });
   if (options.help) { console.log(USAGE); return EXIT.ok; }
@@ -39,6 +46,10 @@ export async function run(argv: string[]): Promise<number> {
   if (!Number.isInteger(harts) || harts < 1 || harts > MAX_HARTS) {
     throw new UsageError(`--cpus ${options.cpus}: must be a whole number from 1 to ${MAX_HARTS}`);
   }
+
+  const disks = ((options.disk ?? []) as string[]).map(parseDiskOption);
+  if (disks.length > MAX_DISKS) throw new UsageError(`--disk: at most ${MAX_DISKS} disks`);
+  checkDisks(disks);
 
   let config: MachineConfig;
   if (options.guest !== undefined) {
@@ -55,6 +66,7 @@ export async function run(argv: string[]): Promise<number> {
       kernelPath: guest.kernel,
       initrdPath: guest.initrd,
       bootargs: String(options.append ?? guest.bootargs),
+      disks,
     };
   } else {
     if (!options.kernel) throw new UsageError(`--kernel FILE or --guest debian is required\n${USAGE}`);
@@ -65,6 +77,7 @@ export async function run(argv: string[]): Promise<number> {
       kernelPath: String(options.kernel),
       initrdPath: options.initrd === undefined ? undefined : String(options.initrd),
       bootargs: String(options.append ?? 'console=ttyS0'),
+      disks,
     };
   }
   for (const [what, path] of [['firmware', config.firmwarePath], ['kernel', config.kernelPath], ['initrd', config.initrdPath]] as const) {
@@ -75,6 +88,44 @@ export async function run(argv: string[]): Promise<number> {
   }
   checkBootImages(config);
   return attachConsole(new MachineHost(config));
+}
+
+/** FILE[,readonly][,serial=S] */
+function parseDiskOption(text: string): DiskConfig {
+  const [path = '', ...flags] = text.split(',');
+  if (!path) throw new UsageError(`--disk "${text}": no file named (--disk FILE[,readonly][,serial=S])`);
+  const disk: DiskConfig = { path, readOnly: false };
+  for (const flag of flags) {
+    if (flag === 'readonly') disk.readOnly = true;
+    else if (flag.startsWith('serial=')) disk.serial = flag.slice('serial='.length);
+    else throw new UsageError(`--disk ${text}: unknown setting "${flag}" (readonly, serial=S)`);
+  }
+  // The serial reaches the guest as virtio-blk's 20-byte device ID.
+  if (disk.serial !== undefined && !/^[\x21-\x7e]{1,20}$/.test(disk.serial)) {
+    throw new UsageError(`--disk ${text}: serial "${disk.serial}" must be 1 to 20 printable ASCII characters`);
+  }
+  return disk;
+}
+
+/**
+ * Opens each disk as the machine will (so a missing, damaged or unsupported image is refused
+ * here, naming the file), then closes it again; the same file twice would have two writers.
+ */
+function checkDisks(disks: DiskConfig[]): void {
+  const seen = new Map<string, string>();
+  for (const { path } of disks) {
+    let real: string;
+    try { real = realpathSync(path); } catch { throw new UsageError(`disk ${path}: no such file`); }
+    const earlier = seen.get(real);
+    if (earlier !== undefined) throw new UsageError(`disk ${path}: the same image as ${earlier}; a disk can be attached once`);
+    seen.set(real, path);
+  }
+  try {
+    closeDisks(openDisks(disks));
+  } catch (err) {
+    if (err instanceof DiskError) throw new UsageError(`disk ${err.message}`);
+    throw err;
+  }
 }
 
 function progressLine(text: string): void {

@@ -1,10 +1,11 @@
 // `hangar run` refuses bad input with one line naming the file or value, and exit status 2.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hangarSync } from '../../support/hangar-process.ts';
+import { createQcow2 } from '../../../engine/storage/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hangar-badinput-'));
 const file = (name: string, bytes: Uint8Array) => { const p = join(dir, name); writeFileSync(p, bytes); return p; };
@@ -62,4 +63,39 @@ test('memory sizes of 0 or above 3 GiB are refused', () => {
 test('initrd that does not fit in RAM is refused', () => {
   const big = file('big-initrd', new Uint8Array(20 * 1024 * 1024));
   expectRefusal(['--kernel', kernel, '--firmware', firmware, '--initrd', big, '--memory', '16M'], big);
+});
+
+test('a disk that cannot be opened is named, and nothing is written to it', () => {
+  const good = join(dir, 'good.qcow2');
+  createQcow2(good, 64 * 1024 * 1024);
+  const withDisk = (spec: string) => ['--kernel', kernel, '--firmware', firmware, '--disk', spec];
+  expectRefusal(withDisk(join(dir, 'no-disk.qcow2')), join(dir, 'no-disk.qcow2'));
+  // A qcow2 header cut short, and one whose backing file is gone.
+  const truncated = file('truncated.qcow2', readFileSync(good).subarray(0, 64));
+  expectRefusal(withDisk(truncated), truncated);
+  const overlay = join(dir, 'overlay.qcow2');
+  const base = join(dir, 'base.qcow2');
+  createQcow2(base, 64 * 1024 * 1024);
+  createQcow2(overlay, undefined, { backing: 'base.qcow2' });
+  rmSync(base);
+  expectRefusal(withDisk(overlay), base);
+  assert.deepEqual(readFileSync(truncated), readFileSync(good).subarray(0, 64));
+  expectRefusal(withDisk(dir), dir);
+});
+
+test('bad --disk settings are refused: unknown flags, long serials, one image twice, too many disks', () => {
+  const disk = join(dir, 'disk.qcow2');
+  createQcow2(disk, 1024 * 1024);
+  const boot = ['--kernel', kernel, '--firmware', firmware];
+  expectRefusal([...boot, '--disk', `${disk},writeback`], 'writeback');
+  expectRefusal([...boot, '--disk', `${disk},serial=ABCDEFGHIJKLMNOPQRSTU`], 'ABCDEFGHIJKLMNOPQRSTU');
+  expectRefusal([...boot, '--disk', `${disk},serial=`], 'serial');
+  expectRefusal([...boot, '--disk', ',readonly'], '--disk');
+  expectRefusal([...boot, '--disk', disk, '--disk', `${join(dir, '.', 'disk.qcow2')},readonly`], disk);
+  const seven = Array.from({ length: 7 }, (_, i) => {
+    const path = join(dir, `many-${i}.img`);
+    writeFileSync(path, new Uint8Array(512));
+    return ['--disk', path];
+  }).flat();
+  expectRefusal([...boot, ...seven], 'at most 6 disks');
 });
