@@ -1,0 +1,294 @@
+// vm.json: the definition of one VM, version 1. It is validated whole on every load; an error
+// names the file and the field path (`vm.json: cpus: must be a whole number from 1 to 8`), and a
+// file that fails is refused and never rewritten.
+//
+// {
+//   "version": 1,
+//   "id": "uuid", "name": "web", "created": "2025-01-02T03:04:05.678Z", "preset": "debian",
+//   "cpus": 1, "memory": 512,                               memory in MiB
+//   "boot": { "firmware": "boot/firmware", "kernel": "boot/kernel", "initrd": "boot/initrd" | null,
+//             "append": "console=ttyS0" },                  files inside the VM folder (README.md says why)
+//   "disks": [{ "file": "disks/disk0-1a2b3c4d.qcow2", "serial": "HGR0123456789AB", "readOnly": false }],
+//   "network": { "mac": "52:54:00:12:34:56" },
+//   "machineId": "32 hex digits",                           /etc/machine-id of the guest
+//   "savedState": "state/5e6f7a8b.hst" | null,              suspended to disk when set
+//   "linkedClone": { "vm": "uuid", "snapshot": "uuid" } | null,   whose frozen disks this VM's sit on
+//   "snapshots": {
+//     "current": "uuid" | null,                             the snapshot the current state grew from
+//     "list": [{ "id", "name", "description", "created", "parent": "uuid" | null,
+//                "disks": ["disks/disk0-....qcow2"],          frozen images, one per VM disk
+//                "state": "snapshots/<id>.hst" | null,       machine state with RAM, when taken
+//                "machine": { "cpus", "memory", "boot" } }]  the hardware it was taken with
+//   }
+// }
+// Every path is relative to the VM folder and confined to its sub-folder by pattern, so a vm.json
+// from elsewhere (an imported appliance) cannot name files outside the VM.
+import { MAX_HARTS, MAX_RAM_MIB } from '../cpu/layout.ts';
+import { VmArgumentError, VmConfigError } from './errors.ts';
+
+export const VM_CONFIG_VERSION = 1;
+export const MIN_MEMORY_MIB = 16;
+export const MAX_MEMORY_MIB = MAX_RAM_MIB;
+export const MAX_CPUS = MAX_HARTS;
+
+export interface BootConfig {
+  firmware: string;
+  kernel: string;
+  initrd: string | null;
+  append: string;
+}
+
+export interface MachineSettings {
+  cpus: number;
+  /** MiB. */
+  memory: number;
+  boot: BootConfig;
+}
+
+export interface DiskConfig {
+  file: string;
+  /** virtio-blk serial (GET_ID), at most 20 bytes. */
+  serial: string;
+  readOnly: boolean;
+}
+
+export interface SnapshotRecord {
+  id: string;
+  name: string;
+  description: string;
+  created: string;
+  parent: string | null;
+  disks: string[];
+  state: string | null;
+  machine: MachineSettings;
+}
+
+export interface VmConfig extends MachineSettings {
+  version: typeof VM_CONFIG_VERSION;
+  id: string;
+  name: string;
+  created: string;
+  preset: string;
+  disks: DiskConfig[];
+  network: { mac: string };
+  machineId: string;
+  savedState: string | null;
+  linkedClone: { vm: string; snapshot: string } | null;
+  snapshots: { current: string | null; list: SnapshotRecord[] };
+}
+
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const VM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const VM_NAME_RULE = "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit";
+// Snapshot names may read like a sentence ("before upgrade"); no control characters, no edge spaces.
+const SNAPSHOT_NAME = /^[^\s\x00-\x1f\x7f-](?:[^\x00-\x1f\x7f]{0,78}[^\s\x00-\x1f\x7f])?$/;
+const SNAPSHOT_NAME_RULE = "must be 1 to 80 characters without control characters, not starting with '-' or a space nor ending with a space";
+const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+const FILE = '[A-Za-z0-9][A-Za-z0-9._-]*';
+const BOOT_FILE = new RegExp(`^boot/${FILE}$`);
+const DISK_FILE = new RegExp(`^disks/${FILE}$`);
+const STATE_FILE = new RegExp(`^state/${FILE}$`);
+const SNAPSHOT_STATE = new RegExp(`^snapshots/${FILE}$`);
+const PRESET = /^[a-z0-9][a-z0-9-]*$/;
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const SERIAL = /^[\x21-\x7e]{1,20}$/;
+const MACHINE_ID = /^[0-9a-f]{32}$/;
+
+export function checkVmName(name: string, what = 'name'): string {
+  if (!VM_NAME.test(name)) throw new VmArgumentError(`${what} "${name}": ${VM_NAME_RULE}`);
+  return name;
+}
+
+export function checkSnapshotName(name: string): string {
+  if (!SNAPSHOT_NAME.test(name)) throw new VmArgumentError(`snapshot name "${name}": ${SNAPSHOT_NAME_RULE}`);
+  return name;
+}
+
+/** Walks a parsed document, throwing VmConfigError("FILE: FIELD.PATH: problem"). */
+class Fields {
+  constructor(private readonly file: string) {}
+
+  fail(path: string, problem: string): never {
+    throw new VmConfigError(`${this.file}: ${path}: ${problem}`);
+  }
+
+  object(value: unknown, path: string, keys: readonly string[]): Record<string, unknown> {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) this.fail(path, 'must be an object');
+    const record = value as Record<string, unknown>;
+    const prefix = path === '(top)' ? '' : `${path}.`;
+    for (const key of keys) if (!(key in record)) this.fail(`${prefix}${key}`, 'is missing');
+    for (const key of Object.keys(record)) if (!keys.includes(key)) this.fail(`${prefix}${key}`, 'is not a known field');
+    return record;
+  }
+
+  array(value: unknown, path: string): unknown[] {
+    if (!Array.isArray(value)) this.fail(path, 'must be a list');
+    return value;
+  }
+
+  string(value: unknown, path: string, pattern: RegExp, rule: string): string {
+    if (typeof value !== 'string' || !pattern.test(value)) this.fail(path, rule);
+    return value;
+  }
+
+  text(value: unknown, path: string, max: number): string {
+    if (typeof value !== 'string' || value.length > max || /[\x00-\x08\x0b-\x1f\x7f]/.test(value)) {
+      this.fail(path, `must be text of at most ${max} characters without control characters`);
+    }
+    return value;
+  }
+
+  integer(value: unknown, path: string, min: number, max: number, unit = ''): number {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      this.fail(path, `must be a whole number${unit} from ${min} to ${max}`);
+    }
+    return value;
+  }
+
+  boolean(value: unknown, path: string): boolean {
+    if (typeof value !== 'boolean') this.fail(path, 'must be true or false');
+    return value;
+  }
+
+  nullable<T>(value: unknown, check: (v: unknown) => T): T | null {
+    return value === null ? null : check(value);
+  }
+}
+
+function checkMachine(f: Fields, record: Record<string, unknown>, path: string): MachineSettings {
+  const at = (key: string) => (path ? `${path}.${key}` : key);
+  const boot = f.object(record.boot, at('boot'), ['firmware', 'kernel', 'initrd', 'append']);
+  const bootFile = (key: string) => f.string(boot[key], at(`boot.${key}`), BOOT_FILE, 'must be a file under boot/');
+  return {
+    cpus: f.integer(record.cpus, at('cpus'), 1, MAX_CPUS),
+    memory: f.integer(record.memory, at('memory'), MIN_MEMORY_MIB, MAX_MEMORY_MIB, ' of MiB'),
+    boot: {
+      firmware: bootFile('firmware'),
+      kernel: bootFile('kernel'),
+      initrd: f.nullable(boot.initrd, () => bootFile('initrd')),
+      append: f.text(boot.append, at('boot.append'), 4096),
+    },
+  };
+}
+
+const TOP_KEYS = [
+  'version', 'id', 'name', 'created', 'preset', 'cpus', 'memory', 'boot', 'disks', 'network', 'machineId',
+  'savedState', 'linkedClone', 'snapshots',
+] as const;
+const SNAPSHOT_KEYS = ['id', 'name', 'description', 'created', 'parent', 'disks', 'state', 'machine'] as const;
+
+/** Validates a parsed vm.json; `file` names it in messages. */
+export function checkVmConfig(value: unknown, file: string): VmConfig {
+  const f = new Fields(file);
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const version = (value as Record<string, unknown>).version;
+    if (typeof version === 'number' && version > VM_CONFIG_VERSION) {
+      f.fail('version', `${version} is newer than this Hangar reads (${VM_CONFIG_VERSION}); use a newer Hangar`);
+    }
+  }
+  const top = f.object(value, '(top)', TOP_KEYS);
+  if (top.version !== VM_CONFIG_VERSION) f.fail('version', `must be ${VM_CONFIG_VERSION}`);
+  const machine = checkMachine(f, top, '');
+  const disks = f.array(top.disks, 'disks').map((entry, i) => {
+    const disk = f.object(entry, `disks[${i}]`, ['file', 'serial', 'readOnly']);
+    return {
+      file: f.string(disk.file, `disks[${i}].file`, DISK_FILE, 'must be a file under disks/'),
+      serial: f.string(disk.serial, `disks[${i}].serial`, SERIAL, 'must be 1 to 20 printable ASCII characters without spaces'),
+      readOnly: f.boolean(disk.readOnly, `disks[${i}].readOnly`),
+    };
+  });
+  if (disks.length === 0) f.fail('disks', 'must list at least one disk');
+  const unique = <T>(values: T[], path: string, what: string) => {
+    const seen = new Set<T>();
+    values.forEach((v, i) => {
+      if (seen.has(v)) f.fail(`${path}[${i}]`, `repeats the ${what} ${String(v)}`);
+      seen.add(v);
+    });
+  };
+  unique(disks.map((d) => d.file), 'disks', 'file');
+  unique(disks.map((d) => d.serial), 'disks', 'serial');
+  const network = f.object(top.network, 'network', ['mac']);
+  const mac = f.string(network.mac, 'network.mac', MAC, 'must be a MAC address such as 52:54:00:12:34:56 (lowercase hex)');
+  if (parseInt(mac.slice(0, 2), 16) & 1) f.fail('network.mac', 'must be a unicast address (first octet even)');
+  const linked = f.nullable(top.linkedClone, (v) => {
+    const link = f.object(v, 'linkedClone', ['vm', 'snapshot']);
+    return {
+      vm: f.string(link.vm, 'linkedClone.vm', UUID, 'must be a VM id (uuid)'),
+      snapshot: f.string(link.snapshot, 'linkedClone.snapshot', UUID, 'must be a snapshot id (uuid)'),
+    };
+  });
+  const config: VmConfig = {
+    version: VM_CONFIG_VERSION,
+    id: f.string(top.id, 'id', UUID, 'must be a uuid (lowercase)'),
+    name: f.string(top.name, 'name', VM_NAME, VM_NAME_RULE),
+    created: f.string(top.created, 'created', ISO_TIME, 'must be a UTC time such as 2025-01-02T03:04:05.678Z'),
+    preset: f.string(top.preset, 'preset', PRESET, 'must be a preset id (lowercase letters, digits, -)'),
+    ...machine,
+    disks,
+    network: { mac },
+    machineId: f.string(top.machineId, 'machineId', MACHINE_ID, 'must be 32 lowercase hex digits'),
+    savedState: f.nullable(top.savedState, (v) => f.string(v, 'savedState', STATE_FILE, 'must be a file under state/')),
+    linkedClone: linked,
+    snapshots: checkSnapshotTree(f, top.snapshots, disks.length),
+  };
+  if (/^0+$/.test(config.machineId)) f.fail('machineId', 'must not be all zeros');
+  return config;
+}
+
+function checkSnapshotTree(f: Fields, value: unknown, diskCount: number): VmConfig['snapshots'] {
+  const tree = f.object(value, 'snapshots', ['current', 'list']);
+  const list = f.array(tree.list, 'snapshots.list').map((entry, i): SnapshotRecord => {
+    const at = `snapshots.list[${i}]`;
+    const s = f.object(entry, at, SNAPSHOT_KEYS);
+    const disks = f.array(s.disks, `${at}.disks`).map((d, j) => f.string(d, `${at}.disks[${j}]`, DISK_FILE, 'must be a file under disks/'));
+    if (disks.length !== diskCount) f.fail(`${at}.disks`, `must list one frozen image per VM disk (${diskCount})`);
+    return {
+      id: f.string(s.id, `${at}.id`, UUID, 'must be a uuid (lowercase)'),
+      name: f.string(s.name, `${at}.name`, SNAPSHOT_NAME, SNAPSHOT_NAME_RULE),
+      description: f.text(s.description, `${at}.description`, 4096),
+      created: f.string(s.created, `${at}.created`, ISO_TIME, 'must be a UTC time such as 2025-01-02T03:04:05.678Z'),
+      parent: f.nullable(s.parent, (v) => f.string(v, `${at}.parent`, UUID, 'must be a snapshot id (uuid) or null')),
+      disks,
+      state: f.nullable(s.state, (v) => f.string(v, `${at}.state`, SNAPSHOT_STATE, 'must be a file under snapshots/')),
+      machine: checkMachine(f, f.object(s.machine, `${at}.machine`, ['cpus', 'memory', 'boot']), `${at}.machine`),
+    };
+  });
+  const byId = new Map<string, number>();
+  const names = new Set<string>();
+  list.forEach((s, i) => {
+    if (byId.has(s.id)) f.fail(`snapshots.list[${i}].id`, `repeats the id ${s.id}`);
+    if (names.has(s.name)) f.fail(`snapshots.list[${i}].name`, `repeats the name "${s.name}"`);
+    byId.set(s.id, i);
+    names.add(s.name);
+  });
+  list.forEach((s, i) => {
+    if (s.parent !== null && !byId.has(s.parent)) f.fail(`snapshots.list[${i}].parent`, `names no snapshot in the list (${s.parent})`);
+    // Walking up from any node must reach a root within list.length steps, or there is a loop.
+    let at: string | null = s.parent;
+    for (let steps = 0; at !== null; steps++) {
+      if (steps > list.length) f.fail(`snapshots.list[${i}].parent`, 'makes a loop in the snapshot tree');
+      at = list[byId.get(at)!]!.parent;
+    }
+  });
+  const current = f.nullable(tree.current, (v) => f.string(v, 'snapshots.current', UUID, 'must be a snapshot id (uuid) or null'));
+  if (current !== null && !byId.has(current)) f.fail('snapshots.current', `names no snapshot in the list (${current})`);
+  return { current, list };
+}
+
+/** vm.json text for a config (validated first: a bug must not write a file that cannot be read back). */
+export function serializeVmConfig(config: VmConfig): string {
+  checkVmConfig(JSON.parse(JSON.stringify(config)), 'vm.json (about to be written)');
+  return `${JSON.stringify(config, null, 2)}\n`;
+}
+
+/** Parses vm.json text: malformed or truncated JSON is refused with the parser's reason. */
+export function parseVmConfig(text: string, file: string): VmConfig {
+  if (text.trim() === '') throw new VmConfigError(`${file}: is empty (damaged: it was left as it is)`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new VmConfigError(`${file}: is not valid JSON (${(err as Error).message}); damaged or truncated, it was left as it is`);
+  }
+  return checkVmConfig(value, file);
+}
