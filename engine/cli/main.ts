@@ -14,6 +14,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   image: () => import('./commands/image.ts'),
   ct: () => import('./commands/ct.ts'),
   serve: () => import('./commands/serve.ts'),
+  vm: () => import('./commands/vm.ts'),
 };
 
 async function usage(): Promise<string> {
