@@ -13,9 +13,11 @@
 // which the transport turns into DEVICE_NEEDS_RESET (as QEMU's virtio_error); nothing here
 // loops without bound or lets a guest value reach host memory outside guest RAM.
 //
-// Memory ordering: today the device runs in the vCPU's thread, between instructions. When it
-// moves to a device thread, the idx loads and stores below must become Atomics on the shared
-// memory (the rings' acquire/release pairs of §2.7.13).
+// Memory ordering: the device runs on the machine's device thread while the driver runs on vCPU
+// threads, so the ring indexes, flags and event indexes both sides watch are read and written
+// with Atomics (loadIndex/storeIndex): the acquire/release pairs of §2.7.13. Atomics are
+// sequentially consistent, which also orders pop()'s avail_event store before its re-read of
+// the available index (the full barrier §2.7.10 asks for).
 import { GuestMemoryError, type GuestMemory } from '../../machine/guest-memory.ts';
 import { u64State, type StateReader } from '../state.ts';
 
@@ -107,8 +109,12 @@ export class Virtqueue {
   /** used.idx when the driver was last told about used buffers. */
   private signalledUsed = 0;
 
+  /** The whole shared memory as u16s, for Atomics on ring indexes (guest RAM's buffer never changes). */
+  private readonly halfwords: Uint16Array;
+
   constructor(private readonly memory: GuestMemory, readonly maxSize: number) {
     this.size = maxSize;
+    this.halfwords = new Uint16Array(memory.memory.buffer);
   }
 
   get ready(): boolean {
@@ -158,6 +164,15 @@ export class Virtqueue {
     }
   }
 
+  /** A u16 the driver may change at any moment (checkLayout keeps every one 2-byte aligned). */
+  private loadIndex(address: bigint): number {
+    return Atomics.load(this.halfwords, this.memory.offsetOf(address, 2) >> 1);
+  }
+
+  private storeIndex(address: bigint, value: number): void {
+    Atomics.store(this.halfwords, this.memory.offsetOf(address, 2) >> 1, value);
+  }
+
   private get availEventAddr(): bigint {
     return this.deviceAddr + BigInt(4 + 8 * this.size);
   }
@@ -169,13 +184,13 @@ export class Virtqueue {
   /** The next request the driver made available, or null when there is none. */
   pop(): DescriptorChain | null {
     if (!this.isReady) return null;
-    let availIdx = this.memory.readU16(this.driverAddr + 2n);
+    let availIdx = this.loadIndex(this.driverAddr + 2n);
     if (availIdx === this.nextAvail) {
       if (!this.eventIdx) return null;
       // Ask to be notified of the next request, then look again: the driver may have added
       // one before it could see the request (§2.7.10).
-      this.memory.writeU16(this.availEventAddr, this.nextAvail);
-      availIdx = this.memory.readU16(this.driverAddr + 2n);
+      this.storeIndex(this.availEventAddr, this.nextAvail);
+      availIdx = this.loadIndex(this.driverAddr + 2n);
       if (availIdx === this.nextAvail) return null;
     }
     if (((availIdx - this.nextAvail) & 0xffff) > this.size) {
@@ -185,7 +200,7 @@ export class Virtqueue {
     const head = this.memory.readU16(this.driverAddr + BigInt(4 + 2 * slot));
     const chain = this.walk(head);
     this.nextAvail = (this.nextAvail + 1) & 0xffff;
-    if (this.eventIdx) this.memory.writeU16(this.availEventAddr, this.nextAvail);
+    if (this.eventIdx) this.storeIndex(this.availEventAddr, this.nextAvail);
     return chain;
   }
 
@@ -244,7 +259,7 @@ export class Virtqueue {
     this.memory.writeU32(slot, head);
     this.memory.writeU32(slot + 4n, written);
     this.nextUsed = (this.nextUsed + 1) & 0xffff;
-    this.memory.writeU16(this.deviceAddr + 2n, this.nextUsed);
+    this.storeIndex(this.deviceAddr + 2n, this.nextUsed); // publishes the entry (release)
   }
 
   /**
@@ -257,10 +272,10 @@ export class Virtqueue {
     this.signalledUsed = this.nextUsed;
     if (this.eventIdx) {
       // vring_need_event(): did used.idx step past used_event?
-      const usedEvent = this.memory.readU16(this.usedEventAddr);
+      const usedEvent = this.loadIndex(this.usedEventAddr);
       return ((this.nextUsed - usedEvent - 1) & 0xffff) < ((this.nextUsed - old) & 0xffff);
     }
-    return (this.memory.readU16(this.driverAddr) & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
+    return (this.loadIndex(this.driverAddr) & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
   }
 
   saveState(): Record<string, unknown> {
