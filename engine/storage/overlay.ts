@@ -13,7 +13,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { DiskError, isAllZero, type BlockDevice, type DiskFormat, type Extent } from './block-device.ts';
 import { ImageFile } from './image-file.ts';
 import { openDisk, readQcow2Header, resolveBacking } from './open.ts';
-import { Ext, headerExtensions, MAX_BACKING_NAME } from './qcow2-format.ts';
+import { Ext, headerExtensions, MAX_BACKING_NAME, writeExtension } from './qcow2-format.ts';
 import { Qcow2Disk, writeRefusal } from './qcow2.ts';
 import type { OperationOptions } from '../common/operation.ts';
 
@@ -144,12 +144,7 @@ export function setBackingFile(path: string, backing: { name: string; format: Di
     out.set(first.subarray(0, header.headerLength));
     let at = header.headerLength;
     let oldEnd = at;
-    const extension = (type: number, data: Uint8Array) => {
-      view.setUint32(at, type);
-      view.setUint32(at + 4, data.length);
-      out.set(data, at + 8);
-      at += 8 + Math.ceil(data.length / 8) * 8;
-    };
+    const extension = (type: number, data: Uint8Array) => { at = writeExtension(out, at, type, data); };
     for (const ext of headerExtensions(path, header, first)) {
       oldEnd = ext.data + Math.ceil(ext.length / 8) * 8;
       if (ext.type !== Ext.BackingFormat && ext.type !== Ext.FeatureTable) extension(ext.type, first.subarray(ext.data, ext.data + ext.length));

@@ -251,6 +251,15 @@ export interface NewImageLayout {
   backingFormat?: string;
 }
 
+/** Writes a header extension (type, length, data padded to 8 bytes) at `at`; returns where the next one goes. */
+export function writeExtension(header: Uint8Array, at: number, type: number, data: Uint8Array): number {
+  const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
+  view.setUint32(at, type);
+  view.setUint32(at + 4, data.length);
+  header.set(data, at + 8);
+  return at + 8 + Math.ceil(data.length / 8) * 8;
+}
+
 /** Cluster 0 of a new version 3 image: header, extensions (backing format, feature names), backing name. */
 export function buildHeaderCluster(layout: NewImageLayout, tables: { l1: number; refcountTable: number }): Uint8Array {
   const clusterSize = 2 ** layout.clusterBits;
@@ -267,12 +276,7 @@ export function buildHeaderCluster(layout: NewImageLayout, tables: { l1: number;
   view.setUint32(96, layout.refcountOrder);
   view.setUint32(100, V3_HEADER_LENGTH);
   let at = V3_HEADER_LENGTH;
-  const extension = (type: number, data: Uint8Array) => {
-    view.setUint32(at, type);
-    view.setUint32(at + 4, data.length);
-    out.set(data, at + 8);
-    at += 8 + Math.ceil(data.length / 8) * 8;
-  };
+  const extension = (type: number, data: Uint8Array) => { at = writeExtension(out, at, type, data); };
   if (layout.backingFormat) extension(Ext.BackingFormat, Buffer.from(layout.backingFormat));
   const name = Buffer.from(layout.backingFile ?? '');
   if (name.length > MAX_BACKING_NAME || at + 8 + name.length > clusterSize) {

@@ -5,8 +5,8 @@
 // contents or those of any later write to it, and nothing else.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,21 +14,11 @@ import { createQcow2 } from '../../../engine/storage/index.ts';
 import { hangarSync } from '../../support/hangar-process.ts';
 import { applyToModel, pattern, prng } from '../../unit/storage/support/workload.ts';
 import { crashOps, FLUSH_EVERY } from './support/crash-ops.ts';
+import { qemuCheck, qemuRaw } from './support/qemu.ts';
 
 const WRITER = fileURLToPath(new URL('./support/crash-writer.ts', import.meta.url));
 const SECTOR = 512;
 const KILLS = 20;
-
-function qemuCheck(path: string): { corruptions: number; leaks: number; errors: number } {
-  const result = spawnSync('qemu-img', ['check', '--output=json', path], { encoding: 'utf8' });
-  const report = JSON.parse(result.stdout) as Record<string, number>;
-  return { corruptions: report.corruptions ?? 0, leaks: report.leaks ?? 0, errors: report['check-errors'] ?? 0 };
-}
-
-function qemuRaw(path: string, out: string): Uint8Array {
-  execFileSync('qemu-img', ['convert', '-O', 'raw', path, out]);
-  return readFileSync(out);
-}
 
 /** Runs the writer until a random moment after it is ready, kills it; returns the operations known durable. */
 async function writeAndKill(image: string, seed: number, delayMs: number): Promise<{ flushed: number; finished: boolean }> {

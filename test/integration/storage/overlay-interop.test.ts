@@ -4,36 +4,25 @@
 // compressed and zero clusters in the merged image.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { createQcow2, mergeBackingInto, openDisk, setBackingFile } from '../../../engine/storage/index.ts';
 import { applyOp, firstDifference, pattern, randomOps } from '../../unit/storage/support/workload.ts';
+import { CLEAN, qemuCheck, qemuImg, qemuRaw } from './support/qemu.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hangar-overlay-interop-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 let serial = 0;
 const fresh = (name: string) => join(dir, `${serial++}-${name}`);
 
-function qemuImg(...args: string[]): string {
-  return execFileSync('qemu-img', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function qemuCheck(path: string): { corruptions: number; leaks: number; errors: number } {
-  const result = spawnSync('qemu-img', ['check', '--output=json', path], { encoding: 'utf8' });
-  const report = JSON.parse(result.stdout) as Record<string, number>;
-  return { corruptions: report.corruptions ?? 0, leaks: report.leaks ?? 0, errors: report['check-errors'] ?? 0 };
-}
-
 function qemuInfo(path: string): { 'backing-filename'?: string; 'backing-filename-format'?: string } {
   return JSON.parse(qemuImg('info', '--output=json', path)) as { 'backing-filename'?: string };
 }
 
-function qemuRaw(path: string): Uint8Array {
-  const out = fresh('qemu.raw');
-  qemuImg('convert', '-O', 'raw', path, out);
-  return readFileSync(out);
+function raw(path: string): Uint8Array {
+  return qemuRaw(path, fresh('qemu.raw'));
 }
 
 function hangarWrites(path: string, seed: number, size: number, count: number): void {
@@ -53,14 +42,14 @@ test('a chain Hangar wrote: merging the middle image keeps what QEMU reads, and 
   const top = fresh('top.qcow2');
   createQcow2(top, undefined, { backing: basename(middle) });
   hangarWrites(top, 3, size, 10);
-  const before = qemuRaw(top);
+  const before = raw(top);
 
   await mergeBackingInto(top);
-  assert.deepEqual(qemuCheck(top), { corruptions: 0, leaks: 0, errors: 0 });
+  assert.deepEqual(qemuCheck(top), CLEAN);
   assert.equal(qemuInfo(top)['backing-filename'], basename(base));
   assert.equal(qemuInfo(top)['backing-filename-format'], 'qcow2');
   renameSync(middle, `${middle}.gone`); // QEMU must not need it any more
-  assert.equal(firstDifference(qemuRaw(top), before), -1);
+  assert.equal(firstDifference(raw(top), before), -1);
 });
 
 test('a chain QEMU made (compressed and zero clusters in the middle): Hangar merges it and QEMU reads the same bytes', async () => {
@@ -79,13 +68,13 @@ test('a chain QEMU made (compressed and zero clusters in the middle): Hangar mer
   const top = fresh('top.qcow2');
   qemuImg('create', '-f', 'qcow2', '-o', 'cluster_size=4096', '-b', basename(middle), '-F', 'qcow2', top);
   execFileSync('qemu-io', ['-c', 'write -P 0x33 512k 64k', '-c', 'write -P 0x44 5100k 8k', top], { stdio: 'ignore' });
-  const before = qemuRaw(top);
+  const before = raw(top);
 
   await mergeBackingInto(top);
-  assert.deepEqual(qemuCheck(top), { corruptions: 0, leaks: 0, errors: 0 });
+  assert.deepEqual(qemuCheck(top), CLEAN);
   assert.equal(qemuInfo(top)['backing-filename'], base, 'absolute, as the middle image named it');
   rmSync(middle);
-  assert.equal(firstDifference(qemuRaw(top), before), -1);
+  assert.equal(firstDifference(raw(top), before), -1);
 });
 
 test('setBackingFile to none and back: qemu-img info agrees at each step', () => {
@@ -95,8 +84,8 @@ test('setBackingFile to none and back: qemu-img info agrees at each step', () =>
   createQcow2(top, undefined, { backing: basename(a) });
   setBackingFile(top, null);
   assert.equal(qemuInfo(top)['backing-filename'], undefined);
-  assert.deepEqual(qemuCheck(top), { corruptions: 0, leaks: 0, errors: 0 });
+  assert.deepEqual(qemuCheck(top), CLEAN);
   setBackingFile(top, { name: a, format: 'qcow2' });
   assert.equal(qemuInfo(top)['backing-filename'], a);
-  assert.deepEqual(qemuCheck(top), { corruptions: 0, leaks: 0, errors: 0 });
+  assert.deepEqual(qemuCheck(top), CLEAN);
 });

@@ -9,27 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkDisk, createQcow2, openDisk } from '../../../engine/storage/index.ts';
 import { applyOp, applyToModel, firstDifference, pattern, randomOps, readAll, sha256 } from '../../unit/storage/support/workload.ts';
+import { qemuCheck, qemuImg, qemuRaw } from './support/qemu.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hangar-interop-'));
 let serial = 0;
 const fresh = (name: string) => join(dir, `${serial++}-${name}`);
 
-function qemuImg(...args: string[]): string {
-  return execFileSync('qemu-img', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-/** `qemu-img check` as JSON; it exits 2 for corruptions and 3 for leaks, so the status is not an error here. */
-function qemuCheck(path: string): { corruptions: number; leaks: number; errors: number } {
-  const result = spawnSync('qemu-img', ['check', '--output=json', path], { encoding: 'utf8' });
-  const report = JSON.parse(result.stdout) as Record<string, number>;
-  return { corruptions: report.corruptions ?? 0, leaks: report.leaks ?? 0, errors: report['check-errors'] ?? 0 };
-}
-
 /** The virtual disk as QEMU reads it. */
-function qemuRaw(path: string): Uint8Array {
-  const out = fresh('qemu.raw');
-  qemuImg('convert', '-t', 'unsafe', '-O', 'raw', path, out);
-  return readFileSync(out);
+function raw(path: string): Uint8Array {
+  return qemuRaw(path, fresh('qemu.raw'));
 }
 
 function qemuIo(path: string, ...commands: string[]): void {
@@ -71,7 +59,7 @@ for (const clusterSize of [512, 4096, 65536, 2 << 20]) {
       });
       disk.close();
       assert.deepEqual(qemuCheck(path), { corruptions: 0, leaks: 0, errors: 0 });
-      assert.equal(firstDifference(qemuRaw(path), model), -1);
+      assert.equal(firstDifference(raw(path), model), -1);
     });
   }
 }
@@ -85,7 +73,7 @@ test('a 512-byte-cluster image written past its first refcount table passes qemu
   disk.close();
   assert.ok(Number(readFileSync(path).readUInt32BE(56)) > 1, 'the refcount table grew');
   assert.deepEqual(qemuCheck(path), { corruptions: 0, leaks: 0, errors: 0 });
-  assert.equal(firstDifference(qemuRaw(path).subarray(4 << 20, 28 << 20), data), -1);
+  assert.equal(firstDifference(raw(path).subarray(4 << 20, 28 << 20), data), -1);
 });
 
 const qemuMade: Array<[string, string[]]> = [
@@ -106,7 +94,7 @@ for (const [what, options] of qemuMade) {
     const source = sourceRaw(size, what.length);
     const path = fresh('qemu.qcow2');
     qemuImg('convert', '-t', 'unsafe', '-O', 'qcow2', ...options, source, path);
-    const expected = qemuRaw(path);
+    const expected = raw(path);
     assert.equal(sha256(expected), sha256(readFileSync(source)), 'QEMU itself round-trips the source');
     const disk = openDisk(path);
     assert.equal(firstDifference(readAll(disk), expected), -1, 'Hangar reads what QEMU reads');
@@ -115,7 +103,7 @@ for (const [what, options] of qemuMade) {
     for (const op of randomOps(what.length + 50, size, 80, { sectorAligned: true })) { applyOp(disk, op); applyToModel(model, op); }
     disk.close();
     assert.deepEqual(qemuCheck(path), { corruptions: 0, leaks: 0, errors: 0 });
-    assert.equal(firstDifference(qemuRaw(path), model), -1);
+    assert.equal(firstDifference(raw(path), model), -1);
   });
 }
 
@@ -130,7 +118,7 @@ test('overlays made and written by QEMU (data, zero clusters, discards, a three-
   qemuImg('create', '-f', 'qcow2', '-o', 'cluster_size=4096', '-b', mid, '-F', 'qcow2', top);
   qemuIo(top, 'write -P 0x33 2M 64k', 'write -z -u 4M 512k', 'discard 5M 128k', 'write -P 0x44 7M 1k');
   const disk = openDisk(top, { readOnly: true });
-  assert.equal(firstDifference(readAll(disk), qemuRaw(top)), -1);
+  assert.equal(firstDifference(readAll(disk), raw(top)), -1);
   assert.deepEqual(disk.backing?.backing?.path, base);
   disk.close();
 });
@@ -141,13 +129,13 @@ test('a dirty image left by a crashed QEMU with lazy refcounts is repaired by a 
   spawnSync('qemu-io', ['-c', 'write -P 0x11 0 192k', '-c', 'sigraise 9', path], { stdio: 'ignore' });
   assert.ok(qemuCheck(path).corruptions > 0, 'QEMU left refcounts behind');
   assert.equal(checkDisk(path).dirty, true);
-  const expected = qemuRaw(path);
+  const expected = raw(path);
   const disk = openDisk(path);
   disk.write(1 << 20, pattern(12, 100_000));
   disk.close();
   expected.set(pattern(12, 100_000), 1 << 20);
   assert.deepEqual(qemuCheck(path), { corruptions: 0, leaks: 0, errors: 0 });
-  assert.equal(firstDifference(qemuRaw(path), expected), -1);
+  assert.equal(firstDifference(raw(path), expected), -1);
   assert.doesNotMatch(qemuImg('info', path), /dirty/);
 });
 
@@ -175,7 +163,7 @@ test('internal snapshots: read-only use, a check that counts their clusters, wri
   qemuImg('snapshot', '-c', 'first', path);
   qemuIo(path, 'write -P 0x77 0 128k');
   const disk = openDisk(path, { readOnly: true });
-  assert.equal(firstDifference(readAll(disk), qemuRaw(path)), -1);
+  assert.equal(firstDifference(readAll(disk), raw(path)), -1);
   disk.close();
   const report = checkDisk(path);
   assert.deepEqual([report.corruptions, report.leaks], [0, 0]);
