@@ -3,12 +3,13 @@
 // state is read back with `qemu-img convert -O raw` and every image passes `qemu-img check`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hangarSync } from '../../support/hangar-process.ts';
 import { bootFiles } from '../../unit/vm/support.ts';
+import { CLEAN, qemuCheck, qemuImg, qemuRaw } from '../storage/support/qemu.ts';
 
 const home = mkdtempSync(join(tmpdir(), 'hangar-vm-cli-'));
 process.on('exit', () => rmSync(home, { recursive: true, force: true }));
@@ -44,12 +45,8 @@ function currentDisk(vm: string): string {
 }
 
 /** The VM's current disk as QEMU reads it, through its whole chain. */
-function qemuRaw(vm: string): Buffer {
-  const out = join(home, `raw-${serial++}`);
-  execFileSync('qemu-img', ['convert', '-O', 'raw', currentDisk(vm), out]);
-  const bytes = readFileSync(out);
-  rmSync(out);
-  return bytes;
+function vmRaw(vm: string): Buffer {
+  return qemuRaw(currentDisk(vm), join(home, `raw-${serial++}`));
 }
 
 /** A guest's write, made with QEMU's qemu-io into the VM's current disk. */
@@ -60,11 +57,7 @@ function guestWrite(vm: string, byte: number, offset: string, length: string): v
 /** Every image in the VM's disks/ passes qemu-img check. */
 function qemuCheckAll(vm: string): void {
   const disks = join(folderOf(vm), 'disks');
-  for (const file of readdirSync(disks)) {
-    const result = spawnSync('qemu-img', ['check', '--output=json', join(disks, file)], { encoding: 'utf8' });
-    const report = JSON.parse(result.stdout) as Record<string, number>;
-    assert.deepEqual([report.corruptions ?? 0, report.leaks ?? 0, report['check-errors'] ?? 0], [0, 0, 0], `${vm}: ${file}`);
-  }
+  for (const file of readdirSync(disks)) assert.deepEqual(qemuCheck(join(disks, file)), CLEAN, `${vm}: ${file}`);
 }
 
 function refused(args: string[], status: number, message: RegExp): void {
@@ -78,7 +71,7 @@ test('create, list, info: human and --json output; the library is $HANGAR_HOME/v
   const info = hangarJson<Info & { cpus: number; memory: number }>('vm', 'info', 'alpha');
   assert.equal(info.folder, join(home, 'vms', info.id));
   assert.deepEqual([info.cpus, info.memory, info.state], [2, 256, 'powered-off']);
-  const disk = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', join(info.folder, info.disks[0]!.file)], { encoding: 'utf8' })) as Record<string, unknown>;
+  const disk = JSON.parse(qemuImg('info', '--output=json', join(info.folder, info.disks[0]!.file))) as Record<string, unknown>;
   assert.deepEqual([disk.format, disk['virtual-size']], ['qcow2', 64 << 20]);
   assert.deepEqual(hangarJson<{ name: string }[]>('vm', 'list').map((v) => v.name), ['alpha']);
   assert.match(hangar('vm', 'list'), /^NAME +STATE +CPUS +MEMORY +SNAPSHOTS\nalpha +powered-off +2 +256MiB +0\n$/);
@@ -97,31 +90,31 @@ test('a snapshot chain: restore brings each state back; deleting one merges it a
   hangar('vm', 'create', 'chain', ...custom, '--disk-size', '16M');
   guestWrite('chain', 0x11, '0', '4M');
   assert.match(hangar('vm', 'snapshot', 'chain', 'take', 'one', '--no-ram'), /^took snapshot "one" \([0-9a-f-]{36}\), disks only\n$/);
-  const atOne = qemuRaw('chain');
+  const atOne = vmRaw('chain');
   guestWrite('chain', 0x22, '2M', '4M');
   hangar('vm', 'snapshot', 'chain', 'take', 'two');
-  const atTwo = qemuRaw('chain');
+  const atTwo = vmRaw('chain');
   guestWrite('chain', 0x33, '5M', '2M');
   hangar('vm', 'snapshot', 'chain', 'take', 'three');
-  const atThree = qemuRaw('chain');
+  const atThree = vmRaw('chain');
   guestWrite('chain', 0x44, '12M', '64k');
-  const current = qemuRaw('chain');
+  const current = vmRaw('chain');
 
   hangar('vm', 'snapshot', 'chain', 'restore', 'one');
-  assert.ok(qemuRaw('chain').equals(atOne), 'restored to one');
+  assert.ok(vmRaw('chain').equals(atOne), 'restored to one');
   hangar('vm', 'snapshot', 'chain', 'restore', 'three');
-  assert.ok(qemuRaw('chain').equals(atThree), 'restored to three');
+  assert.ok(vmRaw('chain').equals(atThree), 'restored to three');
   guestWrite('chain', 0x44, '12M', '64k');
-  assert.ok(qemuRaw('chain').equals(current));
+  assert.ok(vmRaw('chain').equals(current));
 
   // Delete the middle one: three (its child) and the current state (three's child) keep their bytes.
   assert.match(hangar('vm', 'snapshot', 'chain', 'rm', 'two'), /deleted snapshot "two"/);
-  assert.ok(qemuRaw('chain').equals(current), 'the current state after the merge');
+  assert.ok(vmRaw('chain').equals(current), 'the current state after the merge');
   qemuCheckAll('chain');
   hangar('vm', 'snapshot', 'chain', 'restore', 'three');
-  assert.ok(qemuRaw('chain').equals(atThree), 'three after the merge');
+  assert.ok(vmRaw('chain').equals(atThree), 'three after the merge');
   hangar('vm', 'snapshot', 'chain', 'restore', 'one');
-  assert.ok(qemuRaw('chain').equals(atOne), 'one is untouched');
+  assert.ok(vmRaw('chain').equals(atOne), 'one is untouched');
   assert.ok(!atTwo.equals(atOne));
   qemuCheckAll('chain');
 
@@ -137,31 +130,31 @@ test('clones: full and linked disks pass qemu-img check and read the source\'s s
   hangar('vm', 'create', 'origin', ...custom, '--disk-size', '16M');
   guestWrite('origin', 0x55, '1M', '3M');
   hangar('vm', 'snapshot', 'origin', 'take', 'golden', '--no-ram');
-  const atGolden = qemuRaw('origin');
+  const atGolden = vmRaw('origin');
   guestWrite('origin', 0x66, '8M', '1M');
-  const now = qemuRaw('origin');
+  const now = vmRaw('origin');
 
   assert.match(hangar('vm', 'clone', 'origin', 'twin'), /cloned "origin" as "twin" \([0-9a-f-]{36}, full copy\)/);
   assert.match(hangar('vm', 'clone', 'origin', 'thin', '--linked', '--snapshot', 'golden'), /linked to snapshot "golden"/);
   const auto = hangarJson<Info & { linkedClone: { snapshotName: string } }>('vm', 'clone', 'origin', 'auto', '--linked');
   assert.equal(auto.linkedClone.snapshotName, 'linked clone auto');
   for (const vm of ['twin', 'thin', 'auto']) qemuCheckAll(vm);
-  assert.ok(qemuRaw('twin').equals(now));
-  assert.ok(qemuRaw('thin').equals(atGolden));
-  assert.ok(qemuRaw('auto').equals(now));
+  assert.ok(vmRaw('twin').equals(now));
+  assert.ok(vmRaw('thin').equals(atGolden));
+  assert.ok(vmRaw('auto').equals(now));
 
   guestWrite('thin', 0x77, '0', '64k');
   guestWrite('origin', 0x88, '0', '64k');
-  assert.equal(qemuRaw('thin')[0], 0x77);
-  assert.equal(qemuRaw('origin')[0], 0x88);
-  assert.equal(qemuRaw('twin')[0], 0);
+  assert.equal(vmRaw('thin')[0], 0x77);
+  assert.equal(vmRaw('origin')[0], 0x88);
+  assert.equal(vmRaw('twin')[0], 0);
 
   refused(['vm', 'snapshot', 'origin', 'rm', 'golden'], 1, /snapshot "golden" of VM "origin" holds the disks of linked clone\(s\) "thin": delete those first/);
   refused(['vm', 'rm', 'origin'], 1, /VM "origin" holds the disks of linked clone\(s\) "thin", "auto"|VM "origin" holds the disks of linked clone\(s\) "auto", "thin"/);
   hangar('vm', 'rm', 'thin');
   hangar('vm', 'rm', 'auto');
   hangar('vm', 'rm', 'origin');
-  assert.ok(qemuRaw('twin').equals(now), 'the full clone survives its source');
+  assert.ok(vmRaw('twin').equals(now), 'the full clone survives its source');
 });
 
 test('exit statuses: 2 for bad input, 1 for refusals; damaged vm.json named by field and left alone; running VMs refused', async () => {

@@ -66,6 +66,11 @@ test('a state round-trips: named states as written, every RAM byte, zero pages n
   assert.equal(into.ram, machineRam);
   assert.equal(Buffer.compare(machineRam, state.ram), 0);
   await assert.rejects(readStateFile(path, { into: new Uint8Array(4 << 20) }), /holds 8388608 bytes of RAM; the machine has 4194304/);
+  // Into memory known to be zeroed, pages not stored are not even touched.
+  const marked = new Uint8Array(state.ram.length).fill(0xee);
+  await readStateFile(path, { into: marked, zeroed: true });
+  assert.equal(marked[0], 0xee, 'page 0 was not stored: left alone');
+  assert.equal(Buffer.compare(marked.subarray(10 * PAGE, 310 * PAGE), state.ram.subarray(10 * PAGE, 310 * PAGE)), 0);
 });
 
 test("another VM's state is refused, naming both VMs", async (t) => {
