@@ -351,11 +351,11 @@ export class VmLibrary {
       if (options.kernel !== undefined || options.initrd !== undefined) {
         throw new VmArgumentError('the debian preset boots the Debian guest\'s own kernel and initrd; give --kernel and --initrd without --preset debian');
       }
+      if (options.firmware !== undefined) throw new VmArgumentError('the debian preset boots Debian\'s OpenSBI; --firmware goes with --kernel');
       const guest = await ensureDebianGuest({
         signal: op.signal,
         onProgress: (_line, p) => op.onProgress?.({ phase: `guest ${p.phase}`, item: p.item, done: p.done, total: p.total }),
       });
-      if (options.firmware !== undefined) throw new VmArgumentError('the debian preset boots Debian\'s OpenSBI; --firmware goes with --kernel');
       return { firmware: guest.firmware, kernel: guest.kernel, initrd: guest.initrd as string | undefined, append: guest.bootargs, fromCache: true };
     }
     if (options.kernel === undefined) throw new VmArgumentError('the custom preset needs a kernel (--kernel FILE)');
