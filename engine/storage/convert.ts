@@ -3,11 +3,13 @@
 // temporary name and renamed into place at the end: a failed or cancelled conversion leaves no
 // partial destination behind.
 import { existsSync, renameSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { DiskError, isAllZero, type BlockDevice, type DiskFormat } from './block-device.ts';
 import { createQcow2, openDisk } from './open.ts';
 import { createRaw } from './raw.ts';
 import { Qcow2Disk } from './qcow2.ts';
+import { syncFolderSync } from '../common/atomic-file.ts';
 
 export interface ConvertOptions {
   format: DiskFormat;
@@ -42,6 +44,7 @@ export async function convertDisk(source: string, destination: string, options: 
     dst.close();
     dst = null;
     renameSync(temporary, destination);
+    syncFolderSync(dirname(destination)); // the new name survives a power cut too
   } catch (err) {
     try { dst?.close(); } catch { /* the error that got us here matters more */ }
     rmSync(temporary, { force: true });

@@ -217,8 +217,9 @@ export class VmLibrary {
     });
   }
 
-  /** Writes the new VM's vm.json and moves its staging folder into place. */
+  /** Writes the new VM's vm.json and moves its staging folder into place, everything in it durable first. */
   private async publish(staging: string, config: VmConfig): Promise<void> {
+    for (const folder of ['boot', 'disks']) await syncFolder(join(staging, folder));
     await writeFileAtomic(join(staging, 'vm.json'), serializeVmConfig(config));
     await rm(join(staging, 'name'));
     await rename(staging, join(this.root, config.id));
