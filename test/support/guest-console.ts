@@ -51,15 +51,20 @@ export class GuestConsole {
   /**
    * Runs a shell command in the guest and returns what it printed and its exit status. The end
    * marker is split by quotes in the typed line, so the echo of the line itself never matches.
+   * Output starts after the last echo of the typed line: the shell may redraw the line (after
+   * its cursor-position query or a wrap) before it runs it.
    */
   async run(command: string, timeoutMs = 60_000): Promise<{ output: string; status: number }> {
     const id = ++this.sequence;
     const from = this.text.length;
-    this.type(`${command}; echo "@@EN""D${id}:$?@@"\n`);
-    const echoed = await this.waitFor('\n', timeoutMs, from);
-    const start = from + echoed.index + 1;
-    const end = await this.waitFor(new RegExp(`@@END${id}:(\\d+)@@`), timeoutMs, start);
-    const output = this.text.slice(start, start + end.index).replace(/\r/g, '');
+    const typedMarker = `"@@EN""D${id}:$?@@"`;
+    this.type(`${command}; echo ${typedMarker}\n`);
+    const end = await this.waitFor(new RegExp(`@@END${id}:(\\d+)@@`), timeoutMs, from);
+    const printed = this.text.slice(from, from + end.index);
+    // A line the terminal wrapped may not hold the marker whole: then the first line break ends the echo.
+    const echo = printed.lastIndexOf(typedMarker);
+    const start = printed.indexOf('\n', Math.max(echo, 0)) + 1;
+    const output = printed.slice(start).replace(/\r/g, '');
     return { output: output.replace(/\n$/, ''), status: Number(end[1]) };
   }
 }

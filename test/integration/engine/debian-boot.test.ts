@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { startHangarRun } from '../../support/hangar-process.ts';
 
-const BOOT_TIMEOUT_MS = 120_000;
+const BOOT_TIMEOUT_MS = 180_000;
 // busybox ash's prompt, followed by its cursor-position query (ESC [ 6 n).
 const PROMPT = /# (\x1b\[6n)?$/;
 
-test('Debian trixie boots to the busybox shell and runs commands correctly', { timeout: 600_000 }, async () => {
+test('Debian trixie boots to the busybox shell and runs commands correctly', { timeout: 900_000 }, async () => {
   const { child, console: guest, exited } = startHangarRun(['--guest', 'debian', '--memory', '512M']);
   try {
     await guest.waitFor(PROMPT, BOOT_TIMEOUT_MS);
@@ -24,7 +24,7 @@ test('Debian trixie boots to the busybox shell and runs commands correctly', { t
     // seq and awk write line by line, a syscall each, which takes minutes under emulation —
     // under qemu-system-riscv64 too.) The host generates the same bytes.
     const generate = 'seq 1 1000 > /tmp/a; while [ $(wc -c < /tmp/a) -lt 4194304 ]; do cat /tmp/a /tmp/a > /tmp/b; mv /tmp/b /tmp/a; done';
-    await guest.run(generate, 120_000);
+    await guest.run(generate, 300_000);
     const guestDigest = (await guest.run('head -c 4194304 /tmp/a > /tmp/f && sha256sum /tmp/f', 120_000)).output;
     let block = '';
     for (let i = 1; i <= 1000; i++) block += `${i}\n`;
