@@ -1,5 +1,6 @@
-// The Debian guest: Debian's own riscv64 kernel, OpenSBI and busybox (assets/guests/debian.json
-// says which packages and modules), fetched through the host's Debian mirror, verified from the
+// The Debian guest: Debian's own riscv64 kernel, OpenSBI, busybox and a few dynamically linked
+// programs (e2fsprogs' mkfs.ext4 and fsck.ext4; assets/guests/debian.json says which packages,
+// programs and modules), fetched through the host's Debian mirror, verified from the
 // signed InRelease down to each .deb's SHA256, unpacked here, and an initramfs built around them.
 //
 // Cache layout ($HANGAR_CACHE, else $XDG_CACHE_HOME/hangar, else ~/.cache/hangar):
@@ -22,6 +23,7 @@ import { downloadFile, fetchBuffer } from './http.ts';
 import { buildInitramfs, type InitramfsModule } from './initramfs.ts';
 import { loadOrder, moduleInfo, moduleNameOf, type ModuleInfo } from './kernel-modules.ts';
 import { PackageIndex, parsePackages, type DebianPackage } from './packages.ts';
+import { programEntries, readPackageFiles } from './programs.ts';
 import { parseRelease, verifyInRelease, type Release } from './release.ts';
 import { BootError, EM_RISCV, parseKernel } from '../machine/kernel-image.ts';
 
@@ -30,13 +32,22 @@ const INITRAMFS_FORMAT = 1;
 const MANIFEST_FORMAT = 1;
 const ASSETS = new URL('../../assets/guests/', import.meta.url);
 
-type Role = 'kernel' | 'busybox' | 'firmware';
+/** What a package is for; `programs` holds a program's package and everything it depends on. */
+type Role = 'kernel' | 'busybox' | 'firmware' | 'programs';
 
 export interface Recipe {
   suite: string;
   architecture: string;
   component: string;
-  packages: Record<Role, string>;
+  packages: Record<Exclude<Role, 'programs'>, string>;
+  programs: {
+    /** Packages whose programs the guest gets, with the libraries they depend on. */
+    packages: string[];
+    /** The programs (package paths; links are followed and kept). */
+    install: string[];
+    /** The guest's dynamic loader's system search path, in its order. */
+    libraryPath: string[];
+  };
   firmwarePath: string;
   busyboxPaths: string[];
   modules: string[];
@@ -125,7 +136,7 @@ export async function ensureDebianGuest(options: EnsureGuestOptions = {}): Promi
   await mkdir(join(directory, 'debs'), { recursive: true });
   const previous = await readManifest(directory);
   const builder = new GuestBuilder(directory, recipe, init, previous, options);
-  if (previous && !options.refresh) {
+  if (previous && !options.refresh && pinsRecipe(previous, recipe)) {
     const cached = await builder.assemble(previous.packages, null);
     if (cached) return cached;
   }
@@ -134,6 +145,15 @@ export async function ensureDebianGuest(options: EnsureGuestOptions = {}): Promi
   const guest = await builder.assemble(packages, mirror);
   if (!guest) throw new GuestError('internal: packages missing after download');
   return guest;
+}
+
+/** Whether a manifest was made for every package the recipe names (a recipe may have grown since). */
+function pinsRecipe(manifest: Manifest, recipe: Recipe): boolean {
+  const wanted: Array<[Role, string]> = [
+    ...Object.entries(recipe.packages) as Array<[Role, string]>,
+    ...recipe.programs.packages.map((name): [Role, string] => ['programs', name]),
+  ];
+  return wanted.every(([role, name]) => manifest.packages.some((p) => p.role === role && p.name === name));
 }
 
 async function readManifest(directory: string): Promise<Manifest | null> {
@@ -189,15 +209,24 @@ async function resolvePackages(mirror: string, recipe: Recipe, options: EnsureGu
       return parsePackages(text.toString('utf8'));
     };
     try {
-      let index = new PackageIndex(await loadIndex(recipe.architecture));
       const roles = Object.entries(recipe.packages) as [Role, string][];
-      if (roles.some(([, pkg]) => !index.find({ name: pkg }))) {
-        // Archives that list Architecture: all packages only in binary-all.
-        index = new PackageIndex([...await loadIndex(recipe.architecture), ...await loadIndex('all')]);
-      }
-      return roles.flatMap(([role, pkg]) => index.resolve(pkg).map((p) => ({
+      const roots = [...roles.map(([, pkg]) => pkg), ...recipe.programs.packages];
+      const complete = (index: PackageIndex) => roots.every((pkg) => index.find({ name: pkg })) &&
+        recipe.programs.packages.every((pkg) => index.closure(pkg).missing.length === 0);
+      const native = await loadIndex(recipe.architecture);
+      let index = new PackageIndex(native);
+      // Archives that list Architecture: all packages only in binary-all.
+      if (!complete(index)) index = new PackageIndex([...native, ...await loadIndex('all')]);
+      const pin = (role: Role) => (p: DebianPackage): PinnedPackage => ({
         role, name: p.name, version: p.version, filename: p.filename, sha256: p.sha256, size: p.size,
-      })));
+      });
+      const programs = new Map<string, PinnedPackage>();
+      for (const pkg of recipe.programs.packages) {
+        const { packages, missing } = index.closure(pkg);
+        if (missing.length) throw new GuestError(`${pkg}: the index does not satisfy ${missing.join(', ')}`);
+        for (const p of packages) programs.set(p.name, pin('programs')(p));
+      }
+      return [...roles.flatMap(([role, pkg]) => index.resolve(pkg).map(pin(role))), ...programs.values()];
     } catch (err) {
       if (!(err instanceof MismatchError || (err instanceof HttpError && err.status === 404))) throw err;
       mismatches.push(err.message);
@@ -283,7 +312,8 @@ class GuestBuilder {
     const keepFirmware = await this.reusable(prev?.firmware, 'firmware', packages);
     const keepInitrd = prev?.initrd.key === initrdKey && await this.reusable(prev.initrd, null, packages);
     const needed = packages.filter((p) =>
-      (p.role === 'kernel' && !(keepKernel && keepInitrd)) || (p.role === 'busybox' && !keepInitrd) || (p.role === 'firmware' && !keepFirmware));
+      (p.role === 'kernel' && !(keepKernel && keepInitrd)) || ((p.role === 'busybox' || p.role === 'programs') && !keepInitrd) ||
+      (p.role === 'firmware' && !keepFirmware));
     for (const p of needed) {
       if ((await sha256FileIfPresent(this.debPath(p))) === p.sha256) continue;
       if (!mirror) return null;
@@ -305,8 +335,12 @@ class GuestBuilder {
         checkRiscvElf(busybox!, 'busybox');
         this.progress('initramfs: resolving kernel modules', { phase: 'initramfs', item: 'modules' });
         const modules = await this.modulesFor(files);
-        this.progress(`initramfs: ${modules.length} modules`, { phase: 'initramfs', item: 'cpio' });
-        const image = buildInitramfs({ busybox: busybox!, init: this.init, hostname: this.recipe.hostname, kernelRelease: files.release, modules });
+        this.progress('initramfs: programs and their libraries', { phase: 'initramfs', item: 'programs' });
+        const programs = programEntries(await readPackageFiles(debsOf('programs'), signal), { ...this.recipe.programs, machine: EM_RISCV });
+        this.progress(`initramfs: ${modules.length} modules, ${programs.length} program files`, { phase: 'initramfs', item: 'cpio' });
+        const image = buildInitramfs({
+          busybox: busybox!, init: this.init, hostname: this.recipe.hostname, kernelRelease: files.release, modules, files: programs,
+        });
         initrd = { ...(await this.writeProduct(`initrd-${initrdKey.slice(0, 16)}.cpio.gz`, image)), key: initrdKey };
       }
     }

@@ -1,6 +1,6 @@
-// The guest's initramfs: busybox, an /init script, the /etc files a shell wants, and the
-// kernel modules (plain .ko: busybox insmod cannot read compressed ones), as a gzipped cpio
-// newc archive. Kept small on purpose: the emulated machine pays for every byte it unpacks.
+// The guest's initramfs: busybox, an /init script, the /etc files a shell wants, the kernel
+// modules (plain .ko: busybox insmod cannot read compressed ones) and further programs with their
+// libraries (programs.ts), as a gzipped cpio newc archive. Kept small on purpose: the emulated machine pays for every byte it unpacks.
 import { gzipSync } from 'node:zlib';
 import { writeCpio, type CpioEntry } from './cpio.ts';
 
@@ -20,6 +20,8 @@ export interface InitramfsInput {
   kernelRelease: string;
   /** In load order: each after everything it needs. */
   modules: InitramfsModule[];
+  /** Further files and links: programs and the libraries they need (programs.ts). */
+  files?: CpioEntry[];
 }
 
 function parentsOf(path: string): string[] {
@@ -44,6 +46,7 @@ export function initramfsEntries(input: InitramfsInput): CpioEntry[] {
       data: Buffer.from(input.modules.map((m) => `${[`${m.path}:`, ...m.needs].join(' ')}\n`).join('')),
     },
     ...input.modules.map((m): CpioEntry => ({ type: 'file', path: `${moduleDir}/${m.path}`, data: m.data })),
+    ...input.files ?? [],
   ];
   const dirs = new Set(['bin', 'sbin', 'usr/bin', 'usr/sbin', 'proc', 'sys', 'dev', 'tmp', 'root', 'etc'].flatMap((d) => [...parentsOf(d), d]));
   for (const file of files) for (const dir of parentsOf(file.path)) dirs.add(dir);

@@ -170,4 +170,31 @@ export class PackageIndex {
     }
     return [...chosen.values()];
   }
+
+  /**
+   * The package and everything it depends on (Pre-Depends and Depends), recursively, whatever
+   * their source: what a program from it needs to run (a library package, libc). Each clause
+   * takes an alternative already chosen, else the first the index satisfies; clauses it cannot
+   * satisfy (virtual packages are not resolved) are returned in `missing`.
+   */
+  closure(name: string): { packages: DebianPackage[]; missing: string[] } {
+    const root = this.find({ name });
+    if (!root) throw new GuestError(`package ${name} is not in the index`);
+    const chosen = new Map<string, DebianPackage>([[root.name, root]]);
+    const missing: string[] = [];
+    const queue = [root];
+    for (let p = queue.shift(); p; p = queue.shift()) {
+      for (const clause of p.depends) {
+        if (clause.some((r) => chosen.has(r.name))) continue;
+        const dependency = clause.map((r) => this.find(r)).find((c) => c !== undefined);
+        if (!dependency) {
+          missing.push(`${clause.map((r) => `${r.name}${r.op ? ` (${r.op} ${r.version})` : ''}`).join(' | ')} (needed by ${p.name})`);
+          continue;
+        }
+        chosen.set(dependency.name, dependency);
+        queue.push(dependency);
+      }
+    }
+    return { packages: [...chosen.values()], missing };
+  }
 }

@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { ensureDebianGuest } from '../../../engine/guests/debian.ts';
 import { GuestError, MismatchError } from '../../../engine/guests/errors.ts';
-import { buildDeb, moduleElf, signer } from './fixtures.ts';
+import { buildDeb, moduleElf, programElf, signer, type DebFile } from './fixtures.ts';
 
 const RELEASE = '6.12.0-test-riscv64';
 const archive = mkdtempSync(join(tmpdir(), 'hangar-archive-'));
@@ -46,7 +46,17 @@ const MODULES: Record<string, string[]> = {
   'sound/unused': ['depends='],
 };
 
-interface Pkg { control: Record<string, string>; pool: string; files: Record<string, Buffer | string> }
+interface Pkg { control: Record<string, string>; pool: string; files: Record<string, DebFile> }
+
+// The recipe's programs (e2fsprogs' mkfs.ext4 and fsck.ext4) as Debian ships them: dynamically
+// linked, libraries in other packages (one of another source), the loader named under /lib.
+const LOADER = '/lib/ld-linux-riscv64-lp64d.so.1';
+const LIBS = 'usr/lib/riscv64-linux-gnu';
+const MKE2FS = programElf({ interpreter: LOADER, needed: ['libext2fs.so.2', 'libc.so.6'] });
+const E2FSCK = programElf({ interpreter: LOADER, needed: ['libext2fs.so.2', 'libc.so.6'] });
+const LIBEXT2FS = programElf({ needed: ['libc.so.6', 'ld-linux-riscv64-lp64d.so.1'] });
+const LIBC = programElf({ needed: ['ld-linux-riscv64-lp64d.so.1'] });
+const LDSO = programElf({});
 const PACKAGES: Pkg[] = [
   { control: { Package: 'linux-image-riscv64', Source: 'linux', Depends: `linux-image-${RELEASE} (= 1)` }, pool: 'pool/main/l/linux/linux-image-riscv64_1_riscv64.deb', files: {} },
   {
@@ -61,6 +71,28 @@ const PACKAGES: Pkg[] = [
     },
   },
   { control: { Package: 'kmod' }, pool: 'pool/main/k/kmod/kmod_1_riscv64.deb', files: {} },
+  {
+    control: { Package: 'e2fsprogs', 'Pre-Depends': 'libc6 (>= 1), libext2fs2t64 (= 1)', Depends: 'logsave' },
+    pool: 'pool/main/e/e2fsprogs/e2fsprogs_1_riscv64.deb',
+    files: {
+      'usr/sbin/mke2fs': { data: MKE2FS, mode: 0o755 }, 'usr/sbin/mkfs.ext4': { link: 'mke2fs' },
+      'usr/sbin/e2fsck': { data: E2FSCK, mode: 0o755 }, 'usr/sbin/fsck.ext4': { link: 'e2fsck' },
+      'usr/sbin/debugfs': programElf({ interpreter: LOADER, needed: ['libc.so.6'] }),
+      'etc/mke2fs.conf': '[defaults]\n',
+    },
+  },
+  {
+    control: { Package: 'libext2fs2t64', Source: 'e2fsprogs', Depends: 'libc6' }, pool: 'pool/main/e/e2fsprogs/libext2fs2t64_1_riscv64.deb',
+    files: { [`${LIBS}/libext2fs.so.2.4`]: LIBEXT2FS, [`${LIBS}/libext2fs.so.2`]: { link: 'libext2fs.so.2.4' } },
+  },
+  { control: { Package: 'logsave', Source: 'e2fsprogs', Depends: 'libc6' }, pool: 'pool/main/e/e2fsprogs/logsave_1_riscv64.deb', files: { 'usr/sbin/logsave': programElf({ needed: ['libc.so.6'] }) } },
+  {
+    control: { Package: 'libc6', Source: 'glibc' }, pool: 'pool/main/g/glibc/libc6_1_riscv64.deb',
+    files: {
+      [`${LIBS}/libc.so.6`]: LIBC, [`${LIBS}/libm.so.6`]: programElf({ needed: ['libc.so.6'] }), [`${LIBS}/ld-linux-riscv64-lp64d.so.1`]: LDSO,
+      'usr/lib/ld-linux-riscv64-lp64d.so.1': { link: 'riscv64-linux-gnu/ld-linux-riscv64-lp64d.so.1' },
+    },
+  },
   { control: { Package: 'busybox-static', Source: 'busybox' }, pool: 'pool/main/b/busybox/busybox-static_1_riscv64.deb', files: { 'usr/bin/busybox': BUSYBOX } },
   // Only in binary-all, as some archives publish Architecture: all packages.
   {
@@ -123,6 +155,7 @@ test('ensureDebianGuest: verified chain, mid-sync fallback to the release\'s oth
   assert.deepEqual(readFileSync(guest.firmware), FIRMWARE);
   assert.deepEqual(guest.packages.map((p) => `${p.role} ${p.name}`), [
     'kernel linux-image-riscv64', `kernel linux-image-${RELEASE}`, 'busybox busybox-static', 'firmware opensbi',
+    'programs e2fsprogs', 'programs libc6', 'programs libext2fs2t64', 'programs logsave',
   ]);
   // trixie's index did not match its InRelease (by-hash 404, then the plain path); stable's did.
   assert.deepEqual(requests.filter((r) => r.includes('/dists/')).slice(0, 4), [
@@ -146,6 +179,7 @@ test('ensureDebianGuest: verified chain, mid-sync fallback to the release\'s oth
   assert.match(readFileSync(join(dir, `lib/modules/${RELEASE}/modules.dep`), 'utf8'),
     /^kernel\/drivers\/net\/virtio_net\.ko: kernel\/drivers\/net\/net_failover\.ko kernel\/net\/core\/failover\.ko$/m);
   assert.equal(readFileSync(join(dir, 'init'), 'utf8'), readFileSync(new URL('../../../assets/guests/debian-init.sh', import.meta.url), 'utf8'));
+  assertPrograms(dir);
 
   // Again: all from the cache, the mirror not asked.
   requests.length = 0;
@@ -157,6 +191,40 @@ test('ensureDebianGuest: verified chain, mid-sync fallback to the release\'s oth
   const refreshed = await ensureDebianGuest({ ...options(cache), refresh: true });
   assert.equal(refreshed.fetched, true);
   assert.ok(!requests.some((r) => r.endsWith('.deb')), 'no package downloaded again');
+});
+
+/** mkfs.ext4 and fsck.ext4 are in the initramfs with their loader and libraries, and nothing else of their packages. */
+function assertPrograms(dir: string): void {
+  assert.deepEqual(readFileSync(join(dir, 'usr/sbin/mke2fs')), MKE2FS);
+  assert.equal(statSync(join(dir, 'usr/sbin/mke2fs')).mode & 0o777, 0o755);
+  assert.equal(statSync(join(dir, LIBS, 'libc.so.6')).mode & 0o777, 0o644);
+  assert.deepEqual(readFileSync(join(dir, 'usr/sbin/fsck.ext4')), E2FSCK);
+  assert.equal(readlinkSync(join(dir, 'usr/sbin/mkfs.ext4')), 'mke2fs');
+  assert.equal(readlinkSync(join(dir, 'lib/ld-linux-riscv64-lp64d.so.1')), '../usr/lib/ld-linux-riscv64-lp64d.so.1');
+  assert.deepEqual(readFileSync(join(dir, 'lib/ld-linux-riscv64-lp64d.so.1')), LDSO);
+  assert.deepEqual(readFileSync(join(dir, LIBS, 'libext2fs.so.2')), LIBEXT2FS);
+  assert.deepEqual(readFileSync(join(dir, LIBS, 'libc.so.6')), LIBC);
+  assert.deepEqual(readdirSync(join(dir, LIBS)).sort(), ['ld-linux-riscv64-lp64d.so.1', 'libc.so.6', 'libext2fs.so.2', 'libext2fs.so.2.4']);
+  assert.deepEqual(readdirSync(join(dir, 'usr/sbin')).sort(), ['e2fsck', 'fsck.ext4', 'mke2fs', 'mkfs.ext4']);
+  assert.equal(existsSync(join(dir, 'etc/mke2fs.conf')), false);
+}
+
+test('a cached guest made before the recipe named its programs is completed from the mirror', { timeout: 120_000 }, async () => {
+  const cache = mkdtempSync(join(tmpdir(), 'hangar-cache-'));
+  await ensureDebianGuest(options(cache));
+  // As an older Hangar left it: no programs pinned, an initramfs without them.
+  const manifestPath = join(cache, 'guests', 'debian-trixie-riscv64', 'guest.json');
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { packages: Array<{ role: string }> };
+  manifest.packages = manifest.packages.filter((p) => p.role !== 'programs');
+  writeFileSync(manifestPath, JSON.stringify(manifest));
+  requests.length = 0;
+  const guest = await ensureDebianGuest(options(cache));
+  assert.equal(guest.fetched, true);
+  assert.ok(requests.some((r) => r.endsWith('/InRelease')), 'the mirror was asked');
+  assert.ok(guest.packages.some((p) => p.role === 'programs' && p.name === 'e2fsprogs'));
+  const dir = mkdtempSync(join(tmpdir(), 'hangar-initrd-'));
+  execFileSync('cpio', ['-id', '--quiet', '-f', 'dev/console'], { input: gunzipSync(readFileSync(guest.initrd)), cwd: dir });
+  assertPrograms(dir);
 });
 
 test('a package whose bytes differ from the signed index is refused and not cached', { timeout: 120_000 }, async () => {
