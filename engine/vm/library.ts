@@ -192,14 +192,15 @@ export class VmLibrary {
 
   /** Names in use: VMs (damaged ones too) and creations in progress. */
   private async takenNames(): Promise<Set<string>> {
+    // Staging folders first: one published meanwhile is then seen as a VM folder instead.
     const names = new Set<string>();
-    for (const dir of await this.vmFolders()) {
-      const name = await looseName(dir);
-      if (name) names.add(name);
-    }
     for (const entry of await readdir(this.root)) {
       const m = NEW.exec(entry);
       if (m && isProcessAlive(Number(m[2]))) names.add(await readFile(join(this.root, entry, 'name'), 'utf8').catch(() => ''));
+    }
+    for (const dir of await this.vmFolders()) {
+      const name = await looseName(dir);
+      if (name) names.add(name);
     }
     return names;
   }
@@ -221,9 +222,11 @@ export class VmLibrary {
   private async publish(staging: string, config: VmConfig): Promise<void> {
     for (const folder of ['boot', 'disks']) await syncFolder(join(staging, folder));
     await writeFileAtomic(join(staging, 'vm.json'), serializeVmConfig(config));
-    await rm(join(staging, 'name'));
-    await rename(staging, join(this.root, config.id));
+    // Renamed with its name claim inside, so a racing create sees the name at every moment.
+    const folder = join(this.root, config.id);
+    await rename(staging, folder);
     await syncFolder(this.root);
+    await rm(join(folder, 'name'));
   }
 
   /** The VMs whose disks sit on one of `vmId`'s snapshots, and which snapshot. */
