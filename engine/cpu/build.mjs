@@ -18,7 +18,7 @@ const args = [
   '--textFile', join(out, 'cpu.wat'),
   '--optimizeLevel', '3', '--shrinkLevel', '0', '--converge', '--noAssert',
   '--runtime', 'stub',
-  '--importMemory', '--sharedMemory', '--initialMemory', '1', '--maximumMemory', '65536',
+  '--importMemory', '--sharedMemory', '--importTable', '--initialMemory', '1', '--maximumMemory', '65536',
   '--enable', 'threads', '--disable', 'bulk-memory',
   '--exportStart', '_initialize',
 ];

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { BusError, type AccessWidth, type HartLines, type InterruptBit, type MmioBus } from '../devices/device.ts';
 import {
   RAM_OFFSET, MAX_RAM_MIB, MAX_HARTS, HART_BASE, HART_SIZE, HART_X, HART_F, HART_PC, HART_PRIV,
-  HART_IRQ_LINES, HART_MTIMECMP, HART_INSTRET,
+  HART_IRQ_LINES, HART_MTIMECMP, HART_INSTRET, JIT_ENTRIES,
 } from './layout.ts';
 
 export const enum CpuExit { Budget = 0, Idle = 1 }
@@ -33,6 +33,10 @@ interface CoreExports {
   writeCsr(hart: number, csr: number, value: bigint): void;
   csrFailed(): number;
   nextTimerTicks(hart: number): bigint;
+  // called by translated blocks
+  jitLoad: Function;
+  jitStore: Function;
+  jitMulDiv: Function;
 }
 
 const WASM_PATH = fileURLToPath(new URL('./build/cpu.wasm', import.meta.url));
@@ -109,8 +113,19 @@ export class Cpu implements HartLines {
     this.harts = options.harts;
     const { bus } = options;
     const nowNs = options.nowNs ?? process.hrtime.bigint;
+    // The core's translator writes batches of hot blocks as small modules; compiled here, each
+    // block's function goes in the table slot the core calls it through.
+    const table = new WebAssembly.Table({ element: 'anyfunc', initial: options.harts * JIT_ENTRIES });
     const env = {
       memory,
+      table,
+      jitCompile: (slots: number, count: number, address: number, length: number): void => {
+        const module = new WebAssembly.Module(new Uint8Array(memory.buffer, address, length).slice());
+        const { jitLoad, jitStore, jitMulDiv } = this.core;
+        const blocks = new WebAssembly.Instance(module, { e: { m: memory, l: jitLoad, s: jitStore, d: jitMulDiv } }).exports;
+        const slot = new Uint32Array(memory.buffer, slots, count);
+        for (let i = 0; i < count; i++) table.set(slot[i], blocks[String.fromCharCode(0x61 + (i >> 4), 0x61 + (i & 15))] as Function);
+      },
       nowNs: () => nowNs(),
       // A BusError becomes an access fault in the guest (-1 / nonzero); other errors are host bugs.
       mmioRead: (_hart: number, address: number, width: number): number => {

@@ -7,8 +7,9 @@
 //   0x0010_0000  MACHINE block: clock, run control (4 KiB)
 //   0x0010_1000  HART blocks: one HART_SIZE block per hart, MAX_HARTS of them
 //   0x0020_0000  TLBs: one TLB_SIZE block per hart
-//   0x0060_0000  decode area: the RVC expansion table (per-hart decode caches may follow)
-//   0x0100_0000  guest RAM (guest physical DRAM_BASE maps here), up to MAX_RAM bytes
+//   0x0060_0000  decode area: the RVC expansion table, the code-page table, per-hart
+//                translation caches (compiled blocks)
+//   0x0400_0000  guest RAM (guest physical DRAM_BASE maps here), up to MAX_RAM bytes
 
 export const MAX_HARTS = 8;
 
@@ -28,8 +29,22 @@ export const DECODE_SIZE = 0x10_0000;
 // (u32 each, 0 for illegal ones), filled by the core at start-up.
 export const RVC_TABLE = DECODE_BASE;
 export const RVC_TABLE_SIZE = 0x4_0000;
+// One u32 per 4 KiB page of guest RAM (shared by all harts): bit 31 set while compiled blocks
+// were made from the page, bits 30..0 a generation that changes when the page is then written.
+export const PAGE_CODE = DECODE_BASE + RVC_TABLE_SIZE;
+export const PAGE_CODE_SIZE = 0x30_0000; // 4 bytes for each of MAX_RAM_MIB * 256 pages
+// Per hart: the block table (JIT_ENTRIES entries of 32 bytes, indexed by a hash of the host
+// address of the block's first instruction), the queue of blocks waiting to be translated
+// (JIT_QUEUE: a u32 count, then entry addresses, then at +0x200 their table slots) and the
+// buffer the translator writes a module into.
+export const JIT_BASE = PAGE_CODE + PAGE_CODE_SIZE;
+export const JIT_HART_SIZE = 0x58_0000;
+export const JIT_ENTRIES = 0x1_0000;
+export const JIT_QUEUE = JIT_ENTRIES * 32;
+export const JIT_BUFFER = JIT_QUEUE + 0x1000;
+export const JIT_BUFFER_SIZE = JIT_HART_SIZE - JIT_BUFFER;
 
-export const RAM_OFFSET = 0x0100_0000;
+export const RAM_OFFSET = 0x0400_0000;
 // Guest physical address of DRAM (the virt board's memory map).
 export const DRAM_BASE = 0x8000_0000;
 // Largest guest RAM: 3 GiB, so RAM_OFFSET + RAM fits in a 4 GiB wasm32 memory.
@@ -51,6 +66,13 @@ export const HART_INSTRET = 0x220;
 export const HART_CYCLE_DELTA = 0x228; // mcycle - minstret (mcycle is written separately)
 export const HART_RESERVATION = 0x230; // LR reservation: virtual address, or -1 for none
 export const HART_RESERVED_VALUE = 0x238; // value LR read (SC compares it atomically)
+// i32 fields the compiled blocks read and write
+export const HART_TLB_LOAD = 0x240; // address of the current load TLB table
+export const HART_TLB_STORE = 0x244; // address of the current store TLB table
+export const HART_JIT_RETIRED = 0x248; // instructions a compiled block retired
+export const HART_JIT_FAULT = 0x24c; // 1 when a block's slow-path access raised an exception
+export const HART_JIT_EPOCH = 0x250; // bumped by FENCE.I: blocks of older epochs are re-checked
+export const HART_JIT_YIELD = 0x254; // set by a block's slow-path access that asks to end the chunk (MMIO)
 // CSRs
 export const HART_MSTATUS = 0x300;
 export const HART_MEDELEG = 0x308;

@@ -2,11 +2,13 @@
 // run() executes one hart for a budget of instructions: fetch through a per-run page cache
 // (then the fetch TLB), decode 32-bit instructions directly (compressed ones are expanded by
 // rvc.ts first), loads and stores through the software TLB of mmu.ts, CSRs and traps in
-// csr.ts, floating point in fpu.ts. Pending interrupts are looked at every CHUNK instructions
-// and right after anything that can change them (CSR writes, xRET, MMIO, WFI).
+// csr.ts, floating point in fpu.ts. Hot blocks are translated to WebAssembly (jit.ts) and run
+// from the block table whenever execution reaches a block start. Pending interrupts are looked
+// at every CHUNK instructions and right after anything that can change them (CSR writes, xRET,
+// MMIO, WFI).
 import {
   HART_PC, HART_X, HART_F, HART_WAITING, HART_INSTRET, HART_RESERVATION, HART_RESERVED_VALUE,
-  HART_IRQ_LINES, RVC_TABLE,
+  HART_IRQ_LINES, HART_JIT_RETIRED, HART_JIT_YIELD, RVC_TABLE,
 } from '../layout';
 import {
   hb, selectHart, configure, raise, excCause, excTval, clearException, refreshTime, priv,
@@ -27,6 +29,9 @@ import {
 import { expandCompressed } from './rvc';
 import { fusedMultiplyAdd, floatOperation, NAN_BOX } from './fpu';
 import { mulHigh } from './softfloat';
+import { blockEntry, entrySlot, countRun, queueTick, clearBlocks, newEpoch } from './jit';
+
+export { jitLoad, jitStore, jitMulDiv } from './jit';
 
 const EXIT_BUDGET: i32 = 0;
 const EXIT_IDLE: i32 = 1;
@@ -37,6 +42,9 @@ const CHUNKS_PER_CLOCK: i32 = 4;
 const NO_PAGE: u64 = <u64>-1;
 const NO_RESERVATION: u64 = <u64>-1;
 const MSTATUS_TVM: u64 = 1 << 20;
+// Major opcodes (insn[6:2]) jit.ts translates; after any other instruction a block may start.
+const TRANSLATED_OPCODES: u32 = (1 << 0x00) | (1 << 0x04) | (1 << 0x05) | (1 << 0x06) | (1 << 0x08)
+  | (1 << 0x0c) | (1 << 0x0d) | (1 << 0x0e) | (1 << 0x18) | (1 << 0x19) | (1 << 0x1b);
 
 // ---- exports for cpu.ts --------------------------------------------------------------------
 
@@ -48,6 +56,7 @@ export function init(ramBytes: u32, harts: i32): void {
   for (let hart = 0; hart < harts; hart++) {
     selectHart(hart);
     flushTlb();
+    clearBlocks();
   }
 }
 
@@ -66,6 +75,7 @@ export function resetHart(hart: i32, pc: u64, a0: u64, a1: u64, a2: u64): void {
   atomic.store<i32>(hb + HART_IRQ_LINES, 0);
   resetCsrs(<u64>hart);
   flushTlb();
+  newEpoch(); // the boot loader rewrote RAM
 }
 
 /** Reads a CSR as a debugger would (no privilege checks); csrFailed() tells if it exists. */
@@ -330,8 +340,10 @@ export function run(hart: i32, budget: i32): i32 {
   let fetchPage = NO_PAGE; // virtual page of pc whose host addend is fetchAddend
   let fetchAddend: u64 = 0;
   let chunks: i32 = 0;
+  let blockStart = true; // pc follows a control transfer (or a block, or an untranslated instruction)
   while (n < budget) {
     if (++chunks % CHUNKS_PER_CLOCK == 0) refreshTime();
+    queueTick();
     const irq = pendingInterrupt();
     if (irq >= 0) {
       pc = takeTrap(INTERRUPT | <u64>irq, 0, pc);
@@ -353,6 +365,29 @@ export function run(hart: i32, budget: i32): i32 {
         }
         fetchPage = pc & ~<u64>0xfff;
         fetchAddend = fetchPageAddend;
+      }
+      if (blockStart) {
+        blockStart = false;
+        const host = <u32>(pc + fetchAddend);
+        const entry = blockEntry(host);
+        const state = entry != 0 ? load<i32>(entry, 4) : -1;
+        if (state > 0 && n + state <= budget) {
+          store<u32>(entry, load<u32>(entry, 8) + 1, 8); // uses: the colder way is evicted first
+          store<i32>(hb + HART_JIT_YIELD, 0);
+          const nextPc = call_indirect<u64>(<u32>entrySlot(entry), hb, pc, budget - n);
+          n += load<i32>(hb + HART_JIT_RETIRED);
+          if (excCause >= 0) { // the access of the instruction at nextPc faulted
+            n++;
+            faults++;
+            pc = exceptionTrap(nextPc, 0);
+            fetchPage = NO_PAGE;
+          } else {
+            pc = nextPc;
+          }
+          blockStart = true;
+          continue;
+        }
+        if (state == 0) countRun(entry);
       }
       n++;
       store<u64>(hb + HART_X, 0); // x0
@@ -403,8 +438,9 @@ export function run(hart: i32, budget: i32): i32 {
           }
           break;
         }
-        case 0x03: // MISC-MEM: FENCE, FENCE.I (nothing is cached by instruction: no-ops)
+        case 0x03: // MISC-MEM: FENCE (a no-op), FENCE.I (forgets translated blocks)
           if (f3 > 1) raise(CAUSE_ILLEGAL, 0);
+          else if (f3 == 1) newEpoch();
           break;
         case 0x04: { // OP-IMM
           const a = getX(rs1);
@@ -615,6 +651,7 @@ export function run(hart: i32, budget: i32): i32 {
         next = exceptionTrap(pc, bits);
         fetchPage = NO_PAGE;
       }
+      blockStart = next != pc + (bits == insn ? 4 : 2) || ((TRANSLATED_OPCODES >> ((insn >> 2) & 31)) & 1) == 0;
       pc = next;
     }
   }

@@ -8,10 +8,10 @@
 // so privilege changes just switch tables; satp writes and SFENCE.VMA flush them all.
 import {
   TLB_BASE, TLB_SIZE, TLB_ENTRIES, TLB_TABLE_SIZE, TLB_SET_SIZE, RAM_OFFSET, DRAM_BASE,
-  HART_SATP,
+  HART_SATP, HART_TLB_LOAD, HART_TLB_STORE, PAGE_CODE,
 } from '../layout';
 import {
-  hb, hartIndex, priv, mstatus, field, raise, excCause, inRam, endChunk,
+  hb, hartIndex, harts, priv, mstatus, field, raise, excCause, inRam, endChunk,
   PRIV_U, PRIV_S, PRIV_M, ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE,
   CAUSE_FETCH_ACCESS, CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS,
   CAUSE_FETCH_PAGE, CAUSE_LOAD_PAGE, CAUSE_STORE_PAGE,
@@ -67,6 +67,8 @@ export function selectTlb(): void {
   const data = tlbSet(dataPriv());
   tlbLoad = data + TLB_TABLE_SIZE;
   tlbStore = data + 2 * TLB_TABLE_SIZE;
+  store<i32>(hb + HART_TLB_LOAD, tlbLoad); // for compiled blocks
+  store<i32>(hb + HART_TLB_STORE, tlbStore);
 }
 
 function flushSet(p: i32): void {
@@ -170,11 +172,52 @@ export function hostAddress(va: u64, access: i32): usize {
   lastPa = pa;
   const page = pa & ~<u64>0xfff;
   if (!inRam(page, 0x1000)) return 0;
+  if (access == ACCESS_STORE) codePageWritten(page);
   const vpage = va & ~<u64>0xfff;
   const entry = table + (<usize>((va >> 12) & TLB_MASK) << 4);
   store<u64>(entry, vpage);
   store<u64>(entry, <u64>RAM_OFFSET + page - <u64>DRAM_BASE - vpage, 8);
   return <usize>(va + load<u64>(entry, 8));
+}
+
+// Code pages (see jit.ts): a page blocks were compiled from has no store TLB entries, so the
+// first store to it comes here, where the page's blocks are declared stale.
+const CODE_PAGE: u32 = 0x8000_0000;
+
+@inline function codeState(hostPage: usize): usize {
+  return <usize>PAGE_CODE + (((hostPage - <usize>RAM_OFFSET) >> 12) << 2);
+}
+
+function codePageWritten(page: u64): void {
+  const state = codeState(<usize>(page - <u64>DRAM_BASE) + <usize>RAM_OFFSET);
+  const code = load<u32>(state);
+  if ((code & CODE_PAGE) != 0) store<u32>(state, (code + 1) & ~CODE_PAGE);
+}
+
+/** The page's generation, as blocks made from it record it. */
+export function codeGeneration(host: usize): u32 {
+  return load<u32>(codeState(host & ~<usize>0xfff)) & ~CODE_PAGE;
+}
+
+/** Marks the page holding `host` as a code page: no hart may keep a store TLB entry for it. */
+export function markCodePage(host: usize): void {
+  const hostPage = host & ~<usize>0xfff;
+  const state = codeState(hostPage);
+  const code = load<u32>(state);
+  if ((code & CODE_PAGE) != 0) return;
+  store<u32>(state, code | CODE_PAGE);
+  for (let hart = 0; hart < harts; hart++) {
+    for (let set = 0; set < 3; set++) {
+      const table = <usize>TLB_BASE + <usize>hart * <usize>TLB_SIZE + <usize>set * <usize>TLB_SET_SIZE + 2 * <usize>TLB_TABLE_SIZE;
+      for (let e: usize = 0; e < <usize>TLB_ENTRIES; e++) {
+        const entry = table + (e << 4);
+        const tag = load<u64>(entry);
+        if (tag != INVALID_TAG && (<usize>(tag + load<u64>(entry, 8)) & ~<usize>0xfff) == hostPage) {
+          store<u64>(entry, INVALID_TAG);
+        }
+      }
+    }
+  }
 }
 
 @inline function crossesPage(va: u64, size: u32): bool {
