@@ -354,7 +354,11 @@ export function csrInstruction(insn: u32): void {
   }
   const old = csrRead(csr);
   if (excCause >= 0) return;
-  if (writes) csrWrite(csr, op == 1 ? operand : op == 2 ? old | operand : old & ~operand);
+  // mip.SEIP reads as the software-writable bit OR the PLIC's line, but only the software bit
+  // takes part in a set or clear (privileged spec 3.1.9): OpenSBI's csr_set(mip, SSIP) for an
+  // IPI must not latch a pending external interrupt into the software bit for ever.
+  const base = csr == 0x344 ? (old & ~SEIP) | (<u64>load<i32>(hb + HART_MIP_SOFT) & SEIP) : old;
+  if (writes) csrWrite(csr, op == 1 ? operand : op == 2 ? base | operand : base & ~operand);
   if (rd != 0) store<u64>(hb + (<usize>rd << 3), old);
   endChunk(); // the write may have enabled an interrupt
 }
