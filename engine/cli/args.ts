@@ -1,6 +1,6 @@
 // A small argument parser shared by every subcommand: long and short options, repeated
 // options, and an optional stop at the first positional (for `ct run IMAGE CMD...`).
-import { UsageError } from './errors.ts';
+import { EXIT, UsageError } from './errors.ts';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -64,4 +64,17 @@ export function parseSize(text: string, what: string): number {
   const unit = (m[2] ?? 'B').toUpperCase()[0]!;
   const scale = { B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[unit as 'B'];
   return Math.round(Number(m[1]) * scale);
+}
+
+/**
+ * The verb of `hangar NOUN VERB ...`. With no verb, or --help/-h, prints the usage and returns
+ * the exit status instead: 0 when help was asked for, 2 when the verb is missing.
+ */
+export function takeVerb(argv: string[], usage: string): { verb: string; rest: string[] } | number {
+  const [verb, ...rest] = argv;
+  if (!verb || verb === '--help' || verb === '-h') {
+    console.log(usage);
+    return verb ? EXIT.ok : EXIT.usage;
+  }
+  return { verb, rest };
 }

@@ -2,7 +2,7 @@
 // logs, stats, ls, snapshot. `ct run` and `ct exec` exit with the command's own status; with
 // -it they attach this terminal (raw mode, resizes followed) to the container's pseudo-terminal.
 import { resolve } from 'node:path';
-import { parseArgs, parseSize, type OptionSpec } from '../args.ts';
+import { parseArgs, parseSize, type OptionSpec, takeVerb } from '../args.ts';
 import { EXIT, UsageError } from '../errors.ts';
 import { ContainersService, type ContainerInfo, type CreateOptions, type Terminal } from '../../containers/index.ts';
 import { formatBytes, progressPrinter } from './image.ts';
@@ -107,11 +107,9 @@ function describeStatus(c: ContainerInfo): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const [verb, ...rest] = argv;
-  if (!verb || verb === '--help' || verb === '-h') {
-    console.log(USAGE);
-    return verb ? EXIT.ok : EXIT.usage;
-  }
+  const taken = takeVerb(argv, USAGE);
+  if (typeof taken === 'number') return taken;
+  const { verb, rest } = taken;
   // An unknown verb is refused before the containers root is opened (and its folder made).
   if (!VERBS.includes(verb)) throw new UsageError(`unknown ct command "${verb}"\n${USAGE}`);
   const service = await new ContainersService().init();

@@ -1,5 +1,5 @@
 // `hangar disk`: a small qemu-img for Hangar's own formats — create, info, check, convert.
-import { parseArgs, parseSize } from '../args.ts';
+import { parseArgs, parseSize, takeVerb } from '../args.ts';
 import { EXIT, UsageError } from '../errors.ts';
 import { cancellable, formatBytes, progressPrinter } from './image.ts';
 import {
@@ -22,11 +22,9 @@ check exits 0 when the image is consistent (or was repaired), 1 when it is corru
 const EXIT_LEAKS = 3;
 
 export async function run(argv: string[]): Promise<number> {
-  const [verb, ...rest] = argv;
-  if (!verb || verb === '--help' || verb === '-h') {
-    console.log(USAGE);
-    return verb ? EXIT.ok : EXIT.usage;
-  }
+  const taken = takeVerb(argv, USAGE);
+  if (typeof taken === 'number') return taken;
+  const { verb, rest } = taken;
   const { options, positionals } = parseArgs(rest, {
     format: { type: 'string', short: 'O' },
     backing: { type: 'string', short: 'b' },

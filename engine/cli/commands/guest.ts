@@ -1,6 +1,6 @@
 // `hangar guest`: the Debian guest that `hangar run --guest debian` boots — fetch it (kernel,
 // OpenSBI, busybox from the Debian mirror, verified, and the initramfs built) or show what is cached.
-import { parseArgs } from '../args.ts';
+import { parseArgs, takeVerb } from '../args.ts';
 import { EXIT, UsageError } from '../errors.ts';
 import { checkMirrorUrl } from '../../guests/apt-sources.ts';
 import { cachedDebianGuest, ensureDebianGuest, type DebianGuest } from '../../guests/debian.ts';
@@ -20,11 +20,9 @@ info   shows what is cached (files, versions), without the network.
 Files are cached under $HANGAR_CACHE, else $XDG_CACHE_HOME/hangar, else ~/.cache/hangar.`;
 
 export async function run(argv: string[]): Promise<number> {
-  const [verb, ...rest] = argv;
-  if (!verb || verb === '--help' || verb === '-h') {
-    console.log(USAGE);
-    return verb ? EXIT.ok : EXIT.usage;
-  }
+  const taken = takeVerb(argv, USAGE);
+  if (typeof taken === 'number') return taken;
+  const { verb, rest } = taken;
   const { options, positionals } = parseArgs(rest, {
     mirror: { type: 'string' },
     json: { type: 'boolean' },

@@ -1,6 +1,6 @@
 // `hangar image`: the OCI image store — pull, push, import, export, ls, inspect, rm, tag, build.
 // Long operations show progress on stderr and stop cleanly on Ctrl-C.
-import { parseArgs } from '../args.ts';
+import { parseArgs, takeVerb } from '../args.ts';
 import { EXIT, UsageError } from '../errors.ts';
 import { ContainersService, type Progress } from '../../containers/index.ts';
 
@@ -60,11 +60,9 @@ export async function cancellable<T>(operation: (signal: AbortSignal) => Promise
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const [verb, ...rest] = argv;
-  if (!verb || verb === '--help' || verb === '-h') {
-    console.log(USAGE);
-    return verb ? EXIT.ok : EXIT.usage;
-  }
+  const taken = takeVerb(argv, USAGE);
+  if (typeof taken === 'number') return taken;
+  const { verb, rest } = taken;
   const { options, positionals } = parseArgs(rest, {
     insecure: { type: 'boolean' },
     tag: { type: 'string', short: 't' },

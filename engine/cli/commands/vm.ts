@@ -2,7 +2,7 @@
 // rm, snapshot take|list|restore|rm, clone. The library is $HANGAR_HOME/vms. Exit status 2 for
 // bad input (arguments, sizes, boot files, an unknown VM or snapshot, a name already taken),
 // 1 for a refusal or failure (the VM is running, a damaged vm.json, linked clones in the way).
-import { parseArgs, parseSize } from '../args.ts';
+import { parseArgs, parseSize, takeVerb } from '../args.ts';
 import { EXIT, UsageError } from '../errors.ts';
 import { cancellable, formatBytes, progressPrinter } from './image.ts';
 import {
@@ -24,11 +24,9 @@ Every command takes --json for output meant for scripts.`;
 const VERBS = ['create', 'list', 'info', 'rm', 'snapshot', 'clone'];
 
 export async function run(argv: string[]): Promise<number> {
-  const [verb, ...rest] = argv;
-  if (!verb || verb === '--help' || verb === '-h') {
-    console.log(USAGE);
-    return verb ? EXIT.ok : EXIT.usage;
-  }
+  const taken = takeVerb(argv, USAGE);
+  if (typeof taken === 'number') return taken;
+  const { verb, rest } = taken;
   if (!VERBS.includes(verb)) throw new UsageError(`unknown vm command "${verb}"\n${USAGE}`);
   try {
     return await dispatch(verb, rest, new VmLibrary());
