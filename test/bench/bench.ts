@@ -1,12 +1,17 @@
 // `npm run bench`: Hangar measured side by side with its peers, as ratios, medians of several
 // runs (the machine is shared and noisy). Sections: engine boot (peer: Debian's
-// qemu-system-riscv64), containers (peer: runc run of the same bundle). Name sections to run
-// only those: `npm run bench -- containers`.
+// qemu-system-riscv64), containers (peer: runc run of the same bundle), disk throughput in the
+// guest (peer: qemu-system-riscv64 on the same images). Name sections to run only those:
+// `npm run bench -- containers`.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GuestConsole } from '../support/guest-console.ts';
 import { MachineHost } from '../../engine/vcpu/machine-host.ts';
 import { ensureDebianGuest } from '../../engine/guests/debian.ts';
 import { benchContainerStartup, median } from '../../engine/containers/bench.ts';
+import { createQcow2, createRaw, type DiskFormat } from '../../engine/storage/index.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const PROMPT = /# (\x1b\[6n)?$/;
@@ -74,8 +79,92 @@ async function benchContainers(): Promise<void> {
   console.log(`  hangar ${result.hangarMedianMs.toFixed(1)} ms   runc run ${result.runcMedianMs.toFixed(1)} ms   ratio hangar/runc ${result.ratio.toFixed(2)}`);
 }
 
+const DISK_BENCH_MIB = 256;
+/** Only the virtio-blk driver, no kernel messages: the disk bench needs no file system. */
+const DISK_BOOTARGS = 'console=ttyS0 quiet hangar.modules=virtio_mmio,virtio_blk';
+
+/** A booted guest whose shell is at `console`; `stop` ends it. */
+interface GuestSession { console: GuestConsole; stop(): Promise<unknown> }
+
+function hangarWithDisk(guest: Awaited<ReturnType<typeof ensureDebianGuest>>, disk: string): GuestSession {
+  const machine = new MachineHost({
+    harts: 1, ramBytes: 256 * 1024 * 1024,
+    firmwarePath: guest.firmware, kernelPath: guest.kernel, initrdPath: guest.initrd, bootargs: DISK_BOOTARGS,
+    disks: [{ path: disk, readOnly: false }],
+  });
+  const console = new GuestConsole({
+    onData: (listener) => machine.on('console', listener),
+    write: (text) => machine.sendConsole(Buffer.from(text)),
+  });
+  return { console, stop: () => machine.kill() };
+}
+
+function qemuWithDisk(guest: Awaited<ReturnType<typeof ensureDebianGuest>>, disk: string, format: DiskFormat): GuestSession {
+  const child = spawn('qemu-system-riscv64', [
+    '-M', 'virt', '-m', '256M', '-smp', '1', '-nographic', '-bios', guest.firmware,
+    '-kernel', guest.kernel, '-initrd', guest.initrd, '-append', DISK_BOOTARGS,
+    '-drive', `file=${disk},format=${format},if=none,id=d`, '-device', 'virtio-blk-device,drive=d',
+  ], { stdio: 'pipe' });
+  const console = new GuestConsole({ onData: (l) => child.stdout.on('data', l), write: (t) => child.stdin.write(t) });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  return { console, stop: () => { child.kill('SIGKILL'); return exited; } };
+}
+
+/** Runs `command` under busybox `time` in the guest; returns its real (wall) seconds. */
+async function timedInGuest(console: GuestConsole, command: string): Promise<number> {
+  const { output, status } = await console.run(`time ${command}`, 600_000);
+  const real = /real\s+(\d+)m\s*([\d.]+)s/.exec(output);
+  if (status !== 0 || !real) throw new Error(`${command} failed in the guest:\n${output}`);
+  return Number(real[1]) * 60 + Number(real[2]);
+}
+
+/** MiB/s of sequential direct writes then reads of the whole 256 MiB, RUNS times, in one boot. */
+async function ddThroughput(session: GuestSession): Promise<{ write: number[]; read: number[] }> {
+  const write: number[] = [];
+  const read: number[] = [];
+  try {
+    await session.console.waitFor(PROMPT, BOOT_TIMEOUT_MS);
+    for (let i = 0; i < RUNS; i++) {
+      write.push(DISK_BENCH_MIB / await timedInGuest(session.console, `dd if=/dev/zero of=/dev/vda bs=1M count=${DISK_BENCH_MIB} oflag=direct`));
+      read.push(DISK_BENCH_MIB / await timedInGuest(session.console, `dd if=/dev/vda of=/dev/null bs=1M count=${DISK_BENCH_MIB} iflag=direct`));
+    }
+  } finally {
+    await session.stop();
+  }
+  return { write, read };
+}
+
+async function benchDisk(): Promise<void> {
+  const guest = await ensureDebianGuest({});
+  const dir = mkdtempSync(join(tmpdir(), 'hangar-bench-disk-'));
+  const size = 2 * DISK_BENCH_MIB * 1024 * 1024;
+  const lines: string[] = [];
+  try {
+    for (const format of ['raw', 'qcow2'] as const) {
+      // Each engine gets a fresh image: its first write allocates, as on a new disk.
+      const image = (engine: string) => {
+        const path = join(dir, `${engine}.${format}`);
+        if (format === 'raw') createRaw(path, size); else createQcow2(path, size);
+        return path;
+      };
+      const qemu = await ddThroughput(qemuWithDisk(guest, image('qemu'), format));
+      const hangar = await ddThroughput(hangarWithDisk(guest, image('hangar')));
+      for (const direction of ['write', 'read'] as const) {
+        const h = median(hangar[direction]);
+        const q = median(qemu[direction]);
+        console.error(`  ${format} ${direction}: hangar ${hangar[direction].map((v) => v.toFixed(0)).join(' ')}, qemu ${qemu[direction].map((v) => v.toFixed(0)).join(' ')} MiB/s`);
+        lines.push(`  ${format.padEnd(5)} ${direction.padEnd(5)}  hangar ${h.toFixed(1)} MiB/s   qemu-system-riscv64 ${q.toFixed(1)} MiB/s   ratio hangar/qemu ${(h / q).toFixed(2)}`);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(`disk sequential throughput in the guest (dd ${DISK_BENCH_MIB} MiB, bs=1M, O_DIRECT, virtio-blk, 1 vCPU; median of ${RUNS}):`);
+  for (const line of lines) console.log(line);
+}
+
 // `npm run bench` runs every section; `npm run bench -- containers` runs the ones named.
-const sections: Record<string, () => Promise<void>> = { engine: benchBoot, containers: benchContainers };
+const sections: Record<string, () => Promise<void>> = { engine: benchBoot, containers: benchContainers, disk: benchDisk };
 const chosen = process.argv.slice(2);
 for (const name of chosen) if (!sections[name]) throw new Error(`unknown bench section "${name}" (${Object.keys(sections).join(', ')})`);
 for (const [name, section] of Object.entries(sections)) {
