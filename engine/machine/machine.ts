@@ -1,14 +1,17 @@
-// A whole machine in one thread: the CPU core over shared memory, the `virt` board's devices,
-// the boot images, and the loop that runs harts in batches, polls devices between batches and
-// sleeps while every hart idles in WFI.
+// A machine as its device thread owns it (engine/vcpu/device-thread.ts): the shared memory and
+// the compiled core, the `virt` board's devices, the boot images, and one core instance used only
+// to reset and inspect the harts — they run on their own vCPU threads, each with its own instance
+// over the same memory. Interrupt lines the devices drive wake the hart's thread (`wake`).
 import { readFileSync } from 'node:fs';
-import { Cpu, CpuExit } from '../cpu/cpu.ts';
+import { Cpu, SharedHartLines } from '../cpu/cpu.ts';
 import type { CharBackend } from '../devices/char.ts';
+import type { Device, MmioBus } from '../devices/device.ts';
 import { GuestClock } from './clock.ts';
-import { createVirtBoard } from './virt.ts';
+import { createVirtBoard, type VirtBoard } from './virt.ts';
 import { loadBootImages } from './boot.ts';
 import { closeDisks, openDisks, type BoardDisk } from './disks.ts';
-import { Control, type DiskConfig, type MachineExit } from '../vcpu/protocol.ts';
+import { WakingHartLines, type MachineControl } from '../vcpu/control.ts';
+import type { DiskConfig } from '../vcpu/protocol.ts';
 
 export interface MachineConfig {
   harts: number;
@@ -21,61 +24,74 @@ export interface MachineConfig {
   disks?: DiskConfig[];
 }
 
-/** Instructions a hart runs before the loop polls devices and the owner's requests. */
-const BATCH = 20_000;
-/** Longest sleep of an idle machine, so device timers (the RTC alarm) are never far late. */
-const MAX_IDLE_MS = 10;
+/** What the guest asked of the board (through the sifive test device), taken once. */
+export type BoardRequest = { type: 'poweroff'; status: number } | { type: 'reset' };
+
+/** A device window on the physical bus. */
+export interface BusWindow { base: number; size: number }
 
 export class Machine {
-  private exit: MachineExit | null = null;
-  private resetRequested = false;
+  private request: BoardRequest | null = null;
+  private readonly pollable: Device[];
 
   private constructor(
     private readonly config: MachineConfig,
+    readonly memory: WebAssembly.Memory,
+    readonly module: WebAssembly.Module,
     private readonly cpu: Cpu,
     private readonly clock: GuestClock,
-    private readonly board: ReturnType<typeof createVirtBoard>,
-    private readonly console: BufferedConsole,
+    private readonly board: VirtBoard,
     private readonly disks: BoardDisk[],
-  ) {}
+  ) {
+    this.pollable = board.devices.flatMap((slot) => (slot.device.poll ? [slot.device] : []));
+  }
 
-  static async create(config: MachineConfig, console: CharBackend): Promise<Machine> {
+  static async create(config: MachineConfig, console: CharBackend, control: Pick<MachineControl, 'wakeHart'>): Promise<Machine> {
     const memory = Cpu.createMemory(config.ramBytes);
     const module = await Cpu.compile();
     const clock = new GuestClock(memory);
-    const buffered = new BufferedConsole(console);
     let machine: Machine | undefined;
     const disks = openDisks(config.disks ?? []);
-    // The board and the core refer to each other (MMIO one way, interrupt lines the other).
-    let cpu: Cpu | undefined;
     const board = createVirtBoard({
       harts: config.harts,
       ramBytes: config.ramBytes,
       memory,
       clock,
-      console: buffered,
+      console,
       disks,
-      hart: {
-        setIrqLine: (hart, bit, level) => cpu!.setIrqLine(hart, bit, level),
-        getMtimecmp: (hart) => cpu!.getMtimecmp(hart),
-        setMtimecmp: (hart, value) => cpu!.setMtimecmp(hart, value),
-      },
+      hart: new WakingHartLines(new SharedHartLines(memory, config.harts), control),
       events: {
-        powerOff: (status) => machine!.powerOff(status),
-        reset: () => { machine!.resetRequested = true; },
+        powerOff: (status) => { machine!.request ??= { type: 'poweroff', status }; },
+        reset: () => { machine!.request ??= { type: 'reset' }; },
       },
     });
-    cpu = new Cpu(module, memory, { ramBytes: config.ramBytes, harts: config.harts, bus: board.bus });
-    machine = new Machine(config, cpu, clock, board, buffered, disks);
+    const cpu = new Cpu(module, memory, { ramBytes: config.ramBytes, harts: config.harts, bus: board.bus });
+    machine = new Machine(config, memory, module, cpu, clock, board, disks);
     return machine;
   }
 
-  private powerOff(status: number): void {
-    this.exit ??= { reason: 'poweroff', status };
+  /** Flushes and closes the disks. The owner calls it once the machine has ended (powered off, quit, or failed). */
+  close(): void {
+    closeDisks(this.disks);
   }
 
-  /** Loads the boot images and puts every hart at the firmware's entry, like a power cycle. */
-  private boot(): void {
+  /** The board's bus: every device but the per-hart CLINT is reached through it. */
+  get bus(): MmioBus {
+    return this.board.bus;
+  }
+
+  /** Where the CLINT is mapped: each vCPU thread serves it for its own hart. */
+  get clint(): BusWindow {
+    const slot = this.board.devices.find((s) => s.device.kind === 'clint');
+    if (!slot) throw new Error('the board has no CLINT');
+    return { base: slot.base, size: slot.size };
+  }
+
+  /**
+   * Loads the boot images and puts every hart at the firmware's entry, like a power cycle. No
+   * hart may be running (at start-up, or all parked).
+   */
+  boot(): void {
     for (const device of this.board.devices) device.device.reset();
     const images = loadBootImages(this.board, {
       harts: this.config.harts,
@@ -86,73 +102,26 @@ export class Machine {
       bootargs: this.config.bootargs,
     });
     images.harts.forEach((entry, hart) => this.cpu.resetHart(hart, entry));
+    this.request = null;
     this.clock.start();
   }
 
-  /** Runs until the guest powers off or the owner asks to quit (through `control`). */
-  run(control: Int32Array): MachineExit {
-    let exit: MachineExit;
-    try {
-      exit = this.loop(control);
-    } finally {
-      this.close();
-    }
+  /** Lets the devices that take host input or keep timers (UART, virtio-console, RTC) catch up. */
+  poll(): void {
+    for (const device of this.pollable) device.poll!();
+  }
+
+  /** The guest's power-off or reset request since the last call, if any. */
+  takeRequest(): BoardRequest | null {
+    const request = this.request;
+    this.request = null;
+    return request;
+  }
+
+  /** Guest instructions retired by all harts since boot. */
+  instructions(): bigint {
     let instructions = 0n;
     for (let hart = 0; hart < this.config.harts; hart++) instructions += this.cpu.instret(hart);
-    return { ...exit, instructions: Number(instructions) };
-  }
-
-  /** Flushes and closes the disks: the machine has ended (powered off, quit, or failed). */
-  close(): void {
-    closeDisks(this.disks);
-  }
-
-  private loop(control: Int32Array): MachineExit {
-    this.boot();
-    const pollable = this.board.devices.flatMap((slot) => (slot.device.poll ? [slot.device] : []));
-    const harts = this.config.harts;
-    for (;;) {
-      const doorbell = Atomics.load(control, Control.Doorbell);
-      let idle = true;
-      for (let hart = 0; hart < harts; hart++) {
-        if (this.cpu.run(hart, BATCH) !== CpuExit.Idle) idle = false;
-      }
-      for (const device of pollable) device.poll!();
-      this.console.flush();
-      if (this.exit) return this.exit;
-      if (Atomics.load(control, Control.Request) === Control.RequestQuit) return { reason: 'quit', status: 0 };
-      if (this.resetRequested) {
-        this.resetRequested = false;
-        this.boot();
-        continue;
-      }
-      if (idle) Atomics.wait(control, Control.Doorbell, doorbell, this.idleMs());
-    }
-  }
-
-  /** How long every hart can sleep: until the earliest timer, at most MAX_IDLE_MS. */
-  private idleMs(): number {
-    let ns = MAX_IDLE_MS * 1e6;
-    for (let hart = 0; hart < this.config.harts; hart++) {
-      ns = Math.min(ns, this.clock.nsUntil(this.cpu.nextTimerTicks(hart)));
-    }
-    return ns / 1e6;
-  }
-}
-
-/** Collects console output during a batch and hands it on in one piece. */
-class BufferedConsole implements CharBackend {
-  private chunks: Uint8Array[] = [];
-  constructor(private readonly backend: CharBackend) {}
-  write(bytes: Uint8Array): void {
-    this.chunks.push(bytes.slice());
-  }
-  read(): Uint8Array | null {
-    return this.backend.read();
-  }
-  flush(): void {
-    if (this.chunks.length === 0) return;
-    this.backend.write(Buffer.concat(this.chunks));
-    this.chunks = [];
+    return instructions;
   }
 }

@@ -1,15 +1,7 @@
-// What crosses between the owning thread and a machine thread.
-
-/** Words of the shared control array. */
-export const enum Control {
-  /** Incremented (and notified) by the owner to wake a sleeping machine thread. */
-  Doorbell = 0,
-  /** What the owner asks for. */
-  Request = 1,
-  Words = 2,
-  RequestNone = 0,
-  RequestQuit = 1,
-}
+// What the threads of a running machine tell its owner (MachineHost) by message. Everything the
+// guest's progress depends on crosses in shared memory instead (control.ts, mmio-mailbox.ts,
+// byte-ring.ts); these messages need the owner's event loop, never the machine's.
+import type { BusWindow, MachineConfig } from '../machine/machine.ts';
 
 /**
  * A disk image the machine thread opens (engine/storage openDisk: raw or qcow2, by content) and
@@ -32,6 +24,34 @@ export interface MachineExit {
   instructions?: number;
 }
 
-export type MachineMessage =
+/** From the device thread. */
+export type DeviceMessage =
+  /** The board is built: what the vCPU threads need to start. */
+  | { type: 'started'; memory: WebAssembly.Memory; module: WebAssembly.Module; clint: BusWindow }
   | { type: 'console'; data: Uint8Array }
   | { type: 'exit'; exit: MachineExit };
+
+/** From a vCPU thread whose hart could not go on (a host error, not a guest one). */
+export interface VcpuFailure { type: 'failed'; message: string }
+
+/** What a vCPU thread is started with. */
+export interface VcpuData {
+  hart: number;
+  harts: number;
+  ramBytes: number;
+  memory: WebAssembly.Memory;
+  module: WebAssembly.Module;
+  clint: BusWindow;
+  control: SharedArrayBuffer;
+  mailboxes: SharedArrayBuffer;
+}
+
+/** What the device thread is started with. */
+export interface DeviceData {
+  config: MachineConfig;
+  control: SharedArrayBuffer;
+  mailboxes: SharedArrayBuffer;
+  input: SharedArrayBuffer;
+}
+
+export const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));

@@ -1,0 +1,141 @@
+// The device thread of a machine: builds the board, boots it once every vCPU thread has its core,
+// then serves the vCPUs' MMIO requests (mmio-mailbox.ts), polls the devices that take host
+// input, sends console output to the owner, and carries out park (pause, reset) and stop. It
+// never yields to its event loop: it sleeps on the device bell, which vCPUs and the owner ring.
+import { parentPort, workerData } from 'node:worker_threads';
+import { Machine } from '../machine/machine.ts';
+import type { CharBackend } from '../devices/char.ts';
+import { ByteRing } from './byte-ring.ts';
+import { MachineControl, ParkReason, StopReason } from './control.ts';
+import { MailboxServer } from './mmio-mailbox.ts';
+import { errorMessage, type DeviceData, type DeviceMessage, type MachineExit } from './protocol.ts';
+
+/** Devices are polled at least this often while vCPUs keep the thread busy with MMIO. */
+const POLL_MS = 1;
+/** The longest sleep: device timers (the RTC alarm, the UART's receive timeout) are never later. */
+const IDLE_MS = 10;
+/** After serving a request, more usually follow at once (a driver's register sequence): spin this long. */
+const SPIN_MS = 0.05;
+/** Console output is sent when this much is buffered, or this long after its first byte. */
+const FLUSH_BYTES = 16 * 1024;
+const FLUSH_MS = 2;
+
+/** Collects console output and hands it on in pieces (one message per byte would swamp the owner). */
+class BufferedConsole implements CharBackend {
+  private chunks: Uint8Array[] = [];
+  private bytes = 0;
+  private since = 0;
+
+  constructor(private readonly backend: CharBackend) {}
+
+  write(bytes: Uint8Array): void {
+    if (this.bytes === 0) this.since = performance.now();
+    this.chunks.push(bytes.slice());
+    this.bytes += bytes.length;
+  }
+
+  read(): Uint8Array | null {
+    return this.backend.read();
+  }
+
+  flushIfDue(now: number): void {
+    if (this.bytes >= FLUSH_BYTES || (this.bytes > 0 && now - this.since >= FLUSH_MS)) this.flush();
+  }
+
+  flush(): void {
+    if (this.bytes === 0) return;
+    this.backend.write(Buffer.concat(this.chunks));
+    this.chunks = [];
+    this.bytes = 0;
+  }
+}
+
+function serveMachine(machine: Machine, control: MachineControl, server: MailboxServer, console: BufferedConsole, harts: number): MachineExit {
+  let exit: MachineExit | null = null;
+  while (control.readyHarts() < harts) {
+    const bell = control.deviceBell();
+    if (control.stopReason() !== StopReason.Running) return { reason: 'quit', status: 0 };
+    if (control.readyHarts() < harts) control.sleepDevice(bell, Infinity);
+  }
+  machine.boot();
+  control.go();
+  let resetting = false;
+  let lastPoll = 0;
+  let lastServed = 0;
+  for (;;) {
+    const bell = control.deviceBell();
+    let served = 0;
+    try {
+      served = server.serve();
+      const now = performance.now();
+      if (served > 0) lastServed = now;
+      if (served === 0 || now - lastPoll >= POLL_MS) {
+        machine.poll();
+        lastPoll = now;
+      }
+      const request = machine.takeRequest();
+      if (request?.type === 'poweroff') {
+        exit ??= { reason: 'poweroff', status: request.status };
+        control.requestStop(StopReason.Ended);
+      } else if (request?.type === 'reset' && !resetting) {
+        resetting = true;
+        control.requestPark(ParkReason.Reset);
+      }
+      console.flushIfDue(now);
+      if (control.stopReason() !== StopReason.Running) {
+        // Requests are served until every vCPU has left its loop: none is left waiting.
+        if (control.stoppedHarts() === harts) break;
+      } else if (resetting && control.parkedHarts() === harts) {
+        machine.boot();
+        resetting = false;
+        control.releasePark(ParkReason.Reset);
+        continue;
+      } else if (!resetting && control.parkRequested(ParkReason.Owner) && control.parkedHarts() === harts) {
+        console.flush();
+        control.parkDevice();
+        continue;
+      }
+    } catch (err) {
+      // A host bug in a device: the machine stops, and says why.
+      exit ??= { reason: 'error', status: 1, message: errorMessage(err) };
+      control.requestStop(StopReason.Ended);
+      continue;
+    }
+    if (served > 0) continue;
+    if (performance.now() - lastServed < SPIN_MS) {
+      while (control.deviceBell() === bell && performance.now() - lastServed < SPIN_MS);
+      continue;
+    }
+    console.flush();
+    control.sleepDevice(bell, IDLE_MS);
+  }
+  console.flush();
+  const instructions = Number(machine.instructions());
+  if (exit) return { ...exit, instructions };
+  return control.stopReason() === StopReason.Quit
+    ? { reason: 'quit', status: 0, instructions }
+    : { reason: 'error', status: 1, message: 'a vCPU thread failed', instructions };
+}
+
+const { config, control: controlBuffer, mailboxes, input } = workerData as DeviceData;
+const control = new MachineControl(controlBuffer);
+const post = (message: DeviceMessage) => parentPort!.postMessage(message);
+let exit: MachineExit;
+try {
+  const inputRing = new ByteRing(input);
+  const console = new BufferedConsole({
+    write: (data) => post({ type: 'console', data }),
+    read: () => inputRing.read(),
+  });
+  const machine = await Machine.create(config, console, control);
+  try {
+    post({ type: 'started', memory: machine.memory, module: machine.module, clint: machine.clint });
+    exit = serveMachine(machine, control, new MailboxServer(mailboxes, config.harts, machine.bus), console, config.harts);
+  } finally {
+    machine.close(); // every vCPU has stopped (or none started): no request can reach a disk
+  }
+} catch (err) {
+  exit = { reason: 'error', status: 1, message: errorMessage(err) };
+}
+control.requestStop(StopReason.Ended);
+post({ type: 'exit', exit });
