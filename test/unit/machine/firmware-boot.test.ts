@@ -9,8 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Machine } from '../../../engine/machine/machine.ts';
-import { Control } from '../../../engine/vcpu/protocol.ts';
+import { MachineHost } from '../../../engine/vcpu/machine-host.ts';
 
 const FIRMWARE = '/usr/share/qemu/opensbi-riscv64-generic-fw_dynamic.bin';
 // OpenSBI's console turns each \n into \r\n.
@@ -27,11 +26,9 @@ function buildPayload(): string {
 
 async function boot(harts: number, kernelPath: string) {
   let text = '';
-  const machine = await Machine.create(
-    { harts, ramBytes: 64 * 1024 * 1024, firmwarePath: FIRMWARE, kernelPath, bootargs: '' },
-    { write: (bytes) => { text += Buffer.from(bytes).toString('latin1'); }, read: () => null },
-  );
-  const exit = machine.run(new Int32Array(new SharedArrayBuffer(Control.Words * 4)));
+  const machine = new MachineHost({ harts, ramBytes: 64 * 1024 * 1024, firmwarePath: FIRMWARE, kernelPath, bootargs: '' });
+  machine.on('console', (bytes) => { text += Buffer.from(bytes).toString('latin1'); });
+  const exit = await machine.exited;
   return { exit, text };
 }
 
