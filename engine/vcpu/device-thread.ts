@@ -12,8 +12,16 @@ import { errorMessage, type DeviceData, type DeviceMessage, type MachineExit } f
 
 /** Devices are polled at least this often while vCPUs keep the thread busy with MMIO. */
 const POLL_MS = 1;
-/** The longest sleep: device timers (the RTC alarm, the UART's receive timeout) are never later. */
-const IDLE_MS = 10;
+/**
+ * How long the thread sleeps when nothing rings it. Devices keep timers only the polls see (the
+ * UART's receive timeout, the RTC alarm): while the guest or the owner was active in the last
+ * ACTIVE_MS they are polled every ACTIVE_SLEEP_MS (typed input reaches the guest at once), after
+ * that every IDLE_SLEEP_MS, so that an idle machine costs the host next to nothing (an RTC alarm
+ * is then up to that late).
+ */
+const ACTIVE_MS = 200;
+const ACTIVE_SLEEP_MS = 2;
+const IDLE_SLEEP_MS = 100;
 /** After serving a request, more usually follow at once (a driver's register sequence): spin this long. */
 const SPIN_MS = 0.05;
 /** Console output is sent when this much is buffered, or this long after its first byte. */
@@ -62,6 +70,7 @@ function serveMachine(machine: Machine, control: MachineControl, server: Mailbox
   let resetting = false;
   let lastPoll = 0;
   let lastServed = 0;
+  let lastActive = 0;
   for (;;) {
     const bell = control.deviceBell();
     let served = 0;
@@ -107,7 +116,9 @@ function serveMachine(machine: Machine, control: MachineControl, server: Mailbox
       continue;
     }
     console.flush();
-    control.sleepDevice(bell, IDLE_MS);
+    const asleep = performance.now();
+    control.sleepDevice(bell, asleep - Math.max(lastActive, lastServed) < ACTIVE_MS ? ACTIVE_SLEEP_MS : IDLE_SLEEP_MS);
+    if (control.deviceBell() !== bell) lastActive = performance.now(); // rung, not timed out
   }
   console.flush();
   const instructions = Number(machine.instructions());

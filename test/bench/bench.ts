@@ -1,7 +1,8 @@
 // `npm run bench`: Hangar measured side by side with its peers, as ratios, medians of several
 // runs (the machine is shared and noisy). Sections: engine boot (peer: Debian's
 // qemu-system-riscv64), containers (peer: runc run of the same bundle), disk throughput in the
-// guest (peer: qemu-system-riscv64 on the same images). Name sections to run only those:
+// guest (peer: qemu-system-riscv64 on the same images), smp (two processes on two vCPUs against
+// one after the other, and console throughput). Name sections to run only those:
 // `npm run bench -- containers`.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -163,8 +164,54 @@ async function benchDisk(): Promise<void> {
   for (const line of lines) console.log(line);
 }
 
+const SMP_FILE_MIB = 32;
+const CONSOLE_KIB = 256;
+
+/**
+ * Multi-core: two CPU-bound processes (sha256sum of a file each) on a 2-vCPU guest, together and
+ * one after the other, timed in the same boot; and how fast the guest can write to its serial
+ * console (ttyS0: the UART, a device-thread MMIO round trip per byte) and to hvc0 (virtio-console:
+ * a notify per buffer).
+ */
+async function benchSmp(): Promise<void> {
+  const guest = await ensureDebianGuest({});
+  const machine = new MachineHost({
+    harts: 2, ramBytes: 512 * 1024 * 1024,
+    firmwarePath: guest.firmware, kernelPath: guest.kernel, initrdPath: guest.initrd, bootargs: guest.bootargs,
+  });
+  const shell = new GuestConsole({
+    onData: (listener) => machine.on('console', listener),
+    write: (text) => machine.sendConsole(Buffer.from(text)),
+  });
+  const serial: number[] = [];
+  const parallel: number[] = [];
+  const tty: number[] = [];
+  const hvc: number[] = [];
+  try {
+    await shell.waitFor(PROMPT, BOOT_TIMEOUT_MS);
+    await shell.run(`dd if=/dev/zero of=/tmp/a bs=1M count=${SMP_FILE_MIB} 2>/dev/null && cp /tmp/a /tmp/b`, 600_000);
+    const write = (device: string) => `sh -c 'dd if=/dev/zero bs=1k count=${CONSOLE_KIB} 2>/dev/null | tr "\\0" x > ${device}'`;
+    for (let i = 0; i < RUNS; i++) {
+      serial.push(await timedInGuest(shell, `sh -c 'sha256sum /tmp/a; sha256sum /tmp/b' > /dev/null`));
+      parallel.push(await timedInGuest(shell, `sh -c 'sha256sum /tmp/a & sha256sum /tmp/b & wait' > /dev/null`));
+      tty.push(CONSOLE_KIB / await timedInGuest(shell, write('/dev/ttyS0')));
+      hvc.push(CONSOLE_KIB / await timedInGuest(shell, write('/dev/hvc0')));
+      console.error(`  run ${i + 1}/${RUNS}: one after the other ${serial[i]!.toFixed(2)} s, together ${parallel[i]!.toFixed(2)} s; ` +
+        `ttyS0 ${tty[i]!.toFixed(1)} KiB/s, hvc0 ${hvc[i]!.toFixed(1)} KiB/s`);
+    }
+  } finally {
+    await machine.kill();
+  }
+  const s = median(serial);
+  const p = median(parallel);
+  console.log(`smp: two sha256sum of ${SMP_FILE_MIB} MiB on a 2-vCPU guest (median of ${RUNS}, timed in the guest):`);
+  console.log(`  one after the other ${s.toFixed(2)} s   together ${p.toFixed(2)} s   ratio together/one-after-the-other ${(p / s).toFixed(2)} (bar: at most 0.6)`);
+  console.log(`smp: console output from the guest (${CONSOLE_KIB} KiB, median of ${RUNS}):`);
+  console.log(`  ttyS0 (UART) ${median(tty).toFixed(1)} KiB/s   hvc0 (virtio-console) ${median(hvc).toFixed(1)} KiB/s`);
+}
+
 // `npm run bench` runs every section; `npm run bench -- containers` runs the ones named.
-const sections: Record<string, () => Promise<void>> = { engine: benchBoot, containers: benchContainers, disk: benchDisk };
+const sections: Record<string, () => Promise<void>> = { engine: benchBoot, containers: benchContainers, disk: benchDisk, smp: benchSmp };
 const chosen = process.argv.slice(2);
 for (const name of chosen) if (!sections[name]) throw new Error(`unknown bench section "${name}" (${Object.keys(sections).join(', ')})`);
 for (const [name, section] of Object.entries(sections)) {
