@@ -57,6 +57,16 @@ export function syncFolderSync(folder: string): void {
   }
 }
 
+/** fsync of a file written by other means (a stream) before it is renamed into place. */
+export async function syncFile(path: string): Promise<void> {
+  const handle = await fsp.open(path, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Windows cannot open or fsync a folder; there the rename is as durable as the OS makes it. */
 function folderSyncUnsupported(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;

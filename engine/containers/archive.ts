@@ -9,6 +9,7 @@ import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
+import { writeAtomic } from '../common/atomic-file.ts';
 import { digestHex } from './digest.ts';
 import { InvalidImageError } from './errors.ts';
 import {
@@ -152,10 +153,9 @@ async function dockerImages(store: ImageStore, file: string, content: ArchiveCon
   return out;
 }
 
-/** Writes an image as an OCI archive or a `docker save` archive (atomically: a temp file renamed). */
+/** Writes an image as an OCI archive or a `docker save` archive (atomically: engine/common/atomic-file.ts). */
 export async function exportArchive(store: ImageStore, name: string, file: string, format: ArchiveFormat, options: OperationOptions = {}): Promise<void> {
   const image = await store.resolve(name);
-  const temp = `${file}.partial-${process.pid}`;
   const scratch: string[] = [];
   try {
     const entries = format === 'oci' ? ociEntries(store, image) : dockerEntries(store, image, scratch);
@@ -169,10 +169,10 @@ export async function exportArchive(store: ImageStore, name: string, file: strin
         yield chunk;
       }
     };
-    await pipeline(Readable.from(progress(writeTar(entries))), createWriteStream(temp));
-    await fs.rename(temp, file);
+    await writeAtomic(file, async (handle) => {
+      for await (const chunk of progress(writeTar(entries))) await handle.write(chunk);
+    });
   } finally {
-    await fs.rm(temp, { force: true });
     for (const path of scratch) await fs.rm(path, { force: true });
   }
 }

@@ -21,6 +21,7 @@ import { planProcess, runtimeConfig, type ContainerSpec, type ProcessPlan } from
 import { ConflictError, ContainerError, NotFoundError, StateError } from './errors.ts';
 import { assertLinuxHost, mountOverlay, Runc, runTool, unmount } from './host.ts';
 import type { OperationOptions } from './operation.ts';
+import { writeFileAtomic } from '../common/atomic-file.ts';
 import { withLock } from '../common/lock.ts';
 import { RootfsCache } from './rootfs.ts';
 import { ImageStore, type ResolvedImage } from './store.ts';
@@ -111,8 +112,7 @@ async function readJson<T>(path: string): Promise<T | undefined> {
 }
 
 async function writeJson(path: string, value: unknown): Promise<void> {
-  await fs.writeFile(`${path}.tmp`, JSON.stringify(value, null, 2));
-  await fs.rename(`${path}.tmp`, path);
+  await writeFileAtomic(path, JSON.stringify(value, null, 2));
 }
 
 /** The fields of /proc/PID/stat after the command name: [0] is the state, [19] the start time in ticks since boot. */

@@ -5,13 +5,14 @@
 // shared by several images live until the last of them goes.
 import { createReadStream, createWriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { checkDigest, digestHex, DigestCounter } from './digest.ts';
 import { ConflictError, DigestMismatchError, InvalidImageError, NotFoundError } from './errors.ts';
 import { verifyLayer } from './layer.ts';
+import { syncFile, syncFolder, writeFileAtomic } from '../common/atomic-file.ts';
 import { withLock } from '../common/lock.ts';
 import {
   checkConfig, checkIndex, checkManifest, INDEX_TYPES, MEDIA, parseJson, REF_NAME,
@@ -132,7 +133,11 @@ export class ImageStore {
       throw new InvalidImageError(`${expected.what}: size mismatch (expected ${expected.size} bytes, got ${size})`);
     }
     const target = this.blobPath(digest);
-    if (!(await exists(target))) await fs.rename(temp, target);
+    if (!(await exists(target))) {
+      await syncFile(temp); // a blob is named by its digest: never let a power cut leave it short
+      await fs.rename(temp, target);
+      await syncFolder(dirname(target));
+    }
     return { digest, size };
   }
 
@@ -155,9 +160,7 @@ export class ImageStore {
   }
 
   private async writeIndex(index: ImageIndex): Promise<void> {
-    const temp = this.tempPath('index');
-    await fs.writeFile(temp, JSON.stringify(index, null, 2));
-    await fs.rename(temp, join(this.layout, 'index.json'));
+    await writeFileAtomic(join(this.layout, 'index.json'), JSON.stringify(index, null, 2));
   }
 
   /** Reads and checks an image's manifest and config from stored blobs. */
