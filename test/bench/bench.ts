@@ -8,34 +8,23 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GuestConsole } from '../support/guest-console.ts';
-import { MachineHost } from '../../engine/vcpu/machine-host.ts';
+import { GuestConsole, SHELL_PROMPT } from '../support/guest-console.ts';
+import { bootToShell, startGuestMachine } from '../support/guest-machine.ts';
 import { ensureDebianGuest } from '../../engine/guests/debian.ts';
 import { benchContainerStartup, median } from '../../engine/containers/bench.ts';
 import { createQcow2, createRaw, type DiskFormat } from '../../engine/storage/index.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const PROMPT = /# (\x1b\[6n)?$/;
 const BOOT_TIMEOUT_MS = 300_000;
 
 interface BootSample { seconds: number; instructions?: number }
 
 async function bootHangar(guest: Awaited<ReturnType<typeof ensureDebianGuest>>): Promise<BootSample> {
   const start = performance.now();
-  const machine = new MachineHost({
+  const { machine } = await bootToShell({
     harts: 1, ramBytes: 512 * 1024 * 1024,
     firmwarePath: guest.firmware, kernelPath: guest.kernel, initrdPath: guest.initrd, bootargs: guest.bootargs,
-  });
-  const console = new GuestConsole({
-    onData: (listener) => machine.on('console', listener),
-    write: (text) => machine.sendConsole(Buffer.from(text)),
-  });
-  try {
-    await console.waitFor(PROMPT, BOOT_TIMEOUT_MS);
-  } catch (err) {
-    await machine.kill();
-    throw err;
-  }
+  }, BOOT_TIMEOUT_MS);
   const seconds = (performance.now() - start) / 1000;
   const exit = await machine.kill();
   return { seconds, instructions: exit.instructions };
@@ -49,7 +38,7 @@ async function bootQemu(guest: Awaited<ReturnType<typeof ensureDebianGuest>>): P
   ], { stdio: 'pipe' });
   const console = new GuestConsole({ onData: (l) => child.stdout.on('data', l), write: (t) => child.stdin.write(t) });
   try {
-    await console.waitFor(PROMPT, BOOT_TIMEOUT_MS);
+    await console.waitFor(SHELL_PROMPT, BOOT_TIMEOUT_MS);
     return { seconds: (performance.now() - start) / 1000 };
   } finally {
     child.kill('SIGKILL');
@@ -88,14 +77,10 @@ const DISK_BOOTARGS = 'console=ttyS0 quiet hangar.modules=virtio_mmio,virtio_blk
 interface GuestSession { console: GuestConsole; stop(): Promise<unknown> }
 
 function hangarWithDisk(guest: Awaited<ReturnType<typeof ensureDebianGuest>>, disk: string): GuestSession {
-  const machine = new MachineHost({
+  const { machine, console } = startGuestMachine({
     harts: 1, ramBytes: 256 * 1024 * 1024,
     firmwarePath: guest.firmware, kernelPath: guest.kernel, initrdPath: guest.initrd, bootargs: DISK_BOOTARGS,
     disks: [{ path: disk, readOnly: false }],
-  });
-  const console = new GuestConsole({
-    onData: (listener) => machine.on('console', listener),
-    write: (text) => machine.sendConsole(Buffer.from(text)),
   });
   return { console, stop: () => machine.kill() };
 }
@@ -124,7 +109,7 @@ async function ddThroughput(session: GuestSession): Promise<{ write: number[]; r
   const write: number[] = [];
   const read: number[] = [];
   try {
-    await session.console.waitFor(PROMPT, BOOT_TIMEOUT_MS);
+    await session.console.waitFor(SHELL_PROMPT, BOOT_TIMEOUT_MS);
     for (let i = 0; i < RUNS; i++) {
       write.push(DISK_BENCH_MIB / await timedInGuest(session.console, `dd if=/dev/zero of=/dev/vda bs=1M count=${DISK_BENCH_MIB} oflag=direct`));
       read.push(DISK_BENCH_MIB / await timedInGuest(session.console, `dd if=/dev/vda of=/dev/null bs=1M count=${DISK_BENCH_MIB} iflag=direct`));
@@ -175,20 +160,15 @@ const CONSOLE_KIB = 256;
  */
 async function benchSmp(): Promise<void> {
   const guest = await ensureDebianGuest({});
-  const machine = new MachineHost({
+  const { machine, console: shell } = await bootToShell({
     harts: 2, ramBytes: 512 * 1024 * 1024,
     firmwarePath: guest.firmware, kernelPath: guest.kernel, initrdPath: guest.initrd, bootargs: guest.bootargs,
-  });
-  const shell = new GuestConsole({
-    onData: (listener) => machine.on('console', listener),
-    write: (text) => machine.sendConsole(Buffer.from(text)),
-  });
+  }, BOOT_TIMEOUT_MS);
   const serial: number[] = [];
   const parallel: number[] = [];
   const tty: number[] = [];
   const hvc: number[] = [];
   try {
-    await shell.waitFor(PROMPT, BOOT_TIMEOUT_MS);
     await shell.run(`dd if=/dev/zero of=/tmp/a bs=1M count=${SMP_FILE_MIB} 2>/dev/null && cp /tmp/a /tmp/b`, 600_000);
     const write = (device: string) => `sh -c 'dd if=/dev/zero bs=1k count=${CONSOLE_KIB} 2>/dev/null | tr "\\0" x > ${device}'`;
     for (let i = 0; i < RUNS; i++) {

@@ -2,6 +2,9 @@
 // command, read its output and exit status. It works on any byte stream, so the same helper
 // drives Hangar and the peer (qemu-system-riscv64) in benchmarks.
 
+/** The shell prompt of Hangar's Debian guest (busybox ash as root), with the cursor-position query ash sends after it. */
+export const SHELL_PROMPT = /# (\x1b\[6n)?$/;
+
 export interface ConsoleStream {
   /** Subscribes to bytes the guest writes. */
   onData(listener: (chunk: Uint8Array) => void): void;

@@ -4,15 +4,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { startHangarRun } from '../../support/hangar-process.ts';
+import { SHELL_PROMPT } from '../../support/guest-console.ts';
 
 const BOOT_TIMEOUT_MS = 180_000;
 // busybox ash's prompt, followed by its cursor-position query (ESC [ 6 n).
-const PROMPT = /# (\x1b\[6n)?$/;
 
 test('Debian trixie boots to the busybox shell and runs commands correctly', { timeout: 900_000 }, async () => {
   const { child, console: guest, exited } = startHangarRun(['--guest', 'debian', '--memory', '512M']);
   try {
-    await guest.waitFor(PROMPT, BOOT_TIMEOUT_MS);
+    await guest.waitFor(SHELL_PROMPT, BOOT_TIMEOUT_MS);
     assert.match(guest.transcript, /Linux version 6\.12\./);
 
     assert.equal((await guest.run('uname -m')).output, 'riscv64');

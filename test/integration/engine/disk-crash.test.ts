@@ -22,6 +22,7 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hangarSync, startHangarRun } from '../../support/hangar-process.ts';
+import { SHELL_PROMPT } from '../../support/guest-console.ts';
 
 const KILLS = 20;
 const SLOT = 64 * 1024;
@@ -30,7 +31,6 @@ const SLOTS = DISK_SIZE / SLOT;
 const OPERATIONS_PER_BOOT = 300; // more than a boot gets through before its kill (up to 100 have been seen)
 const MAX_KILL_DELAY_MS = 8000;
 const BOOT_TIMEOUT_MS = 300_000;
-const PROMPT = /# (\x1b\[6n)?$/;
 const ZERO = createHash('sha256').update(Buffer.alloc(SLOT)).digest('hex');
 
 type Operation = { kind: 'w' | 'd'; slot: number };
@@ -105,7 +105,7 @@ test(`${KILLS} SIGKILLs of hangar run while the guest writes and flushes: no cor
     let output = '';
     let released = 0;
     try {
-      await guest.waitFor(PROMPT, BOOT_TIMEOUT_MS);
+      await guest.waitFor(SHELL_PROMPT, BOOT_TIMEOUT_MS);
       const from = guest.transcript.length;
       guest.type(workload(operations));
       const firstDeadline = Date.now() + 120_000;

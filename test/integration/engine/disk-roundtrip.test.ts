@@ -12,11 +12,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hangarSync, startHangarRun } from '../../support/hangar-process.ts';
-import type { GuestConsole } from '../../support/guest-console.ts';
+import { SHELL_PROMPT, type GuestConsole } from '../../support/guest-console.ts';
 
 const BOOT_TIMEOUT_MS = 300_000;
 // busybox ash's prompt, followed by its cursor-position query (ESC [ 6 n).
-const PROMPT = /# (\x1b\[6n)?$/;
 const MiB = 1024 * 1024;
 
 const dir = mkdtempSync(join(tmpdir(), 'hangar-disk-roundtrip-'));
@@ -26,10 +25,10 @@ const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('h
 async function withGuest(disks: string[], session: (guest: GuestConsole) => Promise<void>): Promise<number | null> {
   const { child, console: guest, exited } = startHangarRun(['--guest', 'debian', '--memory', '256M', ...disks.flatMap((d) => ['--disk', d])]);
   try {
-    await guest.waitFor(PROMPT, BOOT_TIMEOUT_MS);
+    await guest.waitFor(SHELL_PROMPT, BOOT_TIMEOUT_MS);
     await ok(guest, 'dmesg -n 1'); // kernel messages (EXT4-fs mounted ...) would mix into command output
     await session(guest);
-    await guest.waitFor(PROMPT, 60_000);
+    await guest.waitFor(SHELL_PROMPT, 60_000);
     guest.type('poweroff -f\n');
     return await exited;
   } finally {
@@ -43,7 +42,7 @@ async function withGuest(disks: string[], session: (guest: GuestConsole) => Prom
  * still be on its way when its end marker has been seen.
  */
 async function shell(guest: GuestConsole, command: string, timeoutMs = 60_000): Promise<{ output: string; status: number }> {
-  await guest.waitFor(PROMPT, timeoutMs);
+  await guest.waitFor(SHELL_PROMPT, timeoutMs);
   return guest.run(command, timeoutMs);
 }
 

@@ -6,20 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hangarSync } from '../../support/hangar-process.ts';
 import { createQcow2 } from '../../../engine/storage/index.ts';
+import { riscvImage } from '../../support/riscv-image.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hangar-badinput-'));
 const file = (name: string, bytes: Uint8Array) => { const p = join(dir, name); writeFileSync(p, bytes); return p; };
 
-// A minimal valid RISC-V Image header (the Linux boot protocol's 64 bytes) with some text.
-function riscvImage(): Uint8Array {
-  const image = new Uint8Array(8192);
-  const view = new DataView(image.buffer);
-  view.setBigUint64(0x08, 0x200000n, true); // text_offset
-  view.setBigUint64(0x10, 8192n, true);     // image_size
-  image.set(new TextEncoder().encode('RISCV\0\0\0'), 0x30);
-  image.set(new TextEncoder().encode('RSC\x05'), 0x38);
-  return image;
-}
 const firmware = file('fw_dynamic.bin', new Uint8Array(4096).fill(0x13));
 const kernel = file('Image', riscvImage());
 const initrd = file('initrd.img', new Uint8Array(1024));

@@ -10,12 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { ensureDebianGuest } from '../../../engine/guests/debian.ts';
 import { writeCpio } from '../../../engine/guests/cpio.ts';
-import { MachineHost } from '../../../engine/vcpu/machine-host.ts';
-import { GuestConsole } from '../../support/guest-console.ts';
+import { bootToShell, type GuestMachine } from '../../support/guest-machine.ts';
 
-/** busybox ash's prompt, followed by its cursor-position query (ESC [ 6 n). */
-export const PROMPT = /# (\x1b\[6n)?$/;
-export const BOOT_TIMEOUT_MS = 600_000;
+const BOOT_TIMEOUT_MS = 600_000;
 /** Where the test program lands in the guest. */
 export const ATOMICS = '/smp-atomics';
 
@@ -31,30 +28,14 @@ function initrdWithAtomics(cachedInitrd: string): string {
   return initrd;
 }
 
-export interface SmpGuest {
-  machine: MachineHost;
-  console: GuestConsole;
-}
-
 /** Boots the guest with `harts` vCPUs to its shell. */
-export async function bootSmpGuest(harts: number): Promise<SmpGuest> {
+export async function bootSmpGuest(harts: number): Promise<GuestMachine> {
   const guest = await ensureDebianGuest({});
-  const machine = new MachineHost({
+  return bootToShell({
     harts, ramBytes: 512 * 1024 * 1024,
     firmwarePath: guest.firmware, kernelPath: guest.kernel, initrdPath: initrdWithAtomics(guest.initrd),
     bootargs: guest.bootargs,
-  });
-  const console = new GuestConsole({
-    onData: (listener) => machine.on('console', listener),
-    write: (text) => machine.sendConsole(Buffer.from(text)),
-  });
-  try {
-    await console.waitFor(PROMPT, BOOT_TIMEOUT_MS);
-  } catch (err) {
-    await machine.kill();
-    throw err;
-  }
-  return { machine, console };
+  }, BOOT_TIMEOUT_MS);
 }
 
 /** The two totals smp-atomics prints: "atomic N mutex M". */

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { createServer } from 'node:net';
 import { HANGAR } from '../../support/hangar-process.ts';
-import { GuestConsole } from '../../support/guest-console.ts';
+import { GuestConsole, SHELL_PROMPT } from '../../support/guest-console.ts';
 import { ensureDebianGuest, type DebianGuest } from '../../../engine/guests/debian.ts';
 
 const cache = mkdtempSync(join(tmpdir(), 'hangar-guest-cache-'));
@@ -25,7 +25,6 @@ const closedPort = await new Promise<number>((resolve) => {
   });
 });
 const OFFLINE = { ...env, HANGAR_DEBIAN_MIRROR: `http://127.0.0.1:${closedPort}/debian` };
-const PROMPT = /# (\x1b\[6n)?$/;
 
 function hangar(args: string[], childEnv: NodeJS.ProcessEnv = env): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -105,7 +104,7 @@ test('Debian\'s qemu-system-riscv64 boots the guest to a shell with job control 
   ], { stdio: 'pipe' });
   const console = new GuestConsole({ onData: (l) => qemu.stdout.on('data', l), write: (t) => qemu.stdin.write(t) });
   try {
-    await console.waitFor(PROMPT, 240_000);
+    await console.waitFor(SHELL_PROMPT, 240_000);
     assert.match(console.transcript, /Linux version 6\.12\./);
     assert.doesNotMatch(console.transcript, /init: insmod .* failed/);
     assert.equal((await console.run('uname -m')).output, 'riscv64');

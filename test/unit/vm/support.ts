@@ -4,16 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VmLibrary } from '../../../engine/vm/index.ts';
-
-export function riscvImage(): Uint8Array {
-  const image = new Uint8Array(8192);
-  const view = new DataView(image.buffer);
-  view.setBigUint64(0x08, 0x200000n, true); // text_offset
-  view.setBigUint64(0x10, 8192n, true); // image_size
-  image.set(new TextEncoder().encode('RISCV\0\0\0'), 0x30);
-  image.set(new TextEncoder().encode('RSC\x05'), 0x38);
-  return image;
-}
+import { riscvImage } from '../../support/riscv-image.ts';
 
 export interface BootFiles { kernel: string; initrd: string; firmware: string }
 
