@@ -26,6 +26,11 @@ export interface Device {
   loadState(state: DeviceState): void;
   /** Called by the machine loop between CPU batches: pick up host-side input, timers. */
   poll?(): void;
+  /**
+   * Before a save, with every hart stopped: takes host-side input the device has not taken yet
+   * into its own state, so that the saved state carries it (nothing on its way is lost).
+   */
+  quiesce?(): void;
 }
 
 /** An interrupt line into the PLIC (level-triggered). */

@@ -47,6 +47,13 @@ export class StateReader {
     return BigInt(value);
   }
 
+  /** An array of exactly `length` values saved with u64State. */
+  u64s(name: string, length: number): bigint[] {
+    const value = this.state[name];
+    if (!Array.isArray(value) || value.length !== length) this.fail(name, `an array of ${length} unsigned 64-bit decimal strings`);
+    return value.map((_, i) => new StateReader(value as unknown as Record<string, unknown>, `${this.kind}.${name}`).u64(String(i)));
+  }
+
   /** An array of integers in [0, max], at most `maxLength` long (exactly, if `exact`). */
   uints(name: string, max: number, maxLength: number, exact = false): number[] {
     const value = this.state[name];
@@ -73,6 +80,13 @@ export class StateReader {
       if (typeof entry !== 'object' || entry === null) throw new DeviceStateError(`${where} is not a record`);
       return item(new StateReader(entry as Record<string, unknown>, where));
     });
+  }
+
+  /** A plain record of named fields inside this state. */
+  record(name: string): StateReader {
+    const value = this.state[name];
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) this.fail(name, 'a record');
+    return new StateReader(value as Record<string, unknown>, `${this.kind}.${name}`);
   }
 
   /** A nested device state (a virtio device's own state inside its transport's). */

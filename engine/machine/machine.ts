@@ -2,14 +2,23 @@
 // the compiled core, the `virt` board's devices, the boot images, and one core instance used only
 // to reset and inspect the harts — they run on their own vCPU threads, each with its own instance
 // over the same memory. Interrupt lines the devices drive wake the hart's thread (`wake`).
+//
+// Saved state (engine/vm/state-file.ts): `cpu` every hart's named fields (hart-state.ts),
+// `devices` the board table's slot name -> Device.saveState(), `clock` the guest ticks at the
+// pause, and guest RAM. A restore reads all of it into the fresh machine before any hart runs.
 import { readFileSync } from 'node:fs';
 import { Cpu, SharedHartLines } from '../cpu/cpu.ts';
+import { RAM_OFFSET } from '../cpu/layout.ts';
 import type { CharBackend } from '../devices/char.ts';
-import type { Device, MmioBus } from '../devices/device.ts';
+import type { Device, DeviceState, MmioBus } from '../devices/device.ts';
+import { DeviceStateError, StateReader, u64State } from '../devices/state.ts';
+import { readStateFile, writeStateFile, type StateFileSummary } from '../vm/state-file.ts';
+import { StateFileError } from '../vm/errors.ts';
 import { GuestClock } from './clock.ts';
 import { createVirtBoard, type VirtBoard } from './virt.ts';
 import { loadBootImages } from './boot.ts';
 import { closeDisks, openDisks, type BoardDisk } from './disks.ts';
+import { cpuStateFromJson, cpuStateJson, writeHartState, type HartState } from './hart-state.ts';
 import { WakingHartLines, type MachineControl } from '../vcpu/control.ts';
 import type { DiskConfig } from '../vcpu/protocol.ts';
 
@@ -22,6 +31,27 @@ export interface MachineConfig {
   bootargs: string;
   /** Served by virtio-blk devices in the order given (the guest's vda, vdb, ...). */
   disks?: DiskConfig[];
+  /**
+   * A saved-state file (engine/vm/state-file.ts) to resume instead of booting; `vm`: the VM it
+   * must belong to (null: any).
+   */
+  restoreFrom?: { path: string; vm: string | null };
+}
+
+/** The character back-ends of the board's two consoles. */
+export interface MachineConsoles {
+  /** The UART (ttyS0): the user's serial console. */
+  console: CharBackend;
+  /** The virtio-console (hvc0): the guest agent's channel. */
+  agent: CharBackend;
+}
+
+const CLOCK_STATE_VERSION = 1;
+
+/** A saved state read into the machine, waiting for the harts to be ready. */
+interface PendingRestore {
+  harts: HartState[];
+  ticks: bigint;
 }
 
 /** What the guest asked of the board (through the sifive test device), taken once. */
@@ -33,6 +63,7 @@ export interface BusWindow { base: number; size: number }
 export class Machine {
   private request: BoardRequest | null = null;
   private readonly pollable: Device[];
+  private pendingRestore: PendingRestore | null = null;
 
   private constructor(
     private readonly config: MachineConfig,
@@ -41,12 +72,12 @@ export class Machine {
     private readonly cpu: Cpu,
     private readonly clock: GuestClock,
     private readonly board: VirtBoard,
-    private readonly disks: BoardDisk[],
+    private disks: BoardDisk[],
   ) {
     this.pollable = board.devices.flatMap((slot) => (slot.device.poll ? [slot.device] : []));
   }
 
-  static async create(config: MachineConfig, console: CharBackend, control: Pick<MachineControl, 'wakeHart'>): Promise<Machine> {
+  static async create(config: MachineConfig, consoles: MachineConsoles, control: Pick<MachineControl, 'wakeHart'>): Promise<Machine> {
     const memory = Cpu.createMemory(config.ramBytes);
     const module = await Cpu.compile();
     const clock = new GuestClock(memory);
@@ -57,7 +88,8 @@ export class Machine {
       ramBytes: config.ramBytes,
       memory,
       clock,
-      console,
+      console: consoles.console,
+      virtioConsole: consoles.agent,
       disks,
       hart: new WakingHartLines(new SharedHartLines(memory, config.harts), control),
       events: {
@@ -73,6 +105,11 @@ export class Machine {
   /** Flushes and closes the disks. The owner calls it once the machine has ended (powered off, quit, or failed). */
   close(): void {
     closeDisks(this.disks);
+  }
+
+  /** Guest RAM in the shared memory. */
+  private get ram(): Uint8Array {
+    return new Uint8Array(this.memory.buffer, RAM_OFFSET, this.config.ramBytes);
   }
 
   /** The board's bus: every device but the per-hart CLINT is reached through it. */
@@ -104,6 +141,91 @@ export class Machine {
     images.harts.forEach((entry, hart) => this.cpu.resetHart(hart, entry));
     this.request = null;
     this.clock.start();
+  }
+
+  /** Starts the machine: from the saved state read by loadSavedState if there is one, else a boot. */
+  start(): void {
+    const restore = this.pendingRestore;
+    if (!restore) {
+      this.boot();
+      return;
+    }
+    this.pendingRestore = null;
+    // After the device states: the lines the interrupt controllers drove on loading are the
+    // saved ones anyway, and the CLINT's msip bits live only in the harts' lines.
+    restore.harts.forEach((state, hart) => writeHartState(this.memory, hart, state));
+    this.clock.start(restore.ticks);
+  }
+
+  /**
+   * Reads the config's saved state into this fresh machine (no hart has run): RAM, every
+   * device's state, and the harts' states and guest time that start() puts in place. A file or
+   * a state that does not fit this machine is a StateFileError naming the file.
+   */
+  async loadSavedState(from: { path: string; vm: string | null }): Promise<void> {
+    const saved = await readStateFile(from.path, { vm: from.vm ?? undefined, into: this.ram, zeroed: true });
+    try {
+      const harts = cpuStateFromJson(saved.cpu, this.config.harts);
+      const ticks = StateReader.open(saved.clock as DeviceState, 'clock', CLOCK_STATE_VERSION).u64('ticks');
+      const names = new Set(this.board.devices.map((slot) => slot.name));
+      const foreign = Object.keys(saved.devices).find((name) => !names.has(name));
+      if (foreign !== undefined) throw new DeviceStateError(`devices: "${foreign}" is no device of this board`);
+      for (const slot of this.board.devices) {
+        const state = saved.devices[slot.name];
+        if (state === undefined) throw new DeviceStateError(`devices: no state for "${slot.name}"`);
+        try {
+          slot.device.loadState(state as DeviceState);
+        } catch (err) {
+          throw new DeviceStateError(`devices.${slot.name}: ${(err as Error).message}`);
+        }
+      }
+      this.pendingRestore = { harts, ticks };
+    } catch (err) {
+      if (err instanceof DeviceStateError) throw new StateFileError(`${from.path}: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /**
+   * Writes the machine's state to `path` (atomically) with every hart stopped: devices take the
+   * input on its way to them, disks are flushed, then CPU, device and clock states and RAM go
+   * to the file. `ticks`: guest time at the pause.
+   */
+  async saveState(path: string, vm: string | null, ticks: bigint): Promise<StateFileSummary> {
+    const devices: Record<string, DeviceState> = {};
+    for (const { name, device } of this.board.devices) {
+      device.quiesce?.();
+      devices[name] = device.saveState();
+    }
+    for (const { disk } of this.disks) disk.flush();
+    return writeStateFile(path, {
+      vm,
+      cpu: cpuStateJson(this.memory, this.config.harts),
+      devices,
+      clock: { version: CLOCK_STATE_VERSION, ticks: u64State(ticks) },
+      ram: this.ram,
+    });
+  }
+
+  /**
+   * Serves `configs` in place of the current disks, in the same virtio-blk slots (same count,
+   * sizes and writability; the devices' queue state stays): the old images are flushed and
+   * closed. With every hart stopped. If a new image does not open or fit, nothing changes.
+   */
+  replaceDisks(configs: readonly DiskConfig[]): void {
+    if (configs.length !== this.disks.length) {
+      throw new RangeError(`the machine has ${this.disks.length} disks; ${configs.length} given to replace them`);
+    }
+    const disks = openDisks(configs);
+    const misfit = disks.findIndex(({ disk }, i) => disk.size !== this.disks[i]!.disk.size || disk.readOnly !== this.disks[i]!.disk.readOnly);
+    if (misfit >= 0) {
+      closeDisks(disks);
+      throw new RangeError(`disk ${misfit}: ${configs[misfit]!.path} does not match the size or writability of ${this.disks[misfit]!.disk.path}`);
+    }
+    const old = this.disks;
+    this.disks = disks;
+    disks.forEach(({ disk }, i) => this.board.blockDevices[i]!.replaceDisk(disk));
+    closeDisks(old);
   }
 
   /** Lets the devices that take host input or keep timers (UART, virtio-console, RTC) catch up. */

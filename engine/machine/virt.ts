@@ -69,6 +69,7 @@ export interface VirtBoardOptions {
 interface BoardContext extends VirtBoardOptions {
   guestMemory: GuestMemory;
   plic: Plic;
+  blockDevices: VirtioBlk[];
 }
 
 interface SlotDefinition extends SlotDescription {
@@ -91,7 +92,10 @@ function virtioDevice(slot: number, board: BoardContext) {
     case 1: return new VirtioRng();
     default: {
       const disk = board.disks?.[slot - FIRST_DISK_SLOT];
-      return disk ? new VirtioBlk(disk.disk, { serial: disk.serial }) : null;
+      if (!disk) return null;
+      const device = new VirtioBlk(disk.disk, { serial: disk.serial });
+      board.blockDevices.push(device);
+      return device;
     }
   }
 }
@@ -172,6 +176,8 @@ export interface VirtBoard {
   bus: Bus;
   devices: BoardSlot[];
   memory: GuestMemory;
+  /** The virtio-blk devices, one per disk in the order given (to swap their images: replaceDisk). */
+  blockDevices: VirtioBlk[];
   /** The device tree describing this board. */
   dtb(options: Omit<VirtTreeOptions, 'harts' | 'ramBytes'>): Uint8Array;
 }
@@ -180,7 +186,7 @@ export function createVirtBoard(options: VirtBoardOptions): VirtBoard {
   if ((options.disks?.length ?? 0) > MAX_DISKS) throw new RangeError(`the virt board takes at most ${MAX_DISKS} disks`);
   const guestMemory = new GuestMemory(options.memory, options.ramBytes);
   const plic = new Plic(options.harts, options.hart);
-  const board: BoardContext = { ...options, guestMemory, plic };
+  const board: BoardContext = { ...options, guestMemory, plic, blockDevices: [] };
   const noIrq: IrqLine = () => { throw new Error('device raised an interrupt on a slot that has none'); };
   const devices = VIRT_SLOTS.map(({ create, ...description }): BoardSlot => ({
     ...description,
@@ -192,6 +198,7 @@ export function createVirtBoard(options: VirtBoardOptions): VirtBoard {
     bus: new Bus(devices),
     devices,
     memory: guestMemory,
+    blockDevices: board.blockDevices,
     dtb: (tree) => virtDeviceTree(devices, { harts: options.harts, ramBytes: options.ramBytes, ...tree }),
   };
 }

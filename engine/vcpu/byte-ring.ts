@@ -18,6 +18,12 @@ export class ByteRing {
     this.data = new Uint8Array(this.buffer, HEADER_BYTES);
   }
 
+  /** Bytes that can be written now. */
+  free(): number {
+    const size = this.data.length;
+    return (Atomics.load(this.index, HEAD) - Atomics.load(this.index, TAIL) - 1 + size) % size;
+  }
+
   /** Appends as many bytes as fit; returns how many were written. */
   write(bytes: Uint8Array): number {
     const size = this.data.length;

@@ -200,14 +200,19 @@ export class MachineControl {
     this.ringEvents();
   }
 
-  /** The device thread waits here while the owner's park holds (and the machine runs). */
-  parkDevice(): void {
+  /**
+   * The device thread waits here while the owner's park holds (and the machine runs). It waits
+   * with its event loop free: the owner's commands to a paused machine (save, replace disks)
+   * reach it as messages, and nothing else needs it then (every hart is parked).
+   */
+  async parkDevice(): Promise<void> {
     Atomics.store(this.words, DEVICE_PARKED, 1);
     this.ringEvents();
     for (;;) {
       const seen = this.deviceBell();
       if (!this.parkRequested(ParkReason.Owner) || this.stopReason() !== StopReason.Running) break;
-      this.sleepDevice(seen, Infinity);
+      const wait = waitAsync(this.words, DEVICE_BELL, seen, Infinity);
+      if (wait.async) await wait.value;
     }
     Atomics.store(this.words, DEVICE_PARKED, 0);
     this.ringEvents();

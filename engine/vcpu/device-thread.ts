@@ -1,14 +1,17 @@
-// The device thread of a machine: builds the board, boots it once every vCPU thread has its core,
-// then serves the vCPUs' MMIO requests (mmio-mailbox.ts), polls the devices that take host
-// input, sends console output to the owner, and carries out park (pause, reset) and stop. It
-// never yields to its event loop: it sleeps on the device bell, which vCPUs and the owner ring.
+// The device thread of a machine: builds the board (and reads a saved state into it), boots or
+// restores it once every vCPU thread has its core, then serves the vCPUs' MMIO requests
+// (mmio-mailbox.ts), polls the devices that take host input, sends console and agent output to
+// the owner, and carries out park (pause, reset) and stop. While the machine runs it never
+// yields to its event loop: it sleeps on the device bell, which vCPUs and the owner ring. Parked
+// for the owner's pause it waits with the event loop free, and carries out the owner's commands
+// (DeviceCommand: save the state, replace the disks).
 import { parentPort, workerData } from 'node:worker_threads';
 import { Machine } from '../machine/machine.ts';
 import type { CharBackend } from '../devices/char.ts';
 import { ByteRing } from './byte-ring.ts';
 import { MachineControl, ParkReason, StopReason } from './control.ts';
 import { MailboxServer } from './mmio-mailbox.ts';
-import { errorMessage, type DeviceData, type DeviceMessage, type MachineExit } from './protocol.ts';
+import { errorMessage, type DeviceCommand, type DeviceData, type DeviceMessage, type MachineExit } from './protocol.ts';
 
 /** Devices are polled at least this often while vCPUs keep the thread busy with MMIO. */
 const POLL_MS = 1;
@@ -24,11 +27,11 @@ const ACTIVE_SLEEP_MS = 2;
 const IDLE_SLEEP_MS = 100;
 /** After serving a request, more usually follow at once (a driver's register sequence): spin this long. */
 const SPIN_MS = 0.05;
-/** Console output is sent when this much is buffered, or this long after its first byte. */
+/** Console and agent output is sent when this much is buffered, or this long after its first byte. */
 const FLUSH_BYTES = 16 * 1024;
 const FLUSH_MS = 2;
 
-/** Collects console output and hands it on in pieces (one message per byte would swamp the owner). */
+/** Collects a console's output and hands it on in pieces (one message per byte would swamp the owner). */
 class BufferedConsole implements CharBackend {
   private chunks: Uint8Array[] = [];
   private bytes = 0;
@@ -58,15 +61,51 @@ class BufferedConsole implements CharBackend {
   }
 }
 
-function serveMachine(machine: Machine, control: MachineControl, server: MailboxServer, console: BufferedConsole, harts: number): MachineExit {
+/** The owner's commands, carried out only while the device thread is parked for a pause. */
+class Commands {
+  private parked = false;
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(private readonly machine: Machine) {}
+
+  readonly receive = (command: DeviceCommand): void => {
+    if (!this.parked) {
+      post({ type: 'done', id: command.id, error: { name: 'Error', message: 'machine: it is not paused' } });
+      return;
+    }
+    this.running = this.running.then(async () => {
+      try {
+        if (command.type === 'save') {
+          post({ type: 'done', id: command.id, result: await this.machine.saveState(command.path, command.vm, command.ticks) });
+        } else {
+          this.machine.replaceDisks(command.disks);
+          post({ type: 'done', id: command.id });
+        }
+      } catch (err) {
+        post({ type: 'done', id: command.id, error: { name: (err as Error).name ?? 'Error', message: errorMessage(err) } });
+      }
+    });
+  };
+
+  /** Parks the device thread for the owner's pause; returns once released and no command runs. */
+  async park(control: MachineControl): Promise<void> {
+    this.parked = true;
+    await control.parkDevice();
+    this.parked = false;
+    await this.running;
+  }
+}
+
+async function serveMachine(machine: Machine, control: MachineControl, server: MailboxServer, consoles: BufferedConsole[], commands: Commands, harts: number): Promise<MachineExit> {
   let exit: MachineExit | null = null;
   while (control.readyHarts() < harts) {
     const bell = control.deviceBell();
     if (control.stopReason() !== StopReason.Running) return { reason: 'quit', status: 0 };
     if (control.readyHarts() < harts) control.sleepDevice(bell, Infinity);
   }
-  machine.boot();
+  machine.start();
   control.go();
+  post({ type: 'running' });
   let resetting = false;
   let lastPoll = 0;
   let lastServed = 0;
@@ -90,7 +129,7 @@ function serveMachine(machine: Machine, control: MachineControl, server: Mailbox
         resetting = true;
         control.requestPark(ParkReason.Reset);
       }
-      console.flushIfDue(now);
+      for (const console of consoles) console.flushIfDue(now);
       if (control.stopReason() !== StopReason.Running) {
         // Requests are served until every vCPU has left its loop: none is left waiting.
         if (control.stoppedHarts() === harts) break;
@@ -100,8 +139,8 @@ function serveMachine(machine: Machine, control: MachineControl, server: Mailbox
         control.releasePark(ParkReason.Reset);
         continue;
       } else if (!resetting && control.parkRequested(ParkReason.Owner) && control.parkedHarts() === harts) {
-        console.flush();
-        control.parkDevice();
+        for (const console of consoles) console.flush();
+        await commands.park(control);
         continue;
       }
     } catch (err) {
@@ -115,12 +154,12 @@ function serveMachine(machine: Machine, control: MachineControl, server: Mailbox
       while (control.deviceBell() === bell && performance.now() - lastServed < SPIN_MS);
       continue;
     }
-    console.flush();
+    for (const console of consoles) console.flush();
     const asleep = performance.now();
     control.sleepDevice(bell, asleep - Math.max(lastActive, lastServed) < ACTIVE_MS ? ACTIVE_SLEEP_MS : IDLE_SLEEP_MS);
     if (control.deviceBell() !== bell) lastActive = performance.now(); // rung, not timed out
   }
-  console.flush();
+  for (const console of consoles) console.flush();
   const instructions = Number(machine.instructions());
   if (exit) return { ...exit, instructions };
   return control.stopReason() === StopReason.Quit
@@ -128,25 +167,29 @@ function serveMachine(machine: Machine, control: MachineControl, server: Mailbox
     : { reason: 'error', status: 1, message: 'a vCPU thread failed', instructions };
 }
 
-const { config, control: controlBuffer, mailboxes, input } = workerData as DeviceData;
+const { config, control: controlBuffer, mailboxes, input, agentInput } = workerData as DeviceData;
 const control = new MachineControl(controlBuffer);
 const post = (message: DeviceMessage) => parentPort!.postMessage(message);
 let exit: MachineExit;
+let commands: Commands | null = null;
 try {
   const inputRing = new ByteRing(input);
-  const console = new BufferedConsole({
-    write: (data) => post({ type: 'console', data }),
-    read: () => inputRing.read(),
-  });
-  const machine = await Machine.create(config, console, control);
+  const agentRing = new ByteRing(agentInput);
+  const console = new BufferedConsole({ write: (data) => post({ type: 'console', data }), read: () => inputRing.read() });
+  const agent = new BufferedConsole({ write: (data) => post({ type: 'agent', data }), read: () => agentRing.read() });
+  const machine = await Machine.create(config, { console, agent }, control);
   try {
+    if (config.restoreFrom) await machine.loadSavedState(config.restoreFrom);
+    commands = new Commands(machine);
+    parentPort!.on('message', commands.receive);
     post({ type: 'started', memory: machine.memory, module: machine.module, clint: machine.clint });
-    exit = serveMachine(machine, control, new MailboxServer(mailboxes, config.harts, machine.bus), console, config.harts);
+    exit = await serveMachine(machine, control, new MailboxServer(mailboxes, config.harts, machine.bus), [console, agent], commands, config.harts);
   } finally {
     machine.close(); // every vCPU has stopped (or none started): no request can reach a disk
   }
 } catch (err) {
   exit = { reason: 'error', status: 1, message: errorMessage(err) };
 }
+if (commands) parentPort!.off('message', commands.receive); // else the port keeps the thread alive
 control.requestStop(StopReason.Ended);
 post({ type: 'exit', exit });

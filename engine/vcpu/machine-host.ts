@@ -1,19 +1,24 @@
 // The owning thread's handle on a running machine. It starts the device thread (which builds and
-// boots the board) and one vCPU thread per hart, carries the console both ways, pauses and
-// resumes all harts together, and reports how the machine ended. The machine itself never runs
-// on the caller's event loop (the CLI's, or the Electron main process's): this class only waits
-// on it, with Atomics.waitAsync and messages.
+// boots the board, or restores a saved state into it) and one vCPU thread per hart, carries the
+// serial console and the guest agent's channel both ways, pauses and resumes all harts together,
+// saves a paused machine's state, swaps its disks, and reports how the machine ended. The machine
+// itself never runs on the caller's event loop (the CLI's, or the Electron main process's): this
+// class only waits on it, with Atomics.waitAsync and messages.
 import { Worker } from 'node:worker_threads';
 import { EventEmitter } from 'node:events';
 import { ByteRing } from './byte-ring.ts';
 import { GuestClock } from '../machine/clock.ts';
 import type { MachineConfig } from '../machine/machine.ts';
+import { StateFileError } from '../vm/errors.ts';
+import type { StateFileSummary } from '../vm/state-file.ts';
 import { MachineControl, ParkReason, StopReason } from './control.ts';
 import { createMailboxes } from './mmio-mailbox.ts';
-import type { DeviceData, DeviceMessage, MachineExit, VcpuData, VcpuFailure } from './protocol.ts';
+import type { DeviceCommand, DeviceData, DeviceMessage, DiskConfig, MachineExit, VcpuData, VcpuFailure } from './protocol.ts';
 
 export interface MachineHostEvents {
   console: [Uint8Array];
+  /** Bytes the guest wrote to hvc0 (the virtio-console): the guest agent's channel. */
+  agent: [Uint8Array];
   exit: [MachineExit];
 }
 
@@ -21,29 +26,51 @@ export interface MachineHostEvents {
 const PARK_TIMEOUT_MS = 10_000;
 /** How long the threads get to end by themselves after the machine stopped. */
 const WIND_DOWN_MS = 2000;
+/**
+ * Bytes for the agent that the guest has not taken yet (its driver posts receive buffers as it
+ * reads): held in this ring, never dropped; sendAgent refuses what does not fit.
+ */
+const AGENT_HOLD_BYTES = 1024 * 1024;
+
+/** A command as the caller gives it (the host numbers it). */
+type Command = DeviceCommand extends infer C ? (C extends DeviceCommand ? Omit<C, 'id'> : never) : never;
 
 export class MachineHost extends EventEmitter<MachineHostEvents> {
   private readonly device: Thread;
   private readonly vcpus: Thread[] = [];
   private readonly input = new ByteRing(64 * 1024);
+  private readonly agentInput = new ByteRing(AGENT_HOLD_BYTES);
   private readonly control = new MachineControl();
   private clock: GuestClock | null = null;
   private failure: string | null = null;
   private paused = false;
+  private nextCommand = 1;
+  private readonly commands = new Map<number, { resolve(result: StateFileSummary | undefined): void; reject(err: Error): void }>();
+  /** The command the device thread is carrying out: resume() waits for it. */
+  private operation: Promise<unknown> = Promise.resolve();
   readonly exited: Promise<MachineExit>;
+  /** Resolves once the machine runs (booted, or restored); rejects with its exit message if it ends first. */
+  readonly started: Promise<void>;
 
   constructor(private readonly config: MachineConfig) {
     super();
     const mailboxes = createMailboxes();
     this.device = startThread('./device-thread.ts', {
-      config, control: this.control.buffer, mailboxes, input: this.input.buffer,
+      config, control: this.control.buffer, mailboxes, input: this.input.buffer, agentInput: this.agentInput.buffer,
     } satisfies DeviceData);
+    let running: () => void;
+    const startedRunning = new Promise<void>((resolve) => { running = resolve; });
     const deviceEnded = new Promise<MachineExit>((resolve) => {
       const { worker } = this.device;
       worker.on('message', (message: DeviceMessage) => {
-        if (message.type === 'console') this.emit('console', message.data);
-        else if (message.type === 'started') this.startHarts(message, mailboxes);
-        else resolve(message.exit);
+        switch (message.type) {
+          case 'console': this.emit('console', message.data); break;
+          case 'agent': this.emit('agent', message.data); break;
+          case 'started': this.startHarts(message, mailboxes); break;
+          case 'running': running(); break;
+          case 'done': this.answer(message); break;
+          case 'exit': resolve(message.exit); break;
+        }
       });
       worker.on('error', (err) => resolve({ reason: 'error', status: 1, message: err.message }));
       worker.on('exit', (code) => resolve({ reason: 'error', status: 1, message: `device thread ended (${code})` }));
@@ -52,9 +79,16 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
       this.control.requestStop(StopReason.Ended);
       await this.windDown();
       const final: MachineExit = this.failure ? { ...exit, reason: 'error', status: 1, message: this.failure } : exit;
+      for (const { reject } of this.commands.values()) reject(new Error('machine: it has stopped'));
+      this.commands.clear();
       this.emit('exit', final);
       return final;
     });
+    this.started = Promise.race([
+      startedRunning,
+      this.exited.then((exit) => { throw new Error(exit.message ?? `machine: it ended (${exit.reason}) before it ran`); }),
+    ]);
+    this.started.catch(() => {}); // an owner that only watches `exited` must not see an unhandled rejection
   }
 
   private startHarts(started: Extract<DeviceMessage, { type: 'started' }>, mailboxes: SharedArrayBuffer): void {
@@ -95,6 +129,19 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
   }
 
   /**
+   * Sends bytes to the guest agent (hvc0). What the guest has no receive buffers for yet is held
+   * (up to AGENT_HOLD_BYTES); throws, sending nothing, when the bytes do not fit.
+   */
+  sendAgent(bytes: Uint8Array): void {
+    if (this.stopped()) throw new Error('machine: it has stopped');
+    if (bytes.length > this.agentInput.free()) {
+      throw new Error(`machine: the guest has not read ${AGENT_HOLD_BYTES - 1 - this.agentInput.free()} bytes sent to its agent; ${bytes.length} more do not fit`);
+    }
+    this.agentInput.write(bytes);
+    this.control.ringDevice();
+  }
+
+  /**
    * Stops every hart at an instruction boundary and the devices with them, then stops guest
    * time; resolves once all are parked. Rejects if the machine has ended or does not park.
    */
@@ -113,6 +160,8 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
   /** Starts guest time and every hart again; resolves once all have left the park. */
   async resume(): Promise<void> {
     if (!this.paused) return;
+    await this.operation.catch(() => {});
+    if (!this.paused) return;
     this.paused = false;
     this.clock!.resume();
     const unparks = this.control.unparks();
@@ -120,6 +169,51 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
     await this.control.until(
       () => this.stopped() || (this.control.unparks() - unparks >= this.config.harts && !this.control.deviceParked()),
       PARK_TIMEOUT_MS, 'every hart to resume');
+  }
+
+  /**
+   * Paused only: writes the machine's state to `path` atomically (engine/vm/state-file.ts) with
+   * VM id `vm`, after the devices took the input on its way to them and the disks were flushed.
+   * Guest time in the file is the time at the pause.
+   */
+  async saveState(path: string, vm: string | null): Promise<StateFileSummary> {
+    const ticks = this.pausedClock('saveState').now();
+    return (await this.command({ type: 'save', path, vm, ticks }))!;
+  }
+
+  /**
+   * Paused only: flushes and closes every disk and opens `disks` in the same virtio-blk slots
+   * (same count, sizes and writability: a live snapshot's new overlays). If one does not open
+   * or fit, the machine keeps its disks.
+   */
+  async replaceDisks(disks: DiskConfig[]): Promise<void> {
+    this.pausedClock('replaceDisks');
+    await this.command({ type: 'replaceDisks', disks });
+  }
+
+  private pausedClock(what: string): GuestClock {
+    if (!this.paused || this.stopped() || !this.clock) throw new Error(`machine: ${what} needs a paused machine`);
+    return this.clock;
+  }
+
+  /** Has the (parked) device thread carry out `command`, one at a time. */
+  private command(command: Command): Promise<StateFileSummary | undefined> {
+    const id = this.nextCommand++;
+    const result = this.operation.catch(() => {}).then(() => new Promise<StateFileSummary | undefined>((resolve, reject) => {
+      if (this.stopped()) throw new Error('machine: it has stopped');
+      this.commands.set(id, { resolve, reject });
+      this.device.worker.postMessage({ ...command, id } satisfies DeviceCommand);
+    }));
+    this.operation = result;
+    return result;
+  }
+
+  private answer(done: Extract<DeviceMessage, { type: 'done' }>): void {
+    const waiting = this.commands.get(done.id);
+    if (!waiting) return;
+    this.commands.delete(done.id);
+    if (!done.error) waiting.resolve(done.result);
+    else waiting.reject(done.error.name === 'StateFileError' ? new StateFileError(done.error.message) : new Error(done.error.message));
   }
 
   private stopped(): boolean {

@@ -2,6 +2,7 @@
 // guest's progress depends on crosses in shared memory instead (control.ts, mmio-mailbox.ts,
 // byte-ring.ts); these messages need the owner's event loop, never the machine's.
 import type { BusWindow, MachineConfig } from '../machine/machine.ts';
+import type { StateFileSummary } from '../vm/state-file.ts';
 
 /**
  * A disk image the machine thread opens (engine/storage openDisk: raw or qcow2, by content) and
@@ -28,8 +29,21 @@ export interface MachineExit {
 export type DeviceMessage =
   /** The board is built: what the vCPU threads need to start. */
   | { type: 'started'; memory: WebAssembly.Memory; module: WebAssembly.Module; clint: BusWindow }
+  /** The machine is booted or restored: the harts run. */
+  | { type: 'running' }
+  /** Bytes the guest wrote to the serial console (ttyS0). */
   | { type: 'console'; data: Uint8Array }
+  /** Bytes the guest wrote to the virtio-console (hvc0), the agent's channel. */
+  | { type: 'agent'; data: Uint8Array }
+  /** The answer to a DeviceCommand: its result, or why it failed. */
+  | { type: 'done'; id: number; result?: StateFileSummary; error?: { name: string; message: string } }
   | { type: 'exit'; exit: MachineExit };
+
+/** To the device thread, only while it is parked (the machine paused): it answers each with 'done'. */
+export type DeviceCommand =
+  /** Writes the machine's state file; `ticks`: guest time at the pause. */
+  | { type: 'save'; id: number; path: string; vm: string | null; ticks: bigint }
+  | { type: 'replaceDisks'; id: number; disks: DiskConfig[] };
 
 /** From a vCPU thread whose hart could not go on (a host error, not a guest one). */
 export interface VcpuFailure { type: 'failed'; message: string }
@@ -51,7 +65,10 @@ export interface DeviceData {
   config: MachineConfig;
   control: SharedArrayBuffer;
   mailboxes: SharedArrayBuffer;
+  /** ByteRing of bytes typed into the serial console. */
   input: SharedArrayBuffer;
+  /** ByteRing of bytes for the guest agent (the virtio-console's receive queue). */
+  agentInput: SharedArrayBuffer;
 }
 
 export const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));

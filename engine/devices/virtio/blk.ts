@@ -65,7 +65,7 @@ export class VirtioBlk implements VirtioDevice {
   lastError: string | null = null;
 
   /** The disk is a runtime handle: it is passed in, never saved. */
-  constructor(private readonly disk: BlockDevice, options: VirtioBlkOptions = {}) {
+  constructor(private disk: BlockDevice, options: VirtioBlkOptions = {}) {
     this.features = VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH |
       VIRTIO_BLK_F_DISCARD | VIRTIO_BLK_F_WRITE_ZEROES | (disk.readOnly ? VIRTIO_BLK_F_RO : 0n);
     this.capacity = BigInt(Math.floor(disk.size / SECTOR));
@@ -83,6 +83,18 @@ export class VirtioBlk implements VirtioDevice {
     view.setUint32(0x30, MAX_ZERO_SECTORS, true);
     view.setUint32(0x34, MAX_SEGMENTS, true);
     this.config[0x38] = 1; // write zeroes may deallocate (qcow2 does)
+  }
+
+  /**
+   * Serves `disk` from now on instead of the current image (a live snapshot's new overlay on the
+   * image it had open): the guest sees the same disk, so it must have the same size and
+   * writability. The caller flushes and closes the old image.
+   */
+  replaceDisk(disk: BlockDevice): void {
+    if (disk.size !== this.disk.size || disk.readOnly !== this.disk.readOnly) {
+      throw new RangeError(`virtio-blk: ${disk.path} (${disk.size} bytes${disk.readOnly ? ', read-only' : ''}) cannot replace ${this.disk.path} (${this.disk.size} bytes${this.disk.readOnly ? ', read-only' : ''})`);
+    }
+    this.disk = disk;
   }
 
   readConfig(offset: number, width: AccessWidth): number {

@@ -69,6 +69,13 @@ export class VirtioConsole implements VirtioDevice {
     }
   }
 
+  /** Input still in the back-end becomes held input: a saved state carries it to the guest. */
+  quiesce(): void {
+    const parts = [this.held];
+    for (let bytes; (bytes = this.backend.read());) parts.push(bytes);
+    this.held = Buffer.concat(parts);
+  }
+
   reset(): void {} // held input is the user's typing, not device state: it survives a reset
 
   saveState(): DeviceState {

@@ -203,6 +203,10 @@ export class VirtioMmio implements Device {
     if (backend?.poll && this.live()) this.guarded(() => backend.poll!(this.view));
   }
 
+  quiesce(): void {
+    this.backend?.quiesce?.();
+  }
+
   private live(): boolean {
     return (this.status & (VirtioStatus.DriverOk | VirtioStatus.NeedsReset)) === VirtioStatus.DriverOk;
   }

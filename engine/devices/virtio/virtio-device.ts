@@ -43,6 +43,8 @@ export interface VirtioDevice {
   onNotify(queue: number, queues: VirtioQueues): void;
   /** Called by the machine loop while the device is live: host-side input, completions. */
   poll?(queues: VirtioQueues): void;
+  /** Before a save: takes host-side input into the device's state (Device.quiesce). */
+  quiesce?(): void;
   /** Device reset (status 0 or machine reset): drops in-flight work. */
   reset(): void;
   saveState(): DeviceState;
