@@ -1,27 +1,43 @@
 // The main window: toolbar, library on the left, details on the right, and the wizard open
 // at the moment (one at a time).
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import type { AppCommand, ContainerInfo, SnapshotInfo } from '../../../engine/api/channels.ts';
+import type { AppCommand, ContainerInfo, SnapshotInfo, VmListEntry } from '../../../engine/api/channels.ts';
 import type { ApiClient } from '../../../engine/api/client.ts';
-import { containerActions, type Action } from './actions.ts';
+import { containerActions, vmActions, type Action } from './actions.ts';
 import { useEngine } from './useEngine.ts';
-import { ContainerDetails, type Tab } from '../components/Details.tsx';
+import { useVm } from './useVm.ts';
+import { ContainerDetails } from '../components/Details.tsx';
+import type { Tab } from '../components/DetailsFrame.tsx';
 import { ErrorMessage } from '../components/ErrorMessage.tsx';
 import { Library, type LibraryItem } from '../components/Library.tsx';
 import { Toolbar } from '../components/Toolbar.tsx';
+import { describeVmState, VmDetailsPane, vmResources } from '../components/VmDetails.tsx';
 import { DeleteContainerWizard } from '../wizards/DeleteWizard.tsx';
 import { NewContainerWizard } from '../wizards/NewContainerWizard.tsx';
+import { NewVmWizard } from '../wizards/NewVmWizard.tsx';
 import { PreferencesDialog } from '../wizards/PreferencesDialog.tsx';
 import { RestoreSnapshotWizard, TakeSnapshotWizard } from '../wizards/SnapshotWizards.tsx';
+import { DeleteVmSnapshotWizard, RestoreVmSnapshotWizard, TakeVmSnapshotWizard } from '../wizards/VmSnapshotWizards.tsx';
+import { CloneVmWizard, DeleteVmWizard, ResumeVmWizard, SuspendVmWizard } from '../wizards/VmWizards.tsx';
 
 type Open =
+  | { kind: 'new-vm' }
   | { kind: 'new-container' }
   | { kind: 'preferences' }
   | { kind: 'delete'; container: ContainerInfo }
   | { kind: 'take-snapshot'; container: ContainerInfo }
-  | { kind: 'restore-snapshot'; container: ContainerInfo; snapshot?: string };
+  | { kind: 'restore-snapshot'; container: ContainerInfo; snapshot?: string }
+  | { kind: 'vm-delete'; vm: VmListEntry }
+  | { kind: 'vm-take-snapshot'; vm: VmListEntry }
+  | { kind: 'vm-restore-snapshot'; vm: VmListEntry; snapshot?: string }
+  | { kind: 'vm-delete-snapshot'; vm: VmListEntry; snapshot: string }
+  | { kind: 'vm-clone'; vm: VmListEntry; snapshot?: string }
+  | { kind: 'vm-save'; vm: VmListEntry }
+  | { kind: 'vm-resume'; vm: VmListEntry };
 
 const NO_ACTIONS: ReadonlySet<Action> = new Set();
+const vmKey = (id: string) => `vm:${id}`;
+const containerKey = (id: string) => `container:${id}`;
 
 function useSystemDark(): boolean {
   const query = useMemo(() => window.matchMedia('(prefers-color-scheme: dark)'), []);
@@ -49,8 +65,10 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
     document.documentElement.dataset.theme = dark ? 'dark' : 'light';
   }, [dark]);
 
-  const selected = state.containers.find((c) => `container:${c.id}` === selectedKey);
-  const allowed = selected ? containerActions(selected.status) : NO_ACTIONS;
+  const selectedVm = state.vms.find((v) => vmKey(v.id) === selectedKey);
+  const selected = state.containers.find((c) => containerKey(c.id) === selectedKey);
+  const allowed = selectedVm ? vmActions(selectedVm.state) : selected ? containerActions(selected.status) : NO_ACTIONS;
+  const { view: vmView, reload: reloadVm } = useVm(client, selectedVm);
 
   const loadSnapshots = useCallback((container: string) => {
     client.invoke('containers:snapshots', { container }).then(
@@ -62,32 +80,63 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
   useEffect(() => {
     setActionError(undefined);
     if (selected) loadSnapshots(selected.id);
-  }, [selected?.id, loadSnapshots]);
+  }, [selected?.id, selectedVm?.id, loadSnapshots]);
 
-  // The selection follows a deleted container to the first one left.
+  // The selection follows a deleted machine to the first one left.
+  const keys = [...state.vms.map((v) => vmKey(v.id)), ...state.containers.map((c) => containerKey(c.id))];
+  const firstKey = keys[0];
   useEffect(() => {
-    if (selectedKey && !selected && state.containers[0]) setSelectedKey(`container:${state.containers[0].id}`);
-    if (!selectedKey && state.containers[0]) setSelectedKey(`container:${state.containers[0].id}`);
-  }, [selectedKey, selected, state.containers]);
+    if ((!selectedKey || (!selected && !selectedVm)) && firstKey) setSelectedKey(firstKey);
+  }, [selectedKey, selected, selectedVm, firstKey]);
+  // The console tab is a VM's name for the terminal tab; logs exist for containers only.
+  useEffect(() => {
+    if (selectedVm && tab === 'logs') setTab('details');
+  }, [selectedVm, tab]);
+
+  async function actOnVm(vm: VmListEntry, action: Action) {
+    const id = vm.id;
+    switch (action) {
+      case 'start':
+        if (vm.state === 'saved') return setOpen({ kind: 'vm-resume', vm });
+        setTab('terminal');
+        await client.invoke('vms:start', { vm: id });
+        break;
+      case 'pause': await client.invoke('vms:pause', { vm: id }); break;
+      case 'resume': await client.invoke('vms:resume', { vm: id }); break;
+      case 'stop': await client.invoke('vms:stop', { vm: id }); break;
+      case 'force-stop': await client.invoke('vms:stop', { vm: id, force: true }); break;
+      case 'save': setOpen({ kind: 'vm-save', vm }); break;
+      case 'snapshot': setOpen({ kind: 'vm-take-snapshot', vm }); break;
+      case 'restore': setOpen({ kind: 'vm-restore-snapshot', vm }); break;
+      case 'clone': setOpen({ kind: 'vm-clone', vm }); break;
+      case 'delete': setOpen({ kind: 'vm-delete', vm }); break;
+      case 'terminal': setTab('terminal'); break;
+    }
+  }
+
+  async function actOnContainer(container: ContainerInfo, action: Action) {
+    const id = container.id;
+    switch (action) {
+      case 'start':
+        await client.invoke('containers:start', { container: id });
+        if (container.tty) setTab('terminal');
+        break;
+      case 'pause': await client.invoke('containers:pause', { container: id }); break;
+      case 'resume': await client.invoke('containers:resume', { container: id }); break;
+      case 'stop': await client.invoke('containers:stop', { container: id }); break;
+      case 'terminal': setTab('terminal'); break;
+      case 'delete': setOpen({ kind: 'delete', container }); break;
+      case 'snapshot': setOpen({ kind: 'take-snapshot', container }); break;
+      case 'restore': setOpen({ kind: 'restore-snapshot', container }); break;
+    }
+  }
 
   async function act(action: Action) {
-    if (!selected) return;
+    if (!allowed.has(action)) return;
     setActionError(undefined);
-    const container = selected.id;
     try {
-      switch (action) {
-        case 'start':
-          await client.invoke('containers:start', { container });
-          if (selected.tty) setTab('terminal');
-          break;
-        case 'pause': await client.invoke('containers:pause', { container }); break;
-        case 'resume': await client.invoke('containers:resume', { container }); break;
-        case 'stop': await client.invoke('containers:stop', { container }); break;
-        case 'terminal': setTab('terminal'); break;
-        case 'delete': setOpen({ kind: 'delete', container: selected }); break;
-        case 'snapshot': setOpen({ kind: 'take-snapshot', container: selected }); break;
-        case 'restore': setOpen({ kind: 'restore-snapshot', container: selected }); break;
-      }
+      if (selectedVm) await actOnVm(selectedVm, action);
+      else if (selected) await actOnContainer(selected, action);
     } catch (err) {
       setActionError((err as Error).message);
     }
@@ -97,31 +146,45 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
   useEffect(() => client.subscribe((event) => {
     if (event.type !== 'app:command') return;
     const command: AppCommand = event.command;
-    if (command === 'new-container') setOpen({ kind: 'new-container' });
+    if (command === 'new-vm') { if (state.info?.features.vms.available) setOpen({ kind: 'new-vm' }); }
+    else if (command === 'new-container') { if (state.info?.features.containers.available) setOpen({ kind: 'new-container' }); }
     else if (command === 'preferences') setOpen({ kind: 'preferences' });
-    else if (command === 'pause-resume') void act(selected?.status === 'paused' ? 'resume' : 'pause');
+    else if (command === 'pause-resume') void act(allowed.has('resume') ? 'resume' : 'pause');
     else if (command === 'take-snapshot') void act('snapshot');
     else if (command === 'restore-snapshot') void act('restore');
-    else if (allowed.has(command)) void act(command);
+    else void act(command);
   }));
 
+  const vmsFeature = state.info?.features.vms;
   const containersFeature = state.info?.features.containers;
   const groups: { label: string; items: LibraryItem[]; empty: string }[] = [
-    { label: 'Virtual machines', items: [], empty: state.info?.features.vms.reason ?? '' },
+    {
+      label: 'Virtual machines',
+      items: state.vms.map((v) => ({
+        key: vmKey(v.id), kind: 'vm', name: v.name, status: v.state, statusText: describeVmState(v.state),
+        detail: v.problem ?? vmResources(v),
+        usageText: v.snapshots ? `${v.snapshots} snapshot${v.snapshots === 1 ? '' : 's'}` : undefined,
+      })),
+      empty: vmsFeature?.available === false ? vmsFeature.reason ?? '' : 'No VMs yet: New VM makes one.',
+    },
     {
       label: 'Containers',
-      items: state.containers.map((c) => ({ key: `container:${c.id}`, kind: 'container', name: c.name, status: c.status, detail: c.image, usage: state.usage[c.id] })),
+      items: state.containers.map((c) => ({ key: containerKey(c.id), kind: 'container', name: c.name, status: c.status, detail: c.image, usage: state.usage[c.id] })),
       empty: containersFeature?.available === false ? containersFeature.reason ?? '' : 'No containers yet: New Container makes one.',
     },
   ];
+  const vmTree = vmView?.tree;
 
   return (
     <div className="app">
       <Toolbar
         allowed={allowed}
-        paused={selected?.status === 'paused'}
+        paused={selectedVm ? selectedVm.state === 'paused' : selected?.status === 'paused'}
+        saved={selectedVm?.state === 'saved'}
+        canCreateVm={vmsFeature?.available ?? false}
+        vmsReason={vmsFeature?.reason}
         canCreateContainer={containersFeature?.available ?? false}
-        vmsReason={state.info?.features.vms.reason}
+        onNewVm={() => setOpen({ kind: 'new-vm' })}
         onNewContainer={() => setOpen({ kind: 'new-container' })}
         onAction={(a) => void act(a)}
         onPreferences={() => setOpen({ kind: 'preferences' })}
@@ -132,7 +195,20 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
         <Library groups={groups} selected={selectedKey} onSelect={setSelectedKey} />
         <main className="details-area">
           <ErrorMessage message={actionError} onDismiss={() => setActionError(undefined)} />
-          {selected ? (
+          {selectedVm ? (
+            <VmDetailsPane
+              vm={selectedVm}
+              view={vmView}
+              tab={tab}
+              onTab={setTab}
+              onTake={() => setOpen({ kind: 'vm-take-snapshot', vm: selectedVm })}
+              onRestore={(snapshot) => setOpen({ kind: 'vm-restore-snapshot', vm: selectedVm, snapshot })}
+              onClone={(snapshot) => setOpen({ kind: 'vm-clone', vm: selectedVm, snapshot })}
+              onDelete={(snapshot) => setOpen({ kind: 'vm-delete-snapshot', vm: selectedVm, snapshot })}
+              fontSize={state.preferences?.consoleFontSize ?? 14}
+              dark={dark}
+            />
+          ) : selected ? (
             <ContainerDetails
               container={selected}
               usage={state.usage[selected.id]}
@@ -153,13 +229,26 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
           )}
         </main>
       </div>
+      {open?.kind === 'new-vm' && (
+        <NewVmWizard
+          presets={state.presets}
+          vms={state.vms}
+          defaults={state.preferences?.defaultVm}
+          onClose={() => setOpen(undefined)}
+          onCreated={(vm, start) => {
+            setSelectedKey(vmKey(vm.id));
+            setTab(start ? 'terminal' : 'details');
+            if (start) client.invoke('vms:start', { vm: vm.id }).catch((err: Error) => setActionError(err.message));
+          }}
+        />
+      )}
       {open?.kind === 'new-container' && (
         <NewContainerWizard
           images={state.images}
           containers={state.containers}
           onClose={() => setOpen(undefined)}
           onCreated={(c) => {
-            setSelectedKey(`container:${c.id}`);
+            setSelectedKey(containerKey(c.id));
             setTab(c.tty && c.status === 'running' ? 'terminal' : 'details');
           }}
         />
@@ -177,6 +266,22 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
           onClose={() => setOpen(undefined)}
           onDone={() => loadSnapshots(open.container.id)}
         />
+      )}
+      {/* VM wizards: the tree and details they show are the selected VM's (they open only for it). */}
+      {open?.kind === 'vm-take-snapshot' && <TakeVmSnapshotWizard vm={open.vm} tree={vmTree} onClose={() => { setOpen(undefined); reloadVm(); }} />}
+      {open?.kind === 'vm-restore-snapshot' && (
+        <RestoreVmSnapshotWizard vm={open.vm} tree={vmTree} initial={open.snapshot} onClose={() => { setOpen(undefined); reloadVm(); }} />
+      )}
+      {open?.kind === 'vm-delete-snapshot' && (
+        <DeleteVmSnapshotWizard vm={open.vm} tree={vmTree} snapshot={open.snapshot} onClose={() => { setOpen(undefined); reloadVm(); }} />
+      )}
+      {open?.kind === 'vm-clone' && (
+        <CloneVmWizard vm={open.vm} vms={state.vms} tree={vmTree} initial={open.snapshot} onClose={() => setOpen(undefined)} onCloned={(clone) => setSelectedKey(vmKey(clone.id))} />
+      )}
+      {open?.kind === 'vm-save' && <SuspendVmWizard vm={open.vm} onClose={() => setOpen(undefined)} />}
+      {open?.kind === 'vm-resume' && <ResumeVmWizard vm={open.vm} onClose={() => setOpen(undefined)} onStarted={() => setTab('terminal')} />}
+      {open?.kind === 'vm-delete' && (
+        <DeleteVmWizard vm={open.vm} details={vmView?.details} onClose={() => setOpen(undefined)} onDeleted={() => setSelectedKey(undefined)} />
       )}
     </div>
   );

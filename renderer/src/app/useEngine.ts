@@ -1,7 +1,8 @@
-// The engine's state as the UI shows it, kept current by the API's events: containers with
+// The engine's state as the UI shows it, kept current by the API's events: VMs, containers with
 // their resource use, images, preferences, and what this engine can do.
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { AppInfo, ContainerInfo, ContainerStats, ImageSummary, Preferences } from '../../../engine/api/channels.ts';
+import type { AppInfo, ContainerInfo, ContainerStats, ImageSummary, Preferences, VmListEntry } from '../../../engine/api/channels.ts';
+import type { Preset } from '../../../engine/vm/presets.ts';
 import type { ApiClient } from '../../../engine/api/client.ts';
 import { cpuPercent, type UsageSample } from './format.ts';
 
@@ -14,6 +15,9 @@ export interface Usage {
 
 export interface EngineState {
   info?: AppInfo;
+  vms: VmListEntry[];
+  /** What a new VM can start from (vms:presets). */
+  presets: Preset[];
   containers: ContainerInfo[];
   usage: Record<string, Usage>;
   images: ImageSummary[];
@@ -23,7 +27,7 @@ export interface EngineState {
 }
 
 export function useEngine(client: ApiClient) {
-  const [state, setState] = useState<EngineState>({ containers: [], usage: {}, images: [] });
+  const [state, setState] = useState<EngineState>({ vms: [], presets: [], containers: [], usage: {}, images: [] });
   const samples = useRef(new Map<string, UsageSample>());
 
   const applyUsage = useCallback((stats: Record<string, ContainerStats>) => {
@@ -39,16 +43,18 @@ export function useEngine(client: ApiClient) {
 
   const refresh = useCallback(async () => {
     const [info, preferences] = await Promise.all([client.invoke('app:info', {}), client.invoke('preferences:get', {})]);
-    const available = info.features.containers.available;
-    const [containers, images] = available
-      ? await Promise.all([client.invoke('containers:list', {}), client.invoke('images:list', {})])
-      : [[], []];
-    setState((s) => ({ ...s, info, preferences, containers, images, error: undefined }));
+    const none = <T,>(): T[] => [];
+    const [[containers, images], [vms, presets]] = await Promise.all([
+      info.features.containers.available ? Promise.all([client.invoke('containers:list', {}), client.invoke('images:list', {})]) : [none<ContainerInfo>(), none<ImageSummary>()] as const,
+      info.features.vms.available ? Promise.all([client.invoke('vms:list', {}), client.invoke('vms:presets', {})]) : [none<VmListEntry>(), none<Preset>()] as const,
+    ]);
+    setState((s) => ({ ...s, info, preferences, vms, presets, containers, images, error: undefined }));
   }, [client]);
 
   useEffect(() => {
     const unsubscribe = client.subscribe((event) => {
-      if (event.type === 'containers:changed') setState((s) => ({ ...s, containers: event.containers }));
+      if (event.type === 'vms:changed') setState((s) => ({ ...s, vms: event.vms }));
+      else if (event.type === 'containers:changed') setState((s) => ({ ...s, containers: event.containers }));
       else if (event.type === 'images:changed') setState((s) => ({ ...s, images: event.images }));
       else if (event.type === 'preferences:changed') setState((s) => ({ ...s, preferences: event.preferences }));
       else if (event.type === 'containers:usage') applyUsage(event.usage);

@@ -1,15 +1,14 @@
-// The details pane of the selected item: its configuration, terminal, log and snapshots, as
-// tabs (arrow keys move between them).
-import { useEffect, useState, type KeyboardEvent } from 'react';
+// The details pane of a container: its configuration, terminal, log and snapshots.
+import { useEffect, useState } from 'react';
 import type { ContainerInfo, SnapshotInfo } from '../../../engine/api/channels.ts';
 import type { Usage } from '../app/useEngine.ts';
 import { formatBytes, formatTime, shortDigest, shortId } from '../app/format.ts';
 import { useClient } from './context.ts';
+import { DetailsFrame, type Tab } from './DetailsFrame.tsx';
 import { ErrorMessage } from './ErrorMessage.tsx';
 import { SnapshotsTree } from './SnapshotsTree.tsx';
 import { TerminalPane } from './TerminalPane.tsx';
 
-export type Tab = 'details' | 'terminal' | 'logs' | 'snapshots';
 const TABS: { id: Tab; label: string }[] = [
   { id: 'details', label: 'Details' },
   { id: 'terminal', label: 'Terminal' },
@@ -38,40 +37,34 @@ function describeStatus(c: ContainerInfo): string {
 
 export function ContainerDetails(props: Props) {
   const { container, tab, onTab } = props;
-  function onKeyDown(e: KeyboardEvent) {
-    const at = TABS.findIndex((t) => t.id === tab);
-    const to = e.key === 'ArrowRight' ? at + 1 : e.key === 'ArrowLeft' ? at - 1 : undefined;
-    if (to === undefined) return;
-    e.preventDefault();
-    const next = TABS[(to + TABS.length) % TABS.length]!;
-    onTab(next.id);
-    document.getElementById(`tab-${next.id}`)?.focus();
-  }
+  const client = useClient();
   return (
-    <section className="details" aria-labelledby="details-title">
-      <header className="details-header">
-        <span className="machine-icon container large" aria-hidden="true" />
-        <div>
-          <h1 id="details-title">{container.name}</h1>
-          <div className="subtitle">Container · {container.image} · <span className={`state state-${container.status}`}>{describeStatus(container)}</span></div>
-        </div>
-      </header>
-      <div role="tablist" aria-label="Views" className="tabs" onKeyDown={onKeyDown}>
-        {TABS.map((t) => (
-          <button key={t.id} id={`tab-${t.id}`} type="button" role="tab" aria-selected={tab === t.id} aria-controls={`panel-${t.id}`} tabIndex={tab === t.id ? 0 : -1} onClick={() => onTab(t.id)}>
-            {t.label}
-          </button>
-        ))}
-      </div>
-      <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} className="tabpanel">
-        {tab === 'details' && <Configuration {...props} />}
-        {tab === 'terminal' && <TerminalPane container={container} fontSize={props.fontSize} dark={props.dark} />}
-        {tab === 'logs' && <LogPane container={container} />}
-        {tab === 'snapshots' && (
-          <SnapshotsTree container={container} snapshots={props.snapshots} error={props.snapshotsError} onRestore={props.onRestore} onTake={props.onTakeSnapshot} />
-        )}
-      </div>
-    </section>
+    <DetailsFrame
+      kind="container"
+      name={container.name}
+      subtitle={<>Container · {container.image} · <span className={`state state-${container.status}`}>{describeStatus(container)}</span></>}
+      tabs={TABS}
+      tab={tab}
+      onTab={onTab}
+    >
+      {tab === 'details' && <Configuration {...props} />}
+      {tab === 'terminal' && (
+        <TerminalPane
+          open={(size) => client.invoke('terminals:open', { container: container.id, ...size })}
+          session={container.status === 'running' || container.status === 'paused' ? `${container.id}/${container.startedAt}` : undefined}
+          notLive={`The container is ${container.status}. Start it to use its terminal.`}
+          title={(kind) => (kind === 'console' ? "Console (the container's own terminal)" : 'Shell (/bin/sh in the container)')}
+          paused={container.status === 'paused'}
+          label={`Terminal of ${container.name}`}
+          fontSize={props.fontSize}
+          dark={props.dark}
+        />
+      )}
+      {tab === 'logs' && <LogPane container={container} />}
+      {tab === 'snapshots' && (
+        <SnapshotsTree container={container} snapshots={props.snapshots} error={props.snapshotsError} onRestore={props.onRestore} onTake={props.onTakeSnapshot} />
+      )}
+    </DetailsFrame>
   );
 }
 

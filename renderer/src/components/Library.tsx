@@ -8,9 +8,13 @@ export interface LibraryItem {
   key: string;
   kind: 'vm' | 'container';
   name: string;
+  /** The state, as a class name (state-running) and, unless statusText says otherwise, as shown. */
   status: string;
+  statusText?: string;
   detail: string;
+  /** Resource use measured by the engine (containers), or a line of its own. */
   usage?: Usage;
+  usageText?: string;
 }
 
 interface Props {
@@ -61,9 +65,9 @@ export function Library({ groups, selected, onSelect }: Props) {
                 <span className="item-text">
                   <span className="item-name">{item.name}</span>
                   <span className="item-detail">{item.detail}</span>
-                  <span className="item-usage">{usageText(item.usage)}</span>
+                  <span className="item-usage">{item.usageText ?? usageText(item.usage)}</span>
                 </span>
-                <span className={`state state-${item.status}`}>{item.status}</span>
+                <span className={`state state-${item.status}`}>{item.statusText ?? item.status}</span>
               </div>
             ))}
           </div>

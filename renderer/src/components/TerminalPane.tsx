@@ -1,16 +1,34 @@
-// A container's console (its own terminal) or a shell in it, in xterm.js. Output arrives as
-// terminal:data events for this view; keys go back with terminals:write; the view follows the
-// pane's size (terminals:resize). Copy and paste: the buttons, or Ctrl+Shift+C / Ctrl+Shift+V.
+// A terminal in xterm.js: a container's console or a shell in it, or a VM's serial console.
+// Output arrives as terminal:data events for this view; keys go back with terminals:write; the
+// view follows the pane's size (terminals:resize). Copy and paste: the buttons, or
+// Ctrl+Shift+C / Ctrl+Shift+V.
 import { useEffect, useRef, useState } from 'react';
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import '@xterm/xterm/css/xterm.css';
-import type { ContainerInfo } from '../../../engine/api/channels.ts';
+import type { TerminalOpened } from '../../../engine/api/channels.ts';
 import { useClient } from './context.ts';
 import { ErrorMessage } from './ErrorMessage.tsx';
 
 interface Props {
-  container: ContainerInfo;
+  /** Opens a view at this size (terminals:open, vms:console). */
+  open: (size: { cols: number; rows: number }) => Promise<TerminalOpened>;
+  /**
+   * What the view shows: a new value opens a new view (the machine started again); undefined
+   * while there is nothing to show (then `notLive` says why).
+   */
+  session: string | undefined;
+  notLive: string;
+  /** The bar's text for the kind of terminal opened. */
+  title: (kind: TerminalOpened['kind']) => string;
+  paused: boolean;
+  /** The terminal's accessible name. */
+  label: string;
+  /**
+   * A VM's console ends with its machine, and a restore starts a new machine under the same
+   * session: then the view reopens by itself while the session lasts.
+   */
+  reopenOnExit?: boolean;
   fontSize: number;
   dark: boolean;
 }
@@ -19,19 +37,23 @@ const THEMES = {
   dark: { background: '#1b1e23', foreground: '#d8dee9', cursor: '#d8dee9', selectionBackground: '#3b4a63' },
   light: { background: '#fbfbfa', foreground: '#1f2328', cursor: '#1f2328', selectionBackground: '#b6d3ff' },
 };
+const REOPEN_DELAY_MS = 1000;
 
-export function TerminalPane({ container, fontSize, dark }: Props) {
+export function TerminalPane({ open, session, notLive, title, paused, label, reopenOnExit = false, fontSize, dark }: Props) {
   const client = useClient();
   const host = useRef<HTMLDivElement>(null);
   const term = useRef<Terminal>(null);
   const view = useRef<string>(null);
-  const [kind, setKind] = useState<'console' | 'shell'>();
+  const opener = useRef(open);
+  opener.current = open;
+  const [kind, setKind] = useState<TerminalOpened['kind']>();
   const [ended, setEnded] = useState<number>();
   const [error, setError] = useState<string>();
-  const running = container.status === 'running' || container.status === 'paused';
+  // Bumped to open the view again within the same session.
+  const [attempt, setAttempt] = useState(0);
 
   useEffect(() => {
-    if (!running || !host.current) return;
+    if (session === undefined || !host.current) return;
     const terminal = new Terminal({ fontSize, theme: dark ? THEMES.dark : THEMES.light, cursorBlink: true, scrollback: 5000, fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, monospace' });
     const fit = new FitAddon();
     terminal.loadAddon(fit);
@@ -39,15 +61,20 @@ export function TerminalPane({ container, fontSize, dark }: Props) {
     fit.fit();
     term.current = terminal;
     let closed = false;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    const reopenSoon = () => {
+      if (reopenOnExit && !closed) retry = setTimeout(() => setAttempt((a) => a + 1), REOPEN_DELAY_MS);
+    };
     setEnded(undefined);
     setError(undefined);
 
     const unsubscribe = client.subscribe((event) => {
       if (event.type === 'terminal:data' && event.terminal === view.current) terminal.write(event.data);
       if (event.type === 'terminal:exit' && event.terminal === view.current) {
-        terminal.write(`\r\n[process ended with status ${event.exitCode}]\r\n`);
+        terminal.write(`\r\n[ended with status ${event.exitCode}]\r\n`);
         setEnded(event.exitCode);
         view.current = null;
+        reopenSoon();
       }
     });
     // Keys typed before the view is open wait for it. While the backlog is replayed, xterm
@@ -77,7 +104,7 @@ export function TerminalPane({ container, fontSize, dark }: Props) {
     const observer = new ResizeObserver(() => fit.fit());
     observer.observe(host.current);
 
-    client.invoke('terminals:open', { container: container.id, cols: terminal.cols, rows: terminal.rows }).then(
+    opener.current({ cols: terminal.cols, rows: terminal.rows }).then(
       (opened) => {
         if (closed) {
           void client.call('terminals:close', { terminal: opened.terminal });
@@ -92,11 +119,15 @@ export function TerminalPane({ container, fontSize, dark }: Props) {
         });
         terminal.focus();
       },
-      (err: Error) => setError(err.message),
+      (err: Error) => {
+        setError(err.message);
+        reopenSoon();
+      },
     );
 
     return () => {
       closed = true;
+      clearTimeout(retry);
       observer.disconnect();
       unsubscribe();
       if (view.current) void client.call('terminals:close', { terminal: view.current });
@@ -104,8 +135,8 @@ export function TerminalPane({ container, fontSize, dark }: Props) {
       term.current = null;
       terminal.dispose();
     };
-    // A new view when the container starts again (a new process); font and theme apply below.
-  }, [client, container.id, running, container.startedAt]);
+    // Font and theme apply below without a new view.
+  }, [client, session, attempt, reopenOnExit]);
 
   useEffect(() => {
     if (!term.current) return;
@@ -113,21 +144,19 @@ export function TerminalPane({ container, fontSize, dark }: Props) {
     term.current.options.theme = dark ? THEMES.dark : THEMES.light;
   }, [fontSize, dark]);
 
-  if (!running) {
-    return <div className="pane-message">The container is {container.status}. Start it to use its terminal.</div>;
-  }
+  if (session === undefined) return <div className="pane-message">{notLive}</div>;
   return (
     <div className="terminal-pane">
       <div className="terminal-bar">
-        <span>{kind === 'console' ? 'Console (the container\'s own terminal)' : kind === 'shell' ? 'Shell (/bin/sh in the container)' : 'Connecting…'}</span>
-        {container.status === 'paused' && <span className="note">Paused: input waits until it resumes.</span>}
-        {ended !== undefined && <span className="note">Ended with status {ended}.</span>}
+        <span>{kind ? title(kind) : 'Connecting…'}</span>
+        {paused && <span className="note">Paused: input waits until it resumes.</span>}
+        {ended !== undefined && <span className="note">Ended with status {ended}{reopenOnExit ? ': reconnecting…' : '.'}</span>}
         <span className="spacer" />
         <button type="button" onClick={() => void navigator.clipboard?.writeText(term.current?.getSelection() ?? '')}>Copy</button>
         <button type="button" onClick={() => void navigator.clipboard?.readText().then((t) => term.current?.paste(t))}>Paste</button>
       </div>
       <ErrorMessage message={error} />
-      <div className="terminal-host" ref={host} aria-label={`Terminal of ${container.name}`} />
+      <div className="terminal-host" ref={host} aria-label={label} />
     </div>
   );
 }

@@ -4,40 +4,48 @@ import type { Action } from '../app/actions.ts';
 export interface ToolbarProps {
   allowed: ReadonlySet<Action>;
   paused: boolean;
-  canCreateContainer: boolean;
+  /** A VM suspended to disk: Start resumes it. */
+  saved: boolean;
+  canCreateVm: boolean;
   vmsReason?: string;
+  canCreateContainer: boolean;
+  onNewVm: () => void;
   onNewContainer: () => void;
   onAction: (action: Action) => void;
   onPreferences: () => void;
 }
 
-const ITEMS: { action: Action; label: string; icon: string }[] = [
-  { action: 'start', label: 'Start', icon: '▶' },
-  { action: 'pause', label: 'Pause', icon: '❚❚' },
-  { action: 'stop', label: 'Stop', icon: '■' },
-  { action: 'snapshot', label: 'Take Snapshot', icon: '◉' },
-  { action: 'restore', label: 'Restore Snapshot', icon: '↺' },
-  { action: 'delete', label: 'Delete', icon: '✕' },
+const ITEMS: { action: Action; label: string; icon: string; title: string }[] = [
+  { action: 'start', label: 'Start', icon: '▶', title: 'Start the machine (a saved VM resumes)' },
+  { action: 'pause', label: 'Pause', icon: '❚❚', title: 'Freeze the machine in memory' },
+  { action: 'stop', label: 'Stop', icon: '■', title: 'Ask the machine to shut down' },
+  { action: 'force-stop', label: 'Force Stop', icon: '⏻', title: 'Power off at once, without asking the guest' },
+  { action: 'save', label: 'Save State', icon: '⤓', title: 'Suspend the VM to disk' },
+  { action: 'snapshot', label: 'Take Snapshot', icon: '◉', title: 'Keep the current state to return to' },
+  { action: 'restore', label: 'Restore Snapshot', icon: '↺', title: 'Return to a snapshot' },
+  { action: 'clone', label: 'Clone', icon: '⧉', title: 'Make a new VM from this one' },
+  { action: 'delete', label: 'Delete', icon: '✕', title: 'Delete the machine' },
 ];
 
-export function Toolbar({ allowed, paused, canCreateContainer, vmsReason, onNewContainer, onAction, onPreferences }: ToolbarProps) {
+export function Toolbar({ allowed, paused, saved, canCreateVm, vmsReason, canCreateContainer, onNewVm, onNewContainer, onAction, onPreferences }: ToolbarProps) {
   return (
     <div className="toolbar" role="toolbar" aria-label="Actions">
       <span className="brand" aria-hidden="true">Hangar</span>
-      <button type="button" disabled title={vmsReason}>
+      <button type="button" onClick={onNewVm} disabled={!canCreateVm} title={canCreateVm ? undefined : vmsReason}>
         <span className="icon" aria-hidden="true">✚</span>New VM
       </button>
       <button type="button" onClick={onNewContainer} disabled={!canCreateContainer}>
         <span className="icon" aria-hidden="true">✚</span>New Container
       </button>
       <span className="separator" />
-      {ITEMS.map(({ action, label, icon }) => {
+      {ITEMS.map(({ action, label, icon, title }) => {
         // Pause and Resume share a place: the state decides which it is.
         const act: Action = action === 'pause' && paused ? 'resume' : action;
+        const text = act === 'resume' ? 'Resume' : act === 'start' && saved ? 'Start (resume)' : label;
         return (
-          <button key={action} type="button" disabled={!allowed.has(act)} onClick={() => onAction(act)}>
+          <button key={action} type="button" disabled={!allowed.has(act)} onClick={() => onAction(act)} title={title}>
             <span className="icon" aria-hidden="true">{act === 'resume' ? '▶' : icon}</span>
-            {act === 'resume' ? 'Resume' : label}
+            {text}
           </button>
         );
       })}

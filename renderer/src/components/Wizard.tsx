@@ -44,9 +44,10 @@ export function Wizard({ title, steps, finishLabel, finish, onClose }: Props) {
     dialog.current?.showModal();
   }, []);
 
-  // Each step starts with focus on its first control (or, on a step without one, its Next/Finish).
+  // Each step starts with focus on its first control (of a radio group, the chosen one), or, on
+  // a step without one, its Next/Finish.
   useEffect(() => {
-    const first = body.current?.querySelector<HTMLElement>('input:not([disabled]), select, textarea');
+    const first = body.current?.querySelector<HTMLElement>('input:not([disabled]):not([type="radio"]), input[type="radio"]:checked, select, textarea');
     (first ?? dialog.current?.querySelector<HTMLElement>('footer button[type="submit"]'))?.focus();
   }, [index]);
 

@@ -1,0 +1,200 @@
+// Clone, Suspend (save state), Resume and Delete for a VM: what each does is said before it is
+// done; the long ones show the engine's progress and can be cancelled.
+import { useState } from 'react';
+import type { VmDetails, VmListEntry } from '../../../engine/api/channels.ts';
+import type { SnapshotTree } from '../../../engine/vm/snapshots.ts';
+import { vmIsLive } from '../app/actions.ts';
+import { formatBytes, formatTime } from '../app/format.ts';
+import { listSnapshots } from '../app/snapshots.ts';
+import { freeName, vmNameProblem } from '../app/validation.ts';
+import { useClient } from '../components/context.ts';
+import { Wizard } from '../components/Wizard.tsx';
+
+interface Props {
+  vm: VmListEntry;
+  onClose: () => void;
+}
+
+const CURRENT = '';
+
+export function CloneVmWizard({ vm, vms, tree, initial, onClose, onCloned }: Props & { vms: VmListEntry[]; tree: SnapshotTree | undefined; initial?: string; onCloned: (clone: VmDetails) => void }) {
+  const client = useClient();
+  const listed = listSnapshots(tree);
+  const [name, setName] = useState(() => freeName(`${vm.name}-clone`, vms.map((v) => v.name)));
+  const [linked, setLinked] = useState(false);
+  const [source, setSource] = useState(initial ?? CURRENT);
+  const from = listed.find((s) => s.node.id === source)?.node;
+  return (
+    <Wizard
+      title={`Clone ${vm.name}`}
+      steps={[
+        {
+          id: 'name',
+          title: 'Name',
+          content: (
+            <div className="fields">
+              <label className="field">
+                <span>Name of the clone</span>
+                <input value={name} onChange={(e) => setName(e.target.value)} spellCheck={false} autoComplete="off" />
+              </label>
+              <p className="muted">A clone gets its own MAC address, disk serials and machine id, and starts powered off: memory is never cloned.</p>
+            </div>
+          ),
+          validate: () => vmNameProblem(name, vms),
+        },
+        {
+          id: 'type',
+          title: 'Type',
+          content: (
+            <div role="radiogroup" aria-label="Type of clone" className="choices">
+              <label>
+                <input type="radio" name="clone-type" checked={!linked} onChange={() => setLinked(false)} />
+                <span><strong>Full clone</strong><small className="muted"> — an independent copy of the disks: takes the time and the space of a copy.</small></span>
+              </label>
+              <label>
+                <input type="radio" name="clone-type" checked={linked} onChange={() => setLinked(true)} />
+                <span><strong>Linked clone</strong><small className="muted"> — new disks over a snapshot's frozen ones: quick and small, but that snapshot stays while the clone exists.</small></span>
+              </label>
+            </div>
+          ),
+        },
+        {
+          id: 'source',
+          title: 'Source',
+          content: (
+            <div role="radiogroup" aria-label="Clone from" className="choices">
+              <label>
+                <input type="radio" name="clone-source" checked={source === CURRENT} onChange={() => setSource(CURRENT)} />
+                <span><strong>The current state</strong>{linked && <small className="muted"> — a snapshot "linked clone {name}" is taken first</small>}</span>
+              </label>
+              {listed.map(({ node, depth }) => (
+                <label key={node.id} style={{ paddingLeft: depth * 18 }}>
+                  <input type="radio" name="clone-source" checked={source === node.id} onChange={() => setSource(node.id)} />
+                  <span><strong>{node.name}</strong><small className="muted"> {formatTime(node.created)}</small></span>
+                </label>
+              ))}
+            </div>
+          ),
+        },
+        {
+          id: 'summary',
+          title: 'Summary',
+          content: (
+            <dl className="summary">
+              <dt>Clone</dt><dd>{vm.name}</dd>
+              <dt>From</dt><dd>{from ? `snapshot ${from.name}` : 'the current state'}</dd>
+              <dt>As</dt><dd>{name} — {linked ? 'linked clone' : 'full clone'}, powered off</dd>
+            </dl>
+          ),
+        },
+      ]}
+      finishLabel="Clone"
+      finish={{
+        label: linked ? 'Making the linked clone' : 'Copying the disks',
+        work: async (operation) => {
+          onCloned(await client.invoke('vms:clone', { vm: vm.id, name, linked, snapshot: from?.id, operation }));
+        },
+      }}
+      onClose={onClose}
+    />
+  );
+}
+
+export function SuspendVmWizard({ vm, onClose }: Props) {
+  const client = useClient();
+  const memory = vm.memory === undefined ? 'its memory' : `its memory (up to ${formatBytes(vm.memory * 1024 * 1024)}, pages never used are not written)`;
+  return (
+    <Wizard
+      title={`Save the state of ${vm.name}`}
+      steps={[{
+        id: 'summary',
+        title: 'Suspend to disk',
+        content: (
+          <div className="fields">
+            <p>The machine is paused, {memory} and its devices' state are written into the VM's folder, and the machine stops.</p>
+            <p>Starting the VM later resumes it where it was (the guest's clock is then set to the host's). Until then its vCPUs and memory cannot be changed.</p>
+          </div>
+        ),
+      }]}
+      finishLabel="Save state"
+      finish={{ label: 'Saving the machine state', work: async (operation) => { await client.invoke('vms:save', { vm: vm.id, operation }); } }}
+      onClose={onClose}
+    />
+  );
+}
+
+export function ResumeVmWizard({ vm, onClose, onStarted }: Props & { onStarted: () => void }) {
+  const client = useClient();
+  const [discard, setDiscard] = useState(false);
+  return (
+    <Wizard
+      title={`Resume ${vm.name}`}
+      steps={[{
+        id: 'choose',
+        title: 'Saved state',
+        content: (
+          <div role="radiogroup" aria-label="How to start" className="choices">
+            <label>
+              <input type="radio" name="resume" checked={!discard} onChange={() => setDiscard(false)} />
+              <span><strong>Resume</strong><small className="muted"> — the machine goes on where it was saved.</small></span>
+            </label>
+            <label>
+              <input type="radio" name="resume" checked={discard} onChange={() => setDiscard(true)} />
+              <span><strong>Discard the saved state and boot afresh</strong><small className="muted"> — as after pulling the plug: what the guest had not written to disk is lost.</small></span>
+            </label>
+          </div>
+        ),
+      }]}
+      finishLabel={discard ? 'Discard and boot' : 'Resume'}
+      finish={{
+        label: discard ? 'Booting' : 'Resuming',
+        work: async (operation) => {
+          if (discard) await client.invoke('vms:discardState', { vm: vm.id });
+          onStarted();
+          await client.invoke('vms:start', { vm: vm.id, operation });
+        },
+      }}
+      onClose={onClose}
+    />
+  );
+}
+
+export function DeleteVmWizard({ vm, details, onClose, onDeleted }: Props & { details?: VmDetails; onDeleted: () => void }) {
+  const client = useClient();
+  const live = vmIsLive(vm.state);
+  const snapshots = details?.snapshots ?? vm.snapshots ?? 0;
+  return (
+    <Wizard
+      title={`Delete ${vm.name}`}
+      steps={[{
+        id: 'summary',
+        title: 'What is removed',
+        content: (
+          <div className="fields">
+            <ul>
+              <li>
+                Removed: the VM's folder{details ? ` (${formatBytes(details.sizeOnDisk)})` : ''}: its definition, its {details?.disks.length ?? ''} disk{details?.disks.length === 1 ? '' : 's'},
+                {' '}{snapshots} snapshot{snapshots === 1 ? '' : 's'}{details?.savedState ? ', its saved state' : ''} and its boot files.
+              </li>
+              <li>Kept: full clones made from it, and the downloaded guest in the cache (other VMs use it).</li>
+              {details && details.linkedClones.length > 0 && (
+                <li>Linked clones ({details.linkedClones.join(', ')}) use its snapshots: delete them first; the engine refuses until then.</li>
+              )}
+              {live && <li>It is {vm.state}: the machine is powered off first, without asking the guest (unsaved guest data is lost).</li>}
+            </ul>
+          </div>
+        ),
+      }]}
+      finishLabel="Delete"
+      finish={{
+        label: 'Deleting',
+        work: async (operation) => {
+          if (live) await client.invoke('vms:stop', { vm: vm.id, force: true });
+          await client.invoke('vms:remove', { vm: vm.id, operation });
+          onDeleted();
+        },
+      }}
+      onClose={onClose}
+    />
+  );
+}
