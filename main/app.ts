@@ -3,10 +3,10 @@
 // machines run.
 import { app, dialog, ipcMain, net, protocol, session, type BrowserWindow, type WebContents } from 'electron';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { AppCommand, ApiEvent, ContainerInfo } from '../engine/api/channels.ts';
+import type { AppCommand, ApiEvent, ContainerInfo, VmListEntry } from '../engine/api/channels.ts';
 import { createApiService, type ApiService, type ApiSession } from '../engine/api/index.ts';
 import { defaultPreferences, libraryFolder } from '../engine/api/preferences-store.ts';
-import { closeActions, closeOptions, closeQuestion, staysHeadless, type RunningMachine } from './close.ts';
+import { closeActions, closeOptions, closeQuestion, runningMachines, staysHeadless, type RunningMachine } from './close.ts';
 import { EVENT_CHANNEL, ipcHandlerTable, registerIpcHandlers } from './ipc.ts';
 import { installMenu } from './menu.ts';
 import { ElectronPreferences } from './preferences.ts';
@@ -45,10 +45,9 @@ if (!app.requestSingleInstanceLock()) {
     answered = false;
   }
 
-  async function runningMachines(api: ApiSession): Promise<RunningMachine[]> {
-    const result = await api.call('containers:list', {});
-    const containers = result.ok ? (result.value as ContainerInfo[]) : [];
-    return containers.filter((c) => c.status === 'running' || c.status === 'paused').map((c) => ({ kind: 'container', id: c.id, name: c.name }));
+  async function machinesRunningIn(api: ApiSession): Promise<RunningMachine[]> {
+    const [vms, containers] = await Promise.all([api.call('vms:list', {}), api.call('containers:list', {})]);
+    return runningMachines(vms.ok ? (vms.value as VmListEntry[]) : [], containers.ok ? (containers.value as ContainerInfo[]) : []);
   }
 
   /** The window's close was answered (so the close goes through); keepAlive: VMs stay running headless. */
@@ -58,7 +57,7 @@ if (!app.requestSingleInstanceLock()) {
     if (answered) return;
     event.preventDefault();
     const api = sessions.get(window.webContents.id);
-    const machines = api ? await runningMachines(api) : [];
+    const machines = api ? await machinesRunningIn(api) : [];
     if (machines.length && api) {
       const options = closeOptions(machines);
       const { response } = await dialog.showMessageBox(window, {

@@ -1,13 +1,24 @@
 // What closing the main window asks when machines are running, and what each answer does, as
-// API calls. VMs (issue 5's channels: vms:save, vms:stop) can be saved or powered off; the
-// choices for them appear once the channel map has those channels. Containers run under their
-// own monitors and outlive the app: they are stopped only when asked to power everything off.
-import { isChannel } from '../engine/api/channels.ts';
+// API calls. VMs run inside the app's process: they can be saved (vms:save), powered off
+// (vms:stop) or kept running headless. Containers run under their own monitors and outlive the
+// app: they are stopped only when asked to power everything off.
+import type { Channel, ContainerInfo, VmListEntry, VmRunState } from '../engine/api/channels.ts';
 
 export interface RunningMachine {
   kind: 'vm' | 'container';
   id: string;
   name: string;
+}
+
+/** A VM whose machine runs in this process (a save or a stop in progress finishes by itself). */
+const LIVE_VM: ReadonlySet<VmRunState> = new Set(['starting', 'running', 'paused']);
+
+/** The machines closing asks about, from the engine's lists. */
+export function runningMachines(vms: VmListEntry[], containers: ContainerInfo[]): RunningMachine[] {
+  return [
+    ...vms.filter((v) => LIVE_VM.has(v.state)).map((v): RunningMachine => ({ kind: 'vm', id: v.id, name: v.name })),
+    ...containers.filter((c) => c.status === 'running' || c.status === 'paused').map((c): RunningMachine => ({ kind: 'container', id: c.id, name: c.name })),
+  ];
 }
 
 export type CloseChoice = 'save' | 'power-off' | 'keep-running' | 'cancel';
@@ -19,16 +30,16 @@ export interface CloseOption {
 
 /** An API call to make: a channel name and its argument. */
 export interface CloseAction {
-  channel: string;
+  channel: Channel;
   args: Record<string, unknown>;
 }
 
 /** The choices offered for these machines, in button order; cancel is always last. */
-export function closeOptions(machines: RunningMachine[], hasChannel: (name: string) => boolean = isChannel): CloseOption[] {
+export function closeOptions(machines: RunningMachine[]): CloseOption[] {
   const vms = machines.some((m) => m.kind === 'vm');
   const options: CloseOption[] = [];
-  if (vms && hasChannel('vms:save')) options.push({ choice: 'save', label: 'Save state' });
-  if (!vms || hasChannel('vms:stop')) options.push({ choice: 'power-off', label: vms ? 'Power off' : 'Stop them' });
+  if (vms) options.push({ choice: 'save', label: 'Save state' });
+  options.push({ choice: 'power-off', label: vms ? 'Power off' : 'Stop them' });
   options.push({ choice: 'keep-running', label: vms ? 'Keep running headless' : 'Keep them running' });
   options.push({ choice: 'cancel', label: 'Cancel' });
   return options;

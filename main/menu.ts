@@ -12,7 +12,8 @@ export function installMenu(send: (command: AppCommand) => void): void {
     {
       label: '&File',
       submenu: [
-        item('New Container…', 'new-container', 'CmdOrCtrl+N'),
+        item('New VM…', 'new-vm', 'CmdOrCtrl+N'),
+        item('New Container…', 'new-container', 'CmdOrCtrl+Shift+N'),
         { type: 'separator' },
         item('Preferences…', 'preferences', 'CmdOrCtrl+,'),
         { type: 'separator' },

@@ -1,8 +1,9 @@
-// Closing with machines running (the choices and the API calls they make), and which file a
+// Closing with machines running (which ones, the choices and the API calls they make), and which file a
 // hangar:// URL may serve.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeActions, closeOptions, staysHeadless, type RunningMachine } from '../../../main/close.ts';
+import { channels, type ContainerInfo, type VmListEntry, type VmRunState } from '../../../engine/api/channels.ts';
+import { closeActions, closeOptions, runningMachines, staysHeadless, type RunningMachine } from '../../../main/close.ts';
 import { rendererFile } from '../../../main/protocol.ts';
 
 const web: RunningMachine = { kind: 'container', id: 'c1', name: 'web' };
@@ -15,11 +16,9 @@ test('containers only: stop them, keep them running, or cancel', () => {
   assert.equal(staysHeadless('keep-running', [web]), false);
 });
 
-test('VM choices appear only with the API channels that carry them out', () => {
-  // Today's channel map has no vms: channels: a running VM could only be kept running.
-  assert.deepEqual(closeOptions([debian, web]).map((o) => o.choice), ['keep-running', 'cancel']);
-  const withVms = (name: string) => name === 'vms:save' || name === 'vms:stop';
-  assert.deepEqual(closeOptions([debian, web], withVms).map((o) => o.label), ['Save state', 'Power off', 'Keep running headless', 'Cancel']);
+test('with a VM running: save state, power off, keep running headless, or cancel', () => {
+  assert.deepEqual(closeOptions([debian, web]).map((o) => o.label), ['Save state', 'Power off', 'Keep running headless', 'Cancel']);
+  // Saving is for VMs; the containers go on under their own monitors.
   assert.deepEqual(closeActions('save', [debian, web]), [{ channel: 'vms:save', args: { vm: 'v1' } }]);
   assert.deepEqual(closeActions('power-off', [debian, web]), [
     { channel: 'vms:stop', args: { vm: 'v1' } },
@@ -27,6 +26,26 @@ test('VM choices appear only with the API channels that carry them out', () => {
   ]);
   assert.equal(staysHeadless('keep-running', [debian]), true);
   assert.equal(staysHeadless('save', [debian]), false);
+  // Every call a choice makes is a channel of the API, with arguments its schema accepts.
+  for (const choice of ['save', 'power-off'] as const) {
+    for (const action of closeActions(choice, [debian, web])) {
+      assert.doesNotThrow(() => channels[action.channel].args.check(action.args, action.channel), action.channel);
+    }
+  }
+});
+
+test('the machines asked about: VMs whose machine runs here, containers running or paused', () => {
+  const vm = (id: string, state: VmRunState): VmListEntry => ({ id, name: `vm-${id}`, state });
+  const container = (id: string, status: ContainerInfo['status']) => ({ id, name: `ct-${id}`, status }) as ContainerInfo;
+  const states: VmRunState[] = ['powered-off', 'saved', 'starting', 'running', 'paused', 'saving', 'stopping', 'invalid'];
+  const found = runningMachines(states.map((s, i) => vm(String(i), s)), [container('a', 'created'), container('b', 'running'), container('c', 'paused'), container('d', 'exited')]);
+  assert.deepEqual(found, [
+    { kind: 'vm', id: '2', name: 'vm-2' },
+    { kind: 'vm', id: '3', name: 'vm-3' },
+    { kind: 'vm', id: '4', name: 'vm-4' },
+    { kind: 'container', id: 'b', name: 'ct-b' },
+    { kind: 'container', id: 'c', name: 'ct-c' },
+  ]);
 });
 
 test('hangar://app/ serves files of the built renderer only', () => {

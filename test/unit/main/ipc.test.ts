@@ -36,8 +36,11 @@ after(() => {
 
 test('the table has a handler for every channel of the API and for nothing else', () => {
   assert.deepEqual([...table.keys()].sort(), Object.keys(channels).sort());
-  assert.ok(channelNames.includes('containers:start') && channelNames.includes('terminals:write'));
-  for (const name of table.keys()) assert.match(name, /^[a-z]+:[a-z-]+$/);
+  for (const name of ['containers:start', 'terminals:write', 'vms:create', 'vms:start', 'vms:save', 'vms:restoreSnapshot', 'vms:console', 'vms:clone']) {
+    assert.ok(channelNames.includes(name as never) && table.has(name), name);
+  }
+  assert.equal([...table.keys()].filter((c) => c.startsWith('vms:')).length, channelNames.filter((c) => c.startsWith('vms:')).length);
+  for (const name of table.keys()) assert.match(name, /^[a-z]+:[a-zA-Z]+$/);
 });
 
 test('registering puts every handler on ipcMain, and removing takes every one off', () => {
@@ -63,6 +66,14 @@ test('malformed arguments are refused with the field named', async () => {
     ['containers:start', { container: 'x', cols: 1.5 }, /cols: expected a whole number/],
     ['containers:create', { image: 'busybox', env: ['NOT A PAIR'] }, /env\[0\]: "NOT A PAIR" is not KEY=VALUE/],
     ['preferences:set', { theme: 'purple' }, /theme: expected one of system, light, dark/],
+    ['vms:create', { name: '-bad name' }, /^vms:create\.name: /],
+    ['vms:create', { name: 'web', cpus: 9 }, /^vms:create\.cpus: /],
+    ['vms:create', { name: 'web', memory: 1024 }, /^vms:create\.memory: /],
+    ['vms:start', {}, /^vms:start\.vm: expected a string, got undefined$/],
+    ['vms:stop', { vm: 'web', force: 'yes' }, /^vms:stop\.force: /],
+    ['vms:snapshot', { vm: 'web', name: 'a', ram: true, operation: 'bad id!' }, /^vms:snapshot\.operation: /],
+    ['vms:restoreSnapshot', { vm: 'web', snapshot: 's', saveCurrentAs: '' }, /^vms:restoreSnapshot\.saveCurrentAs: /],
+    ['vms:console', { vm: 'web', cols: 80 }, /^vms:console\.rows: /],
   ];
   for (const [channel, args, message] of cases) {
     const result = await table.get(channel)!(fromApp, args);

@@ -56,6 +56,8 @@ test('window.hangar holds one object per API domain with exactly its verbs, and 
     for (const verb of verbs) assert.equal(typeof api[domain]![verb], 'function');
   }
   assert.deepEqual(Object.keys(api.events!), ['subscribe']);
+  // The VM domain is there like the others, camel-cased verbs included.
+  for (const verb of ['create', 'start', 'stop', 'save', 'snapshot', 'restoreSnapshot', 'clone', 'console']) assert.equal(typeof api.vms![verb], 'function', verb);
   assert.ok(Object.isFrozen(api) && Object.isFrozen(api.containers));
 });
 
@@ -64,7 +66,12 @@ test('a method invokes its own channel with the argument as given', async () => 
   const api = exposed.hangar as Record<string, Record<string, (args: unknown) => Promise<unknown>>>;
   assert.deepEqual(await api.containers!.pause!({ container: 'web' }), { ok: true, value: null });
   await api.images!.pull!({ reference: 'busybox', operation: 'op-1' });
-  assert.deepEqual(invoked, [['containers:pause', { container: 'web' }], ['images:pull', { reference: 'busybox', operation: 'op-1' }]]);
+  await api.vms!.restoreSnapshot!({ vm: 'debian', snapshot: 'clean', saveCurrentAs: 'before' });
+  assert.deepEqual(invoked, [
+    ['containers:pause', { container: 'web' }],
+    ['images:pull', { reference: 'busybox', operation: 'op-1' }],
+    ['vms:restoreSnapshot', { vm: 'debian', snapshot: 'clean', saveCurrentAs: 'before' }],
+  ]);
 });
 
 test('events arrive through subscribe, and stop after unsubscribing', async () => {
