@@ -216,3 +216,19 @@ test('save → reset → load: requests keep being served', () => {
   assert.equal(again.status, BlkStatus.Ok);
   assert.equal(queue.bytes(again.head, 1)[0], 2);
 });
+
+test('replaceDisk: the same queue serves the new image from the next request; an image of another size or writability is refused', () => {
+  const device = new VirtioBlk(rawDisk(64).disk);
+  const driver = new VirtioTestDriver(device);
+  const [queue] = driver.start([16], ALL) as [TestQueue];
+  assert.equal(queue.bytes(send(queue, [header(BlkRequest.In, 3), { writable: 513 }]).head, 1)[0], 3);
+  const second = rawDisk(64);
+  writeFileSync(second.path, new Uint8Array(64 * 512).fill(0xee));
+  assert.throws(() => device.replaceDisk(rawDisk(32).disk), /cannot replace/);
+  assert.throws(() => device.replaceDisk(rawDisk(64, true).disk), /cannot replace/);
+  device.replaceDisk(openDisk(second.path, { readOnly: false }));
+  const after = send(queue, [header(BlkRequest.In, 3), { writable: 513 }]);
+  assert.equal(after.status, BlkStatus.Ok);
+  assert.equal(queue.bytes(after.head, 1)[0], 0xee);
+  assert.equal(driver.status & VirtioStatus.NeedsReset, 0);
+});

@@ -72,3 +72,22 @@ test('save → reset → load: held input survives and arrives after the restore
   transmitq.notify();
   assert.equal(console.take(), 'ok');
 });
+
+test('quiesce before a save: input still in the back-end goes into the saved state and reaches the guest after the load', () => {
+  const { console, driver, receiveq } = consoleDevice();
+  console.type('on its ');
+  console.type('way');
+  driver.transport.quiesce(); // no receive buffer was ever posted: the back-end still held all of it
+  assert.equal(console.read(), null, 'taken from the back-end');
+  const saved = throughJson(driver.transport.saveState());
+  assert.deepEqual((saved.device as { heldInput: number[] }).heldInput, [...text('on its way')]);
+
+  const fresh = new VirtioTestDriver(new VirtioConsole(new TestConsole()));
+  const [freshReceiveq] = fresh.start([8, 8]);
+  fresh.transport.loadState(saved);
+  const head = freshReceiveq.add([{ writable: 16 }]);
+  freshReceiveq.notify();
+  assert.deepEqual(freshReceiveq.takeUsed(), [{ id: head, len: 10 }]);
+  assert.equal(freshReceiveq.text(head, 0, 10), 'on its way');
+  assert.equal(receiveq.usedIdx(), 0);
+});
