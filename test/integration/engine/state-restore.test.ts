@@ -1,0 +1,176 @@
+// Save → restore of a running machine, exactly: the Debian guest, with 1 and with 4 vCPUs, runs
+// a shell loop that counts into a file; it is paused, its state saved, the machine killed, and a
+// new MachineHost resumes the file. The console answers at once (no boot), the loop goes on with
+// the next number (the file holds 1..N without a gap or a repeat), and guest time continues from
+// the pause: /proc/uptime did not jump by the time the machine was down. State files that are
+// truncated, damaged, another VM's or of another machine's shape end the machine with an error
+// that says so. The agent's channel (hvc0) carries bytes both ways, 8-bit clean.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ensureDebianGuest } from '../../../engine/guests/debian.ts';
+import type { MachineConfig } from '../../../engine/machine/machine.ts';
+import { MachineHost } from '../../../engine/vcpu/machine-host.ts';
+import { GuestConsole } from '../../support/guest-console.ts';
+
+/** busybox ash's prompt, followed by its cursor-position query (ESC [ 6 n). */
+const PROMPT = /# (\x1b\[6n)?$/;
+const BOOT_TIMEOUT_MS = 600_000;
+const RAM_BYTES = 256 * 1024 * 1024;
+const VM = 'state-test-vm';
+/** The machine stays down at least this long, so that a guest clock that jumped would show it. */
+const DOWN_MS = 8000;
+/** Guest seconds the test's own console round trips may add beyond the host time it measured. */
+const UPTIME_SLACK_S = 1.5;
+
+const dir = mkdtempSync(join(tmpdir(), 'hangar-state-'));
+
+async function machineConfig(harts: number): Promise<MachineConfig> {
+  const guest = await ensureDebianGuest({});
+  // Only the virtio transport: hvc0 needs it, the test needs nothing else (ext4 takes seconds to load).
+  return {
+    harts, ramBytes: RAM_BYTES, firmwarePath: guest.firmware, kernelPath: guest.kernel, initrdPath: guest.initrd,
+    bootargs: `${guest.bootargs} hangar.modules=virtio_mmio`,
+  };
+}
+
+function consoleOf(machine: MachineHost): GuestConsole {
+  return new GuestConsole({
+    onData: (listener) => machine.on('console', listener),
+    write: (text) => machine.sendConsole(Buffer.from(text)),
+  });
+}
+
+const uptime = async (guest: GuestConsole) => Number((await guest.run(`cut -d' ' -f1 /proc/uptime`)).output);
+
+/** The counter file's numbers; asserts they are 1..N, each once, in order. */
+async function counted(guest: GuestConsole): Promise<number> {
+  const lines = (await guest.run('cat /tmp/count', 120_000)).output.split('\n');
+  lines.forEach((line, i) => assert.equal(line, String(i + 1), `line ${i + 1} of /tmp/count`));
+  return lines.length;
+}
+
+/** The 1-vCPU test's state file, for the refusal tests. */
+let savedByFirstTest: { path: string; config: MachineConfig } | null = null;
+
+for (const harts of [1, 4]) {
+  test(`a ${harts}-vCPU guest saved while it counts resumes in a new machine: the count goes on, guest time does not jump`, { timeout: 1_800_000 }, async () => {
+    const config = await machineConfig(harts);
+    const first = new MachineHost(config);
+    const path = join(dir, `${harts}.hst`);
+    let before: { count: number; uptime: number };
+    let hostBefore: number;
+    let pausedAt: number;
+    try {
+      const guest = consoleOf(first);
+      await guest.waitFor(PROMPT, BOOT_TIMEOUT_MS);
+      await first.started;
+      await guest.run(`( (i=0; while :; do i=$((i+1)); echo $i >> /tmp/count; sleep 0.1; done) & )`);
+      await sleep(2000);
+      const [count, up] = (await guest.run(`tail -n 1 /tmp/count; cut -d' ' -f1 /proc/uptime`)).output.split('\n');
+      hostBefore = performance.now();
+      before = { count: Number(count), uptime: Number(up) };
+      assert.ok(before.count >= 3, `the loop counted ${before.count} in 2 s`);
+      await first.pause();
+      pausedAt = performance.now();
+      const summary = await first.saveState(path, VM);
+      assert.equal(summary.totalPages, RAM_BYTES / 4096);
+      assert.ok(summary.storedPages > 0 && summary.storedPages < summary.totalPages, `${summary.storedPages} pages stored`);
+      process.stderr.write(`state-restore ${harts} vCPU: ${summary.bytes} bytes, ${summary.storedPages} of ${summary.totalPages} pages, saved in ${(performance.now() - pausedAt).toFixed(0)} ms\n`);
+    } finally {
+      await first.kill();
+    }
+    await sleep(Math.max(0, DOWN_MS - (performance.now() - pausedAt)));
+
+    const asked = performance.now();
+    const second = new MachineHost({ ...config, restoreFrom: { path, vm: VM } });
+    try {
+      const guest = consoleOf(second);
+      await second.started;
+      const runningAt = performance.now();
+      const downMs = runningAt - pausedAt;
+      const up = await uptime(guest);
+      const hostAfter = performance.now();
+      process.stderr.write(`state-restore ${harts} vCPU: running ${(runningAt - asked).toFixed(0)} ms after the restore was asked, answering ${(hostAfter - asked).toFixed(0)} ms after; down ${(downMs / 1000).toFixed(1)} s\n`);
+      assert.ok(!/OpenSBI|Linux version/.test(guest.transcript), 'resumed, not booted');
+      // Guest time ran while the machine ran (before the pause, after the restore), not while it was down.
+      const ranS = ((pausedAt - hostBefore) + (hostAfter - runningAt)) / 1000;
+      assert.ok(up >= before.uptime, `uptime ${up} after the restore, ${before.uptime} before`);
+      assert.ok(up - before.uptime <= ranS + UPTIME_SLACK_S, `uptime moved ${(up - before.uptime).toFixed(2)} s; the machine ran ${ranS.toFixed(2)} s and was down ${(downMs / 1000).toFixed(1)} s`);
+      assert.ok(downMs / 1000 > ranS + UPTIME_SLACK_S, 'down long enough for a jump to show');
+
+      await sleep(2000);
+      const after = await counted(guest);
+      const guestElapsed = (await uptime(guest)) - before.uptime;
+      assert.ok(after >= before.count + 3, `counted on from ${before.count} to ${after}`);
+      assert.ok(after - before.count <= guestElapsed / 0.1 + 1, `${after - before.count} more in ${guestElapsed.toFixed(2)} guest seconds`);
+
+      if (harts === 1) {
+        savedByFirstTest = { path, config };
+        await checkAgentChannel(second, guest);
+      }
+    } finally {
+      await second.kill();
+    }
+  });
+}
+
+/**
+ * hvc0 both ways: the guest's writes are 'agent' events, sendAgent's bytes are read in the guest.
+ * The tty's settings last while it is open: each side sets raw mode on the open it uses.
+ */
+async function checkAgentChannel(machine: MachineHost, guest: GuestConsole): Promise<void> {
+  const received: Buffer[] = [];
+  machine.on('agent', (bytes) => received.push(Buffer.from(bytes)));
+  await guest.run('(stty raw -echo; echo hello >&0) <> /dev/hvc0');
+  for (let tries = 0; Buffer.concat(received).toString('latin1') !== 'hello\n'; tries++) {
+    assert.ok(tries < 100, `agent output: ${JSON.stringify(Buffer.concat(received).toString('latin1'))}`);
+    await sleep(50);
+  }
+  // Control characters a cooked tty would act on (^C, ESC, \r), a NUL and 0xff arrive as they are.
+  const sent = Buffer.from([...Buffer.from('from host'), 0x00, 0xff, 0x03, 0x0d, 0x1b]);
+  await guest.run(`( (stty raw -echo; touch /tmp/raw; head -c ${sent.length} > /tmp/agent-in) < /dev/hvc0 & ); while [ ! -e /tmp/raw ]; do sleep 0.1; done`);
+  machine.sendAgent(sent);
+  const hex = [...sent].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+  for (let tries = 0; ; tries++) {
+    const read = (await guest.run('od -An -tx1 -v /tmp/agent-in')).output.trim().replace(/\s+/g, ' ');
+    if (read === hex) break;
+    assert.ok(tries < 50, `the guest read ${read}, expected ${hex}`);
+    await sleep(200);
+  }
+}
+
+/** Restores `path` into a machine of `config`; it must end with an error matching `message`. */
+async function refused(config: MachineConfig, restoreFrom: { path: string; vm: string | null }, message: RegExp): Promise<void> {
+  const machine = new MachineHost({ ...config, restoreFrom });
+  await assert.rejects(machine.started, message);
+  const exit = await machine.exited;
+  assert.equal(exit.reason, 'error');
+  assert.match(exit.message ?? '', message);
+}
+
+test('a truncated, a damaged, another VM\'s, or a misfitting state file ends the machine with an error naming the problem', { timeout: 600_000 }, async () => {
+  assert.ok(savedByFirstTest, 'the 1-vCPU test saved a state');
+  const { path, config } = savedByFirstTest;
+  const file = readFileSync(path);
+
+  const truncated = join(dir, 'truncated.hst');
+  writeFileSync(truncated, file.subarray(0, Math.floor(file.length / 2)));
+  await refused(config, { path: truncated, vm: VM }, /truncated\.hst: is truncated/);
+
+  const damaged = join(dir, 'damaged.hst');
+  const flipped = Buffer.from(file);
+  flipped[Math.floor(flipped.length * 0.7)]! ^= 0x10;
+  writeFileSync(damaged, flipped);
+  await refused(config, { path: damaged, vm: VM }, /damaged\.hst: checksum mismatch: the file is damaged/);
+
+  const other = join(dir, 'other.hst');
+  copyFileSync(path, other);
+  await refused(config, { path: other, vm: 'another-vm' }, /belongs to another VM \(state-test-vm\), not this one \(another-vm\)/);
+  await refused({ ...config, harts: 2 }, { path, vm: VM }, /the saved state has 1 harts, this machine 2/);
+  await refused({ ...config, ramBytes: RAM_BYTES / 2 }, { path, vm: VM }, /holds 268435456 bytes of RAM; the machine has 134217728/);
+  assert.deepEqual(readFileSync(path), file, 'the state file is left as it was');
+});
