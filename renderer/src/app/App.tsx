@@ -180,7 +180,6 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
       <Toolbar
         allowed={allowed}
         paused={selectedVm ? selectedVm.state === 'paused' : selected?.status === 'paused'}
-        saved={selectedVm?.state === 'saved'}
         canCreateVm={vmsFeature?.available ?? false}
         vmsReason={vmsFeature?.reason}
         canCreateContainer={containersFeature?.available ?? false}

@@ -4,8 +4,6 @@ import type { Action } from '../app/actions.ts';
 export interface ToolbarProps {
   allowed: ReadonlySet<Action>;
   paused: boolean;
-  /** A VM suspended to disk: Start resumes it. */
-  saved: boolean;
   canCreateVm: boolean;
   vmsReason?: string;
   canCreateContainer: boolean;
@@ -16,21 +14,20 @@ export interface ToolbarProps {
 }
 
 const ITEMS: { action: Action; label: string; icon: string; title: string }[] = [
-  { action: 'start', label: 'Start', icon: '▶', title: 'Start the machine (a saved VM resumes)' },
+  { action: 'start', label: 'Start', icon: '▶', title: 'Start the machine (a saved VM resumes where it was)' },
   { action: 'pause', label: 'Pause', icon: '❚❚', title: 'Freeze the machine in memory' },
   { action: 'stop', label: 'Stop', icon: '■', title: 'Ask the machine to shut down' },
-  { action: 'force-stop', label: 'Force Stop', icon: '⏻', title: 'Power off at once, without asking the guest' },
+  { action: 'force-stop', label: 'Force Stop', icon: '⚡', title: 'Power off at once, without asking the guest' },
   { action: 'save', label: 'Save State', icon: '⤓', title: 'Suspend the VM to disk' },
   { action: 'snapshot', label: 'Take Snapshot', icon: '◉', title: 'Keep the current state to return to' },
   { action: 'restore', label: 'Restore Snapshot', icon: '↺', title: 'Return to a snapshot' },
-  { action: 'clone', label: 'Clone', icon: '⧉', title: 'Make a new VM from this one' },
+  { action: 'clone', label: 'Clone', icon: '❐', title: 'Make a new VM from this one' },
   { action: 'delete', label: 'Delete', icon: '✕', title: 'Delete the machine' },
 ];
 
-export function Toolbar({ allowed, paused, saved, canCreateVm, vmsReason, canCreateContainer, onNewVm, onNewContainer, onAction, onPreferences }: ToolbarProps) {
+export function Toolbar({ allowed, paused, canCreateVm, vmsReason, canCreateContainer, onNewVm, onNewContainer, onAction, onPreferences }: ToolbarProps) {
   return (
     <div className="toolbar" role="toolbar" aria-label="Actions">
-      <span className="brand" aria-hidden="true">Hangar</span>
       <button type="button" onClick={onNewVm} disabled={!canCreateVm} title={canCreateVm ? undefined : vmsReason}>
         <span className="icon" aria-hidden="true">✚</span>New VM
       </button>
@@ -41,7 +38,7 @@ export function Toolbar({ allowed, paused, saved, canCreateVm, vmsReason, canCre
       {ITEMS.map(({ action, label, icon, title }) => {
         // Pause and Resume share a place: the state decides which it is.
         const act: Action = action === 'pause' && paused ? 'resume' : action;
-        const text = act === 'resume' ? 'Resume' : act === 'start' && saved ? 'Start (resume)' : label;
+        const text = act === 'resume' ? 'Resume' : label;
         return (
           <button key={action} type="button" disabled={!allowed.has(act)} onClick={() => onAction(act)} title={title}>
             <span className="icon" aria-hidden="true">{act === 'resume' ? '▶' : icon}</span>

@@ -103,7 +103,9 @@ export function Wizard({ title, steps, finishLabel, finish, onClose }: Props) {
         cancel();
       }}
     >
+      {/* The steps check their fields themselves and say what is wrong in place. */}
       <form
+        noValidate
         onSubmit={(e) => {
           e.preventDefault();
           void next();

@@ -23,8 +23,10 @@ const absolute = (path: string) => path.startsWith('/') || /^[A-Za-z]:[\\/]/.tes
 
 export function NewVmWizard({ presets, vms, defaults, onClose, onCreated }: Props) {
   const client = useClient();
-  const [name, setName] = useState(() => freeName(presets[0]?.id ?? 'vm', vms.map((v) => v.name)));
-  const [presetId, setPresetId] = useState(presets[0]?.id ?? '');
+  // Hangar's own guest first: it boots with nothing else to provide.
+  const first = presets.find((p) => p.boot === 'debian-guest') ?? presets[0];
+  const [name, setName] = useState(() => freeName(first?.id ?? 'vm', vms.map((v) => v.name)));
+  const [presetId, setPresetId] = useState(first?.id ?? '');
   const preset = presets.find((p) => p.id === presetId);
   const [kernel, setKernel] = useState('');
   const [initrd, setInitrd] = useState('');
@@ -116,12 +118,16 @@ export function NewVmWizard({ presets, vms, defaults, onClose, onCreated }: Prop
           </label>
           <label className="field">
             <span>Memory (MiB)</span>
-            <input type="number" min={MIN_MEMORY_MIB} max={MAX_MEMORY_MIB} step={64} value={memory} onChange={(e) => setMemory(e.target.value)} />
+            <input type="number" min={MIN_MEMORY_MIB} max={MAX_MEMORY_MIB} value={memory} onChange={(e) => setMemory(e.target.value)} />
           </label>
           <label className="field">
             <span>Disk size (GiB)</span>
             <input type="number" min={1} max={MAX_DISK_GIB} value={diskGiB} onChange={(e) => setDiskGiB(e.target.value)} disabled={Boolean(disk.trim())} />
             <small>{disk.trim() ? 'The copied image keeps its own size.' : 'Grows as the guest writes (qcow2).'}</small>
+          </label>
+          <label className="check wide">
+            <input type="checkbox" checked={start} onChange={(e) => setStart(e.target.checked)} />
+            Start the VM when it is created
           </label>
         </div>
       ),
@@ -149,12 +155,9 @@ export function NewVmWizard({ presets, vms, defaults, onClose, onCreated }: Prop
             <dt>vCPUs</dt><dd>{cpus}</dd>
             <dt>Memory</dt><dd>{memory} MiB</dd>
             <dt>Disk</dt><dd>{disk.trim() ? `a copy of ${disk.trim()}` : `${diskGiB} GiB, empty`}</dd>
+            <dt>Then</dt><dd>{start ? 'start it' : 'leave it powered off'}</dd>
           </dl>
           {preset?.boot === 'debian-guest' && <p className="muted">The Debian guest is fetched and verified the first time (then kept in the download cache).</p>}
-          <label className="check">
-            <input type="checkbox" checked={start} onChange={(e) => setStart(e.target.checked)} />
-            Start the VM when it is created
-          </label>
         </div>
       ),
     },

@@ -104,8 +104,8 @@ export function RestoreVmSnapshotWizard({ vm, tree, initial, onClose }: Props & 
                 <label key={node.id} style={{ paddingLeft: depth * 18 }}>
                   <input type="radio" name="snapshot" checked={chosen === node.id} onChange={() => setChosen(node.id)} />
                   <span>
-                    <strong>{node.name}</strong>{node.ram ? ' (with RAM)' : ''}
-                    <small className="muted"> {formatTime(node.created)}{node.id === tree?.current.parent ? ' · the current state grew from it' : ''}</small>
+                    <span><strong>{node.name}</strong>{node.ram ? ' (with RAM)' : ''}</span>
+                    <small className="muted">{formatTime(node.created)}{node.id === tree?.current.parent ? ' · the current state grew from it' : ''}</small>
                   </span>
                 </label>
               ))}

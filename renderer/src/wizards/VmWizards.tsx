@@ -49,11 +49,11 @@ export function CloneVmWizard({ vm, vms, tree, initial, onClose, onCloned }: Pro
             <div role="radiogroup" aria-label="Type of clone" className="choices">
               <label>
                 <input type="radio" name="clone-type" checked={!linked} onChange={() => setLinked(false)} />
-                <span><strong>Full clone</strong><small className="muted"> — an independent copy of the disks: takes the time and the space of a copy.</small></span>
+                <span><strong>Full clone</strong><small className="muted">an independent copy of the disks: takes the time and the space of a copy.</small></span>
               </label>
               <label>
                 <input type="radio" name="clone-type" checked={linked} onChange={() => setLinked(true)} />
-                <span><strong>Linked clone</strong><small className="muted"> — new disks over a snapshot's frozen ones: quick and small, but that snapshot stays while the clone exists.</small></span>
+                <span><strong>Linked clone</strong><small className="muted">new disks over a snapshot's frozen ones: quick and small, but that snapshot stays while the clone exists.</small></span>
               </label>
             </div>
           ),
@@ -65,12 +65,12 @@ export function CloneVmWizard({ vm, vms, tree, initial, onClose, onCloned }: Pro
             <div role="radiogroup" aria-label="Clone from" className="choices">
               <label>
                 <input type="radio" name="clone-source" checked={source === CURRENT} onChange={() => setSource(CURRENT)} />
-                <span><strong>The current state</strong>{linked && <small className="muted"> — a snapshot "linked clone {name}" is taken first</small>}</span>
+                <span><strong>The current state</strong>{linked && <small className="muted">a snapshot "linked clone {name}" is taken first</small>}</span>
               </label>
               {listed.map(({ node, depth }) => (
                 <label key={node.id} style={{ paddingLeft: depth * 18 }}>
                   <input type="radio" name="clone-source" checked={source === node.id} onChange={() => setSource(node.id)} />
-                  <span><strong>{node.name}</strong><small className="muted"> {formatTime(node.created)}</small></span>
+                  <span><strong>{node.name}</strong><small className="muted">{formatTime(node.created)}</small></span>
                 </label>
               ))}
             </div>
@@ -136,11 +136,11 @@ export function ResumeVmWizard({ vm, onClose, onStarted }: Props & { onStarted: 
           <div role="radiogroup" aria-label="How to start" className="choices">
             <label>
               <input type="radio" name="resume" checked={!discard} onChange={() => setDiscard(false)} />
-              <span><strong>Resume</strong><small className="muted"> — the machine goes on where it was saved.</small></span>
+              <span><strong>Resume</strong><small className="muted">the machine goes on where it was saved.</small></span>
             </label>
             <label>
               <input type="radio" name="resume" checked={discard} onChange={() => setDiscard(true)} />
-              <span><strong>Discard the saved state and boot afresh</strong><small className="muted"> — as after pulling the plug: what the guest had not written to disk is lost.</small></span>
+              <span><strong>Discard the saved state and boot afresh</strong><small className="muted">as after pulling the plug: what the guest had not written to disk is lost.</small></span>
             </label>
           </div>
         ),
