@@ -25,6 +25,12 @@ else
     insmod "/lib/modules/$(uname -r)/$module" || echo "init: insmod $module failed"
   done < /etc/modules-load-order
 fi
+# The guest agent (engine/guests/hangar-agent.sh) on the virtio-console, for `hangar vm exec`
+# and `vm cp`. Started as a plain child (not a session leader), so hvc0 never becomes the
+# controlling terminal of the commands it runs.
+if [ -c /dev/hvc0 ]; then
+  hangar-agent /dev/hvc0 &
+fi
 cd /root
 # cttyhack finds the real console terminal (ttyS0) so the shell has job control; when the
 # shell exits another starts, since PID 1 must not exit.

@@ -8,7 +8,7 @@
 //   guests/debian-SUITE-ARCH/debs/*.deb        the packages, as the index gives them
 //   guests/debian-SUITE-ARCH/kernel-RELEASE    the kernel Image
 //   guests/debian-SUITE-ARCH/fw_dynamic-VERSION.bin
-//   guests/debian-SUITE-ARCH/initrd-KEY.cpio.gz  KEY hashes the recipe, /init and the input .debs
+//   guests/debian-SUITE-ARCH/initrd-KEY.cpio.gz  KEY hashes the recipe, /init, the agent and the input .debs
 // A later run uses guest.json without the network, after checking every file's SHA256 again;
 // only `refresh` (hangar guest fetch) asks the mirror for newer packages.
 import { gunzipSync } from 'node:zlib';
@@ -20,6 +20,7 @@ import { cacheRoot, sha256FileIfPresent, writeFileAtomic } from './cache.ts';
 import { readBody, readDebData, xzDecompressBuffer } from './deb.ts';
 import { GuestError, HttpError, MismatchError } from './errors.ts';
 import { downloadFile, fetchBuffer } from './http.ts';
+import type { CpioEntry } from './cpio.ts';
 import { buildInitramfs, type InitramfsModule } from './initramfs.ts';
 import { loadOrder, moduleInfo, moduleNameOf, type ModuleInfo } from './kernel-modules.ts';
 import { PackageIndex, parsePackages, type DebianPackage } from './packages.ts';
@@ -31,6 +32,9 @@ import { BootError, EM_RISCV, parseKernel } from '../machine/kernel-image.ts';
 const INITRAMFS_FORMAT = 1;
 const MANIFEST_FORMAT = 1;
 const ASSETS = new URL('../../assets/guests/', import.meta.url);
+/** The guest agent (engine/vm/agent.ts is its host side), which /init starts on hvc0. */
+const AGENT = new URL('./hangar-agent.sh', import.meta.url);
+const AGENT_PATH = 'usr/sbin/hangar-agent';
 
 /** What a package is for; `programs` holds a program's package and everything it depends on. */
 type Role = 'kernel' | 'busybox' | 'firmware' | 'programs';
@@ -108,10 +112,10 @@ export interface DebianGuest {
   fetched: boolean;
 }
 
-export async function loadRecipe(): Promise<{ recipe: Recipe; init: string }> {
+export async function loadRecipe(): Promise<{ recipe: Recipe; init: string; agent: string }> {
   const recipe = JSON.parse(await readFile(new URL('debian.json', ASSETS), 'utf8')) as Recipe;
   const init = await readFile(new URL(recipe.init, ASSETS), 'utf8');
-  return { recipe, init };
+  return { recipe, init, agent: await readFile(AGENT, 'utf8') };
 }
 
 export function guestDirectory(recipe: Recipe, env: NodeJS.ProcessEnv = process.env): string {
@@ -131,11 +135,11 @@ export async function cachedDebianGuest(env: NodeJS.ProcessEnv = process.env): P
 
 /** The kernel, firmware and initramfs of the Debian guest, fetched and built when not cached. */
 export async function ensureDebianGuest(options: EnsureGuestOptions = {}): Promise<DebianGuest> {
-  const { recipe, init } = await loadRecipe();
+  const { recipe, init, agent } = await loadRecipe();
   const directory = guestDirectory(recipe, options.env);
   await mkdir(join(directory, 'debs'), { recursive: true });
   const previous = await readManifest(directory);
-  const builder = new GuestBuilder(directory, recipe, init, previous, options);
+  const builder = new GuestBuilder(directory, recipe, init, agent, previous, options);
   if (previous && !options.refresh && pinsRecipe(previous, recipe)) {
     const cached = await builder.assemble(previous.packages, null);
     if (cached) return cached;
@@ -277,6 +281,7 @@ class GuestBuilder {
     private readonly directory: string,
     private readonly recipe: Recipe,
     private readonly init: string,
+    private readonly agent: string,
     private readonly previous: Manifest | null,
     private readonly options: EnsureGuestOptions,
   ) {}
@@ -338,8 +343,9 @@ class GuestBuilder {
         this.progress('initramfs: programs and their libraries', { phase: 'initramfs', item: 'programs' });
         const programs = programEntries(await readPackageFiles(debsOf('programs'), signal), { ...this.recipe.programs, machine: EM_RISCV });
         this.progress(`initramfs: ${modules.length} modules, ${programs.length} program files`, { phase: 'initramfs', item: 'cpio' });
+        const agent: CpioEntry = { type: 'file', path: AGENT_PATH, mode: 0o755, data: Buffer.from(this.agent) };
         const image = buildInitramfs({
-          busybox: busybox!, init: this.init, hostname: this.recipe.hostname, kernelRelease: files.release, modules, files: programs,
+          busybox: busybox!, init: this.init, hostname: this.recipe.hostname, kernelRelease: files.release, modules, files: [...programs, agent],
         });
         initrd = { ...(await this.writeProduct(`initrd-${initrdKey.slice(0, 16)}.cpio.gz`, image)), key: initrdKey };
       }
@@ -359,7 +365,7 @@ class GuestBuilder {
 
   private initrdKey(packages: PinnedPackage[]): string {
     const inputs = packages.filter((p) => p.role !== 'firmware').map((p) => p.sha256);
-    return createHash('sha256').update(JSON.stringify({ INITRAMFS_FORMAT, recipe: this.recipe, init: this.init, inputs })).digest('hex');
+    return createHash('sha256').update(JSON.stringify({ INITRAMFS_FORMAT, recipe: this.recipe, init: this.init, agent: this.agent, inputs })).digest('hex');
   }
 
   private async writeProduct(file: string, data: Buffer): Promise<Product> {

@@ -180,6 +180,10 @@ test('ensureDebianGuest: verified chain, mid-sync fallback to the release\'s oth
     /^kernel\/drivers\/net\/virtio_net\.ko: kernel\/drivers\/net\/net_failover\.ko kernel\/net\/core\/failover\.ko$/m);
   assert.equal(readFileSync(join(dir, 'init'), 'utf8'), readFileSync(new URL('../../../assets/guests/debian-init.sh', import.meta.url), 'utf8'));
   assertPrograms(dir);
+  // The guest agent, which /init starts on hvc0.
+  assert.equal(readFileSync(join(dir, 'usr/sbin/hangar-agent'), 'utf8'), readFileSync(new URL('../../../engine/guests/hangar-agent.sh', import.meta.url), 'utf8'));
+  assert.equal(statSync(join(dir, 'usr/sbin/hangar-agent')).mode & 0o777, 0o755);
+  assert.match(readFileSync(join(dir, 'init'), 'utf8'), /^\s*hangar-agent \/dev\/hvc0 &$/m);
 
   // Again: all from the cache, the mirror not asked.
   requests.length = 0;
@@ -205,7 +209,7 @@ function assertPrograms(dir: string): void {
   assert.deepEqual(readFileSync(join(dir, LIBS, 'libext2fs.so.2')), LIBEXT2FS);
   assert.deepEqual(readFileSync(join(dir, LIBS, 'libc.so.6')), LIBC);
   assert.deepEqual(readdirSync(join(dir, LIBS)).sort(), ['ld-linux-riscv64-lp64d.so.1', 'libc.so.6', 'libext2fs.so.2', 'libext2fs.so.2.4']);
-  assert.deepEqual(readdirSync(join(dir, 'usr/sbin')).sort(), ['e2fsck', 'fsck.ext4', 'mke2fs', 'mkfs.ext4']);
+  assert.deepEqual(readdirSync(join(dir, 'usr/sbin')).sort(), ['e2fsck', 'fsck.ext4', 'hangar-agent', 'mke2fs', 'mkfs.ext4']);
   assert.equal(existsSync(join(dir, 'etc/mke2fs.conf')), false);
 }
 
