@@ -1,6 +1,6 @@
 // The main window: toolbar, library on the left, details on the right, and the wizard open
 // at the moment (one at a time).
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { AppCommand, ContainerInfo, SnapshotInfo, VmListEntry } from '../../../engine/api/channels.ts';
 import type { ApiClient } from '../../../engine/api/client.ts';
 import { containerActions, vmActions, type Action } from './actions.ts';
@@ -51,7 +51,7 @@ function useSystemDark(): boolean {
 }
 
 export function App({ client, connectionLost }: { client: ApiClient; connectionLost?: string }) {
-  const { state } = useEngine(client);
+  const { state, refreshVms } = useEngine(client);
   const [selectedKey, setSelectedKey] = useState<string>();
   const [tab, setTab] = useState<Tab>('details');
   const [open, setOpen] = useState<Open>();
@@ -82,16 +82,33 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
     if (selected) loadSnapshots(selected.id);
   }, [selected?.id, selectedVm?.id, loadSnapshots]);
 
-  // The selection follows a deleted machine to the first one left.
-  const keys = [...state.vms.map((v) => vmKey(v.id)), ...state.containers.map((c) => containerKey(c.id))];
-  const firstKey = keys[0];
+  // The selection follows a deleted machine to the first one left; a machine just made is
+  // selected before the engine's list holds it, and waited for.
+  const awaitedKey = useRef<string>(undefined);
+  const selectNew = (key: string) => {
+    awaitedKey.current = key;
+    setSelectedKey(key);
+  };
+  const firstKey = state.vms[0] ? vmKey(state.vms[0].id) : state.containers[0] ? containerKey(state.containers[0].id) : undefined;
   useEffect(() => {
-    if ((!selectedKey || (!selected && !selectedVm)) && firstKey) setSelectedKey(firstKey);
+    if (selected || selectedVm) {
+      if (awaitedKey.current === selectedKey) awaitedKey.current = undefined;
+      return;
+    }
+    if (selectedKey && awaitedKey.current === selectedKey) return;
+    if (firstKey) setSelectedKey(firstKey);
   }, [selectedKey, selected, selectedVm, firstKey]);
   // The console tab is a VM's name for the terminal tab; logs exist for containers only.
   useEffect(() => {
     if (selectedVm && tab === 'logs') setTab('details');
   }, [selectedVm, tab]);
+
+  // After a VM wizard, its VM is read again (the engine's vms:changed may still be on its way).
+  const closeVmWizard = () => {
+    setOpen(undefined);
+    refreshVms();
+    reloadVm();
+  };
 
   async function actOnVm(vm: VmListEntry, action: Action) {
     const id = vm.id;
@@ -135,7 +152,10 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
     if (!allowed.has(action)) return;
     setActionError(undefined);
     try {
-      if (selectedVm) await actOnVm(selectedVm, action);
+      if (selectedVm) {
+        await actOnVm(selectedVm, action);
+        refreshVms();
+      }
       else if (selected) await actOnContainer(selected, action);
     } catch (err) {
       setActionError((err as Error).message);
@@ -233,9 +253,9 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
           presets={state.presets}
           vms={state.vms}
           defaults={state.preferences?.defaultVm}
-          onClose={() => setOpen(undefined)}
+          onClose={closeVmWizard}
           onCreated={(vm, start) => {
-            setSelectedKey(vmKey(vm.id));
+            selectNew(vmKey(vm.id));
             setTab(start ? 'terminal' : 'details');
             if (start) client.invoke('vms:start', { vm: vm.id }).catch((err: Error) => setActionError(err.message));
           }}
@@ -247,7 +267,7 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
           containers={state.containers}
           onClose={() => setOpen(undefined)}
           onCreated={(c) => {
-            setSelectedKey(containerKey(c.id));
+            selectNew(containerKey(c.id));
             setTab(c.tty && c.status === 'running' ? 'terminal' : 'details');
           }}
         />
@@ -267,20 +287,20 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
         />
       )}
       {/* VM wizards: the tree and details they show are the selected VM's (they open only for it). */}
-      {open?.kind === 'vm-take-snapshot' && <TakeVmSnapshotWizard vm={open.vm} tree={vmTree} onClose={() => { setOpen(undefined); reloadVm(); }} />}
+      {open?.kind === 'vm-take-snapshot' && <TakeVmSnapshotWizard vm={open.vm} tree={vmTree} onClose={closeVmWizard} />}
       {open?.kind === 'vm-restore-snapshot' && (
-        <RestoreVmSnapshotWizard vm={open.vm} tree={vmTree} initial={open.snapshot} onClose={() => { setOpen(undefined); reloadVm(); }} />
+        <RestoreVmSnapshotWizard vm={open.vm} tree={vmTree} initial={open.snapshot} onClose={closeVmWizard} />
       )}
       {open?.kind === 'vm-delete-snapshot' && (
-        <DeleteVmSnapshotWizard vm={open.vm} tree={vmTree} snapshot={open.snapshot} onClose={() => { setOpen(undefined); reloadVm(); }} />
+        <DeleteVmSnapshotWizard vm={open.vm} tree={vmTree} snapshot={open.snapshot} onClose={closeVmWizard} />
       )}
       {open?.kind === 'vm-clone' && (
-        <CloneVmWizard vm={open.vm} vms={state.vms} tree={vmTree} initial={open.snapshot} onClose={() => setOpen(undefined)} onCloned={(clone) => setSelectedKey(vmKey(clone.id))} />
+        <CloneVmWizard vm={open.vm} vms={state.vms} tree={vmTree} initial={open.snapshot} onClose={closeVmWizard} onCloned={(clone) => selectNew(vmKey(clone.id))} />
       )}
-      {open?.kind === 'vm-save' && <SuspendVmWizard vm={open.vm} onClose={() => setOpen(undefined)} />}
-      {open?.kind === 'vm-resume' && <ResumeVmWizard vm={open.vm} onClose={() => setOpen(undefined)} onStarted={() => setTab('terminal')} />}
+      {open?.kind === 'vm-save' && <SuspendVmWizard vm={open.vm} onClose={closeVmWizard} />}
+      {open?.kind === 'vm-resume' && <ResumeVmWizard vm={open.vm} onClose={closeVmWizard} onStarted={() => setTab('terminal')} />}
       {open?.kind === 'vm-delete' && (
-        <DeleteVmWizard vm={open.vm} details={vmView?.details} onClose={() => setOpen(undefined)} onDeleted={() => setSelectedKey(undefined)} />
+        <DeleteVmWizard vm={open.vm} details={vmView?.details} onClose={closeVmWizard} onDeleted={() => setSelectedKey(undefined)} />
       )}
     </div>
   );

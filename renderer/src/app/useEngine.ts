@@ -51,6 +51,11 @@ export function useEngine(client: ApiClient) {
     setState((s) => ({ ...s, info, preferences, vms, presets, containers, images, error: undefined }));
   }, [client]);
 
+  /** The VM list read again (after a wizard or an action: its events may be on their way). */
+  const refreshVms = useCallback(() => {
+    client.invoke('vms:list', {}).then((vms) => setState((s) => ({ ...s, vms })), () => undefined);
+  }, [client]);
+
   useEffect(() => {
     const unsubscribe = client.subscribe((event) => {
       if (event.type === 'vms:changed') setState((s) => ({ ...s, vms: event.vms }));
@@ -63,5 +68,5 @@ export function useEngine(client: ApiClient) {
     return unsubscribe;
   }, [client, refresh, applyUsage]);
 
-  return { state, refresh };
+  return { state, refresh, refreshVms };
 }
