@@ -231,9 +231,14 @@ export class GuestAgent {
     const hello = encoder.encode(`\n${id} hello\n`);
     let retry: NodeJS.Timeout | undefined;
     let wait = HELLO_RETRY_MS;
-    const sendHello = () => {
-      this.send(hello);
-      retry = setTimeout(sendHello, wait);
+    const sendHello = (fail: (error: AgentError) => void) => {
+      try {
+        this.send(hello);
+      } catch (err) {
+        fail(err as AgentError); // from a timer: nobody else would catch it
+        return;
+      }
+      retry = setTimeout(() => sendHello(fail), wait);
       wait = Math.min(wait * 1.5, HELLO_RETRY_MAX_MS);
     };
     try {
@@ -244,10 +249,11 @@ export class GuestAgent {
   }
 
   /**
-   * Makes `id` the request in flight, runs `start` (which sends it) and resolves with the
-   * guest's reply; rejects on a timeout, an abort, a protocol error or close().
+   * Makes `id` the request in flight, runs `start` (which sends it, and is given the way to fail
+   * it) and resolves with the guest's reply; rejects on a timeout, an abort, a protocol error or close().
    */
-  private inFlight(id: string, hello: boolean, payload: Uint8Array, limits: Limits, start: () => void): Promise<Reply> {
+  private inFlight(id: string, hello: boolean, payload: Uint8Array, limits: Limits,
+    start: (fail: (error: AgentError) => void) => void): Promise<Reply> {
     if (this.closedReason !== null) return Promise.reject(new AgentError(`guest agent closed: ${this.closedReason}`, 'closed'));
     const { signal } = limits;
     if (signal?.aborted) return Promise.reject(new AgentError('aborted', 'aborted'));
@@ -291,7 +297,7 @@ export class GuestAgent {
         restart();
       }
       try {
-        start();
+        start(fail);
       } catch (err) {
         fail(err instanceof AgentError ? err : new AgentError(String(err), 'closed'));
       }

@@ -96,13 +96,20 @@ test('the guest agent runs commands, copies files both ways, sets the clock, sur
   const restoreStart = performance.now();
   machine = new MachineHost({ ...config, restoreFrom: { path: state, vm: null } });
   agent = new GuestAgent(agentChannel(machine));
-  await machine.started;
-  await agent.connect({ timeoutMs: 60_000 });
-  await agent.setClock(new Date());
-  const marker = await agent.exec(['cat', '/tmp/marker']);
+  const steps: string[] = [];
+  const step = async <T>(name: string, work: Promise<T>): Promise<T> => {
+    const before = performance.now();
+    const result = await work;
+    steps.push(`${name} ${(performance.now() - before).toFixed(0)} ms`);
+    return result;
+  };
+  await step('started', machine.started);
+  await step('connect', agent.connect({ timeoutMs: 60_000 }));
+  await step('setClock', agent.setClock(new Date()));
+  const marker = await step('exec', agent.exec(['cat', '/tmp/marker']));
   const firstExecMs = performance.now() - restoreStart;
   assert.equal(text(marker.stdout), 'before the save\n');
-  t.diagnostic(`restore to first exec: ${firstExecMs.toFixed(0)} ms`);
+  t.diagnostic(`restore to first exec: ${firstExecMs.toFixed(0)} ms (${steps.join(', ')})`);
   const restored20 = await execTimes(agent, 20);
   t.diagnostic(`exec true after restore: median ${restored20.median.toFixed(0)} ms, max ${restored20.max.toFixed(0)} ms`);
 

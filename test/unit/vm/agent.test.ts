@@ -263,6 +263,14 @@ test('a channel with nothing on the other end: connect fails as unanswered; clos
 
   const refusing = new GuestAgent({ write: () => { throw new Error('machine: it has stopped'); }, onData: () => () => {} });
   await assert.rejects(refusing.connect(), (err: AgentError) => err.code === 'closed' && /it has stopped/.test(err.message));
+  // A machine that stops while the handshake is being retried: the retry fails the handshake.
+  let writes = 0;
+  const stopping = new GuestAgent({
+    write: () => { if (++writes > 2) throw new Error('machine: it has stopped'); },
+    onData: () => () => {},
+  });
+  await assert.rejects(stopping.connect({ timeoutMs: 10_000 }), (err: AgentError) => err.code === 'closed' && /it has stopped/.test(err.message));
+  assert.equal(writes, 3);
 });
 
 test('exec round trips, measured (informational: busybox on the host)', async (t) => {
