@@ -13,3 +13,13 @@ export const nullCharBackend: CharBackend = {
   write: () => {},
   read: () => null,
 };
+
+/**
+ * `held` followed by every byte the back-end has waiting: a console device's quiesce (before a
+ * save), so that input on its way to the guest is saved with the device instead of lost.
+ */
+export function withWaitingInput(held: Uint8Array, backend: CharBackend): Uint8Array {
+  const parts = [held];
+  for (let bytes; (bytes = backend.read());) parts.push(bytes.slice());
+  return parts.length === 1 ? held : Buffer.concat(parts);
+}

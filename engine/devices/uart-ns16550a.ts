@@ -17,7 +17,7 @@
 // while the FIFOs are enabled): receiver line status (overrun), character timeout, received
 // data available, transmitter holding register empty, modem status.
 import type { AccessWidth, Device, DeviceState, IrqLine } from './device.ts';
-import type { CharBackend } from './char.ts';
+import { withWaitingInput, type CharBackend } from './char.ts';
 import { StateReader } from './state.ts';
 import { IrqOutput } from './irq-output.ts';
 
@@ -267,6 +267,11 @@ export class Ns16550a implements Device {
 
   private updateIrq(force = false): void {
     this.irq.set(this.interruptId() !== IIR_NONE, force);
+  }
+
+  /** Input still in the back-end becomes held input: a saved state carries it to the guest. */
+  quiesce(): void {
+    this.held = withWaitingInput(this.held, this.console);
   }
 
   saveState(): DeviceState {

@@ -8,7 +8,7 @@
 // Output goes to the CharBackend as the guest transmits. Input is taken from the back-end only
 // when a receive buffer is waiting; bytes that do not fit stay held for the next buffer.
 import type { AccessWidth, DeviceState } from '../device.ts';
-import type { CharBackend } from '../char.ts';
+import { withWaitingInput, type CharBackend } from '../char.ts';
 import { StateReader } from '../state.ts';
 import { readConfigBytes, VirtioDeviceId, type VirtioDevice, type VirtioQueues } from './virtio-device.ts';
 
@@ -71,9 +71,7 @@ export class VirtioConsole implements VirtioDevice {
 
   /** Input still in the back-end becomes held input: a saved state carries it to the guest. */
   quiesce(): void {
-    const parts = [this.held];
-    for (let bytes; (bytes = this.backend.read());) parts.push(bytes);
-    this.held = Buffer.concat(parts);
+    this.held = withWaitingInput(this.held, this.backend);
   }
 
   reset(): void {} // held input is the user's typing, not device state: it survives a reset

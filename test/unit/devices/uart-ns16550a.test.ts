@@ -180,6 +180,23 @@ test('save → reset → load: configuration, pending interrupt and received byt
   assert.equal(a.console.take(), '.');
 });
 
+test('quiesce before a save: typed input the UART has not polled yet is saved and received after the load', () => {
+  const a = uart();
+  a.set(FCR, 0x01);
+  a.console.type('typed while ');
+  a.console.type('paused');
+  a.device.quiesce();
+  assert.equal(a.console.read(), null, 'taken from the back-end');
+  const saved = throughJson(a.device.saveState());
+  const b = uart();
+  b.device.loadState(saved);
+  b.device.poll();
+  let received = b.drain();
+  b.device.poll();
+  received += b.drain();
+  assert.equal(received, 'typed while paused');
+});
+
 test('a state with a mistyped field is refused with its name', () => {
   const { device } = uart();
   const state = { ...device.saveState(), lcr: 'x' };
