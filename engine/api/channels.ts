@@ -12,6 +12,7 @@
 // in the service; transports, preload and IPC table follow by themselves.
 import type { ContainerInfo, ContainerStats, ImageDetails, ImageSummary, Progress, SnapshotInfo } from '../containers/index.ts';
 import type { Preferences } from './preferences.ts';
+import type { Preset, SnapshotRecord, SnapshotTree, VmInfo, VmSummary } from '../vm/index.ts';
 import { preferencesChangeSchema } from './preferences.ts';
 import { array, boolean, bytes, integer, number, object, oneOf, optional, string, type Infer, type Schema } from './schema.ts';
 
@@ -33,6 +34,11 @@ const imageRef = string({ min: 1, max: 512 });
 const terminalId = string({ min: 1, max: 64 });
 const terminalSize = { cols: integer({ min: 2, max: 1000 }), rows: integer({ min: 2, max: 1000 }) };
 const envEntry = string({ min: 2, max: 32768, pattern: /^[^=\s]+=/s, patternHint: 'KEY=VALUE' });
+const vmRef = string({ min: 1, max: 128 });
+const vmName = string({ min: 1, max: 64, pattern: /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, patternHint: 'a name of letters, digits, _ . - (starting with a letter or digit)' });
+const snapshotRef = string({ min: 1, max: 128 });
+const hostPath = string({ min: 1, max: 4096 });
+const guestPath = string({ min: 1, max: 4096, pattern: /^\//, patternHint: 'an absolute path in the guest' });
 const signalName = string({ min: 1, max: 16, pattern: /^(SIG)?[A-Z0-9]+$|^\d+$/, patternHint: 'a signal name or number' });
 
 export interface AppInfo {
@@ -43,6 +49,22 @@ export interface AppInfo {
 }
 
 export interface ExecResult { exitCode: number; output: Uint8Array }
+
+/**
+ * A VM's state as the engine that owns the library sees it: the on-disk states (powered-off,
+ * saved) and those of a machine it runs; 'invalid' for a VM whose vm.json cannot be used.
+ */
+export type VmRunState = 'powered-off' | 'saved' | 'starting' | 'running' | 'paused' | 'saving' | 'stopping' | 'invalid';
+
+export interface VmListEntry extends Omit<VmSummary, 'state'> {
+  state: VmRunState;
+}
+
+export interface VmDetails extends Omit<VmInfo, 'state'> {
+  state: VmRunState;
+}
+
+export interface VmExecResult { exitCode: number; stdout: Uint8Array; stderr: Uint8Array }
 
 export interface TerminalOpened {
   terminal: string;
@@ -103,6 +125,49 @@ export const channels = {
   'containers:restore': channel(object({ container: containerRef, snapshot: string({ min: 1, max: 64 }) }), returns<null>()),
   'containers:commit': channel(object({ container: containerRef, snapshot: string({ min: 1, max: 64 }), image: imageRef }), returns<ImageSummary>()),
 
+  'vms:presets': channel(none, returns<Preset[]>()),
+  'vms:list': channel(none, returns<VmListEntry[]>()),
+  'vms:inspect': channel(object({ vm: vmRef }), returns<VmDetails>()),
+  /** preset: an id from vms:presets; kernel/initrd/firmware: host files for the "custom" preset. memory, diskSize: bytes. */
+  'vms:create': channel(object({
+    name: vmName,
+    preset: optional(string({ min: 1, max: 64 })),
+    kernel: optional(hostPath),
+    initrd: optional(hostPath),
+    firmware: optional(hostPath),
+    append: optional(string({ max: 4096 })),
+    disk: optional(hostPath),
+    cpus: optional(integer({ min: 1, max: 8 })),
+    memory: optional(integer({ min: 16 << 20 })),
+    diskSize: optional(integer({ min: 1 << 20 })),
+    operation: optional(operationId),
+  }), returns<VmDetails>()),
+  /** Powered off only. memory: bytes. */
+  'vms:modify': channel(object({ vm: vmRef, name: optional(vmName), cpus: optional(integer({ min: 1, max: 8 })), memory: optional(integer({ min: 16 << 20 })), append: optional(string({ max: 4096 })) }), returns<VmDetails>()),
+  'vms:remove': channel(object({ vm: vmRef, operation: optional(operationId) }), returns<null>()),
+  /** Boots a powered-off VM, or resumes a saved one from its state (the guest's clock is then set to the host's). */
+  'vms:start': channel(object({ vm: vmRef, operation: optional(operationId) }), returns<VmDetails>()),
+  /** Asks the guest to power off (its agent), forcing it after timeoutSeconds (default 30); force: at once. */
+  'vms:stop': channel(object({ vm: vmRef, force: optional(boolean()), timeoutSeconds: optional(number({ min: 0, max: 3600 })) }), returns<VmDetails>()),
+  'vms:pause': channel(object({ vm: vmRef }), returns<VmDetails>()),
+  'vms:resume': channel(object({ vm: vmRef }), returns<VmDetails>()),
+  /** Suspends to disk: the machine's state is written and the machine stops; vms:start resumes it. */
+  'vms:save': channel(object({ vm: vmRef, operation: optional(operationId) }), returns<VmDetails>()),
+  'vms:discardState': channel(object({ vm: vmRef }), returns<VmDetails>()),
+  'vms:snapshots': channel(object({ vm: vmRef }), returns<SnapshotTree>()),
+  /** ram: keep the machine's memory (default true; a powered-off VM has none to keep). */
+  'vms:snapshot': channel(object({ vm: vmRef, name: snapshotRef, description: optional(string({ max: 4096 })), ram: optional(boolean()), operation: optional(operationId) }), returns<SnapshotRecord>()),
+  /** saveCurrentAs: first take a snapshot of the current state under this name (else it is discarded). */
+  'vms:restoreSnapshot': channel(object({ vm: vmRef, snapshot: snapshotRef, saveCurrentAs: optional(snapshotRef), operation: optional(operationId) }), returns<VmDetails>()),
+  'vms:deleteSnapshot': channel(object({ vm: vmRef, snapshot: snapshotRef, operation: optional(operationId) }), returns<null>()),
+  'vms:clone': channel(object({ vm: vmRef, name: vmName, linked: optional(boolean()), snapshot: optional(snapshotRef), operation: optional(operationId) }), returns<VmDetails>()),
+  /** Runs a command in the running guest through its agent. */
+  'vms:exec': channel(object({ vm: vmRef, command: array(string({ max: 32768 }), { max: 256 }), stdin: optional(bytes(64 << 20)), timeoutSeconds: optional(number({ min: 0, max: 86400 })) }), returns<VmExecResult>()),
+  'vms:readFile': channel(object({ vm: vmRef, path: guestPath }), returns<Uint8Array>()),
+  'vms:writeFile': channel(object({ vm: vmRef, path: guestPath, data: bytes(256 << 20), mode: optional(integer({ min: 0, max: 0o7777 })) }), returns<null>()),
+  /** The running VM's serial console as a terminal (terminals:write/resize/close, terminal:data events). */
+  'vms:console': channel(object({ vm: vmRef, ...terminalSize }), returns<TerminalOpened>()),
+
   /** A console (the container's own terminal, when this engine started it) or else a shell in the running container. */
   'terminals:open': channel(object({ container: containerRef, ...terminalSize }), returns<TerminalOpened>()),
   'terminals:write': channel(object({ terminal: terminalId, data: string({ max: 1 << 20 }) }), returns<null>()),
@@ -145,6 +210,7 @@ export type ApiEvent =
   /** Resource use of the running containers, by id. */
   | { type: 'containers:usage'; usage: Record<string, ContainerStats> }
   | { type: 'images:changed'; images: ImageSummary[] }
+  | { type: 'vms:changed'; vms: VmListEntry[] }
   | { type: 'preferences:changed'; preferences: Preferences }
   | { type: 'operation:progress'; operation: string; progress: Progress }
   | { type: 'terminal:data'; terminal: string; data: Uint8Array }
@@ -152,6 +218,6 @@ export type ApiEvent =
   /** A command from the desktop shell's native menu, for the window it was given in. */
   | { type: 'app:command'; command: AppCommand };
 
-export type AppCommand = 'new-container' | 'preferences' | 'start' | 'stop' | 'pause-resume' | 'delete' | 'take-snapshot' | 'restore-snapshot';
+export type AppCommand = 'new-vm' | 'new-container' | 'preferences' | 'start' | 'stop' | 'pause-resume' | 'delete' | 'take-snapshot' | 'restore-snapshot';
 
 export type { ContainerInfo, ContainerStats, ImageDetails, ImageSummary, Progress, SnapshotInfo, Preferences };

@@ -3,6 +3,8 @@
 import {
   ConflictError, InvalidImageError, NotFoundError, NotLinuxError, RegistryError, StateError,
 } from '../containers/errors.ts';
+import { LockTimeoutError } from '../common/lock.ts';
+import { VmArgumentError, VmConflictError, VmNotFoundError, VmStateError } from '../vm/errors.ts';
 import type { ApiError, ErrorCode } from './channels.ts';
 import { ValidationError } from './schema.ts';
 
@@ -22,6 +24,11 @@ const BY_CLASS: [new (...args: never[]) => Error, ErrorCode][] = [
   [StateError, 'invalid-state'],
   [InvalidImageError, 'invalid-image'],
   [RegistryError, 'registry'],
+  [VmArgumentError, 'invalid-argument'],
+  [VmNotFoundError, 'not-found'],
+  [VmConflictError, 'conflict'],
+  [VmStateError, 'invalid-state'],
+  [LockTimeoutError, 'invalid-state'],
 ];
 
 export function toApiError(err: unknown): ApiError {

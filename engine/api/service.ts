@@ -8,11 +8,16 @@ import { appHandlers } from './domains/app.ts';
 import { containerHandlers } from './domains/containers.ts';
 import { imageHandlers } from './domains/images.ts';
 import { terminalHandlers } from './domains/terminals.ts';
+import { vmHandlers } from './domains/vms.ts';
 import { ApiCallError, toApiError } from './errors.ts';
 import type { PreferencesStore } from './preferences-store.ts';
 import { TerminalHub } from './terminals.ts';
 import { LibraryWatcher, type WatchIntervals } from './watcher.ts';
 import type { ContainersService, Progress } from '../containers/index.ts';
+import { VmLibrary } from '../vm/library.ts';
+import { machineParts } from '../vm/runner-machine.ts';
+import type { VmRunner } from '../vm/runner.ts';
+import { VmRunners } from '../vm/runners.ts';
 
 export type EventListener = (event: ApiEvent) => void;
 
@@ -45,6 +50,8 @@ export interface ServiceOptions {
   /** Prepared on first use: on a host that cannot run containers, their calls answer 'unsupported'. */
   containers: ContainersService;
   preferences: PreferencesStore;
+  /** The VM library and the VMs this engine runs (default: the library in HANGAR_HOME). */
+  vms?: VmRunners;
   version: string;
   watchIntervals?: WatchIntervals;
 }
@@ -56,6 +63,7 @@ export interface ServiceCore {
   containers(): Promise<ContainersService>;
   readonly terminals: TerminalHub;
   readonly watcher: LibraryWatcher;
+  readonly vms: VmRunners;
   /** An event for every session. */
   broadcast(event: ApiEvent): void;
   /** Aborts the long call with this operation id; false when there is none. */
@@ -65,6 +73,7 @@ export interface ServiceCore {
 export class ApiService implements ServiceCore {
   readonly terminals: TerminalHub;
   readonly watcher: LibraryWatcher;
+  readonly vms: VmRunners;
   private readonly sessions = new Set<SessionHandle>();
   private readonly operations = new Map<string, AbortController>();
   private readonly handlers: Handlers;
@@ -73,12 +82,28 @@ export class ApiService implements ServiceCore {
   constructor(readonly options: ServiceOptions) {
     this.terminals = new TerminalHub(async () => (await this.containers()).runtime);
     this.watcher = new LibraryWatcher(() => this.containers(), (e) => this.broadcast(e), options.watchIntervals);
+    this.vms = options.vms ?? new VmRunners(new VmLibrary(), machineParts);
     this.handlers = {
       ...appHandlers(this),
       ...imageHandlers(this),
       ...containerHandlers(this),
       ...terminalHandlers(this),
+      ...vmHandlers(this),
     };
+    this.vms.on('started', (runner) => void this.terminals.adoptConsole(runner.id, Promise.resolve(vmConsole(runner))));
+    this.vms.on('changed', () => this.vmsChanged());
+  }
+
+  private vmsChangePending = false;
+
+  /** vms:changed with the whole list, once for the changes of one turn of the event loop. */
+  private vmsChanged(): void {
+    if (this.vmsChangePending) return;
+    this.vmsChangePending = true;
+    setImmediate(() => {
+      this.vmsChangePending = false;
+      void this.vms.list().then((vms) => this.broadcast({ type: 'vms:changed', vms }), () => undefined);
+    });
   }
 
   containers(): Promise<ContainersService> {
@@ -114,7 +139,10 @@ export class ApiService implements ServiceCore {
     };
   }
 
-  /** Stops watching and lets go of consoles; running containers go on. */
+  /**
+   * Stops watching and lets go of consoles; running containers go on. VMs run in this process:
+   * whoever ends it saves them first (vms.saveAll).
+   */
   close(): void {
     this.watcher.stop();
     this.terminals.detachAll();
@@ -149,4 +177,15 @@ export class ApiService implements ServiceCore {
       if (registered !== undefined) this.operations.delete(registered);
     }
   }
+}
+
+/** A running VM's serial console as the terminal hub sees it (a console has no size to set). */
+function vmConsole(runner: VmRunner) {
+  return {
+    onData: (listener: (data: Uint8Array) => void) => void runner.on('console', listener),
+    write: (data: string) => runner.sendConsole(Buffer.from(data, 'utf8')),
+    resize: () => {},
+    exited: runner.finished.then((end) => (end.reason === 'error' ? 1 : 0)),
+    detach: () => {},
+  };
 }

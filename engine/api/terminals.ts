@@ -1,9 +1,10 @@
-// Terminals as byte streams. A container created with a terminal and started through the API
-// gives its pseudo-terminal to this hub (a console), which keeps the most recent output so a
-// view opened later starts with the screen as it was; any number of views may show one
-// console. A container whose terminal the hub does not hold (started by the CLI, by an engine
-// that has since exited, or without a terminal) gets a shell started in it instead. Views
-// belong to a session: output goes to that session only, and its views close with it.
+// Terminals as byte streams. A console is a stream that outlives its views: a container created
+// with a terminal and started through the API gives its pseudo-terminal to this hub, a VM run by
+// this engine its serial console. The hub keeps the most recent output so a view opened later
+// starts with the screen as it was; any number of views may show one console. A container whose
+// terminal the hub does not hold (started by the CLI, by an engine that has since exited, or
+// without a terminal) gets a shell started in it instead. Views belong to a session: output
+// goes to that session only, and its views close with it.
 import { randomUUID } from 'node:crypto';
 import type { Terminal } from '../containers/index.ts';
 import type { ContainerRuntime } from '../containers/runtime.ts';
@@ -18,9 +19,20 @@ export interface TerminalSink {
   exit(terminal: string, exitCode: number): void;
 }
 
+/** What a console is to the hub: a container's terminal, or an adapter of a VM's serial console. */
+export interface ConsoleStream {
+  onData(listener: (data: Uint8Array) => void): void;
+  write(data: string): void;
+  resize(cols: number, rows: number): void;
+  /** Resolves with the exit status when the console's owner (process, machine) ends. */
+  readonly exited: Promise<number>;
+  /** Stops listening; the container or machine goes on. */
+  detach(): void;
+}
+
 interface Console {
-  terminal: Terminal;
-  backlog: Buffer[];
+  terminal: ConsoleStream;
+  backlog: Uint8Array[];
   backlogBytes: number;
   views: Set<View>;
 }
@@ -34,7 +46,7 @@ interface View {
 }
 
 export class TerminalHub {
-  /** Consoles by container id. */
+  /** Consoles by container or VM id. */
   private readonly consoles = new Map<string, Console>();
   private readonly views = new Map<string, View>();
 
@@ -44,19 +56,20 @@ export class TerminalHub {
   private readonly starting = new Map<string, Promise<unknown>>();
 
   /**
-   * Takes over a container's terminal (from startTerminal) for the lifetime of its process.
-   * The container shows as running before startTerminal returns, so views wait for it here.
+   * Takes over a console for the lifetime of its owner: a container's terminal (from
+   * startTerminal; the container shows as running before startTerminal returns, so views wait
+   * for it here) or a VM's serial console.
    */
-  async adoptConsole(containerId: string, starting: Promise<Terminal>): Promise<void> {
-    this.starting.set(containerId, starting.catch(() => undefined));
-    let terminal: Terminal;
+  async adoptConsole(id: string, starting: Promise<ConsoleStream | Terminal>): Promise<void> {
+    this.starting.set(id, starting.catch(() => undefined));
+    let terminal: ConsoleStream;
     try {
       terminal = await starting;
     } finally {
-      this.starting.delete(containerId);
+      this.starting.delete(id);
     }
     const console: Console = { terminal, backlog: [], backlogBytes: 0, views: new Set() };
-    this.consoles.set(containerId, console);
+    this.consoles.set(id, console);
     terminal.onData((chunk) => {
       console.backlog.push(chunk);
       console.backlogBytes += chunk.length;
@@ -64,7 +77,7 @@ export class TerminalHub {
       for (const view of console.views) view.sink.data(view.id, chunk);
     });
     void terminal.exited.then((exitCode) => {
-      this.consoles.delete(containerId);
+      this.consoles.delete(id);
       for (const view of console.views) this.end(view, exitCode);
     });
   }
@@ -80,24 +93,26 @@ export class TerminalHub {
     if (info.status !== 'running') {
       throw new ApiCallError('invalid-state', `container ${info.name} is ${info.status}: a terminal needs it running${info.status === 'paused' ? ' (resume it)' : ''}`);
     }
+    if (this.consoles.has(info.id)) return this.openConsole(owner, sink, info.id, size);
     const view: View = { id: randomUUID(), owner, sink };
-    const console = this.consoles.get(info.id);
-    if (console) {
-      view.console = console;
-      console.views.add(view);
-      console.terminal.resize(size.cols, size.rows);
-    } else {
-      const shell = await runtime.execTerminal(info.id, SHELL, size);
-      view.shell = shell;
-      shell.onData((chunk) => sink.data(view.id, chunk));
-      void shell.exited.then((exitCode) => this.end(view, exitCode));
-    }
+    const shell = await runtime.execTerminal(info.id, SHELL, size);
+    view.shell = shell;
+    shell.onData((chunk) => sink.data(view.id, chunk));
+    void shell.exited.then((exitCode) => this.end(view, exitCode));
     this.views.set(view.id, view);
-    return {
-      terminal: view.id,
-      kind: console ? 'console' as const : 'shell' as const,
-      backlog: new Uint8Array(console ? Buffer.concat(console.backlog) : []),
-    };
+    return { terminal: view.id, kind: 'shell' as const, backlog: new Uint8Array() };
+  }
+
+  /** A view of an adopted console (a VM's, a container's), starting with its recent output. */
+  async openConsole(owner: object, sink: TerminalSink, id: string, size: { cols: number; rows: number }) {
+    await this.starting.get(id);
+    const console = this.consoles.get(id);
+    if (!console) throw new ApiCallError('not-found', 'no console: it is not running in this engine');
+    const view: View = { id: randomUUID(), owner, sink, console };
+    console.views.add(view);
+    console.terminal.resize(size.cols, size.rows);
+    this.views.set(view.id, view);
+    return { terminal: view.id, kind: 'console' as const, backlog: new Uint8Array(Buffer.concat(console.backlog)) };
   }
 
   private view(owner: object, id: string): View {

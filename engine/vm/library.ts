@@ -452,13 +452,15 @@ export class VmLibrary {
    * A new VM with the source's disks (current state, or a snapshot's) and a fresh identity. Full:
    * flattened copies. Linked: overlays on a snapshot's frozen images (one is taken, named
    * "linked clone NEW", when none is given). Machine state (RAM) is never cloned: it belongs to
-   * the source's identity; the clone starts powered off.
+   * the source's identity; the clone starts powered off. `running`: the source's folder as the
+   * machine running it holds it (runners.ts), cloned from a snapshot without taking its lock.
    */
-  async clone(ref: string, newName: string, options: CloneOptions = {}, op: OperationOptions = {}): Promise<VmInfo> {
+  async clone(ref: string, newName: string, options: CloneOptions = {}, op: OperationOptions = {}, running?: VmFolder): Promise<VmInfo> {
     const id = randomUUID();
     const staging = await this.reserve(id, newName);
     try {
-      await this.withVm(ref, 'clone', async (source) => {
+      const underLock = (section: (source: VmFolder) => Promise<void>) => (running ? section(running) : this.withVm(ref, 'clone', section));
+      await underLock(async (source) => {
         let snapshot = options.snapshot !== undefined ? findSnapshot(source.config, options.snapshot) : null;
         if (options.linked && !snapshot) snapshot = await takeSnapshot(source, `linked clone ${newName}`, { noRam: true });
         const c = source.config;
