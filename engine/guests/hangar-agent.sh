@@ -34,14 +34,16 @@ trap 'rm -rf "$work"' EXIT
 : >"$work/empty"
 cd "${HOME:-/}" 2>/dev/null || cd /
 
-# answer ID STATUS FILE1 FILE2: the reply line, then both files' bytes.
+# answer ID STATUS FILE1 FILE2: the reply line, then both files' bytes. Every line the agent
+# sends starts with a newline, so that a host skipping an earlier answer's bytes (which need not
+# end with one) sees each line whole.
 answer() {
   if [ -s "$3" ] || [ -s "$4" ]; then
     set -- "$1" "$2" "$3" "$4" $(stat -c %s "$3" "$4")
-    printf 'done %s %s %s %s\n' "$1" "$2" "$5" "$6"
+    printf '\ndone %s %s %s %s\n' "$1" "$2" "$5" "$6"
     cat "$3" "$4"
   else
-    printf 'done %s %s 0 0\n' "$1" "$2"
+    printf '\ndone %s %s 0 0\n' "$1" "$2"
   fi
 }
 
@@ -58,7 +60,7 @@ receive() {
   : >"$3"
   left=$2
   while [ "$left" -gt 0 ]; do
-    printf 'want %s\n' "$1"
+    printf '\nwant %s\n' "$1"
     IFS= read -r line || exit 0
     size=${line#"$1 chunk "}
     case $size in
@@ -114,7 +116,7 @@ serve() {
   command eval "set -- $rest" 2>/dev/null || { refuse "$id" "malformed arguments: $verb"; return; }
   case $verb in
     hello)
-      printf 'done %s 0 %s 0\n%s' "$id" "${#version}" "$version"
+      printf '\ndone %s 0 %s 0\n%s' "$id" "${#version}" "$version"
       ;;
     exec)
       if [ $# -lt 3 ] || ! is_number "$1" || ! is_number "$2"; then refuse "$id" "exec: malformed request"; return; fi

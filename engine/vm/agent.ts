@@ -13,8 +13,10 @@
 //                 "ID clock SECONDS NANOSECONDS"    set CLOCK_REALTIME
 //                 "ID poweroff"                     answer, then sync and power off
 //                 "ID chunk N" + N bytes            the next piece of ID's payload, only when asked
-//   guest → host  "want ID"                         send the next chunk of ID's payload
-//                 "done ID STATUS N1 N2" + N1 + N2 bytes
+//   guest → host  "\nwant ID"                       send the next chunk of ID's payload
+//                 "\ndone ID STATUS N1 N2" + N1 + N2 bytes
+//                   (the blank line first ends whatever came before: a host skipping an
+//                   earlier answer's bytes sees every line whole)
 //                   STATUS 0..255 (exec: the command's exit status; other verbs 0), "timeout"
 //                   (exec: killed at SECONDS; the parts are its output so far) or "err" (the
 //                   second part says why); exec: stdout then stderr, read: the file then nothing,
@@ -63,13 +65,15 @@ export class AgentError extends Error {
 
 export interface ExecResult { exitCode: number; stdout: Uint8Array; stderr: Uint8Array }
 
-export const PROTOCOL_VERSION = 1;
+const PROTOCOL_VERSION = 1;
 /** The largest payload piece the host sends at once. */
-export const CHUNK_BYTES = 256 * 1024;
+const CHUNK_BYTES = 256 * 1024;
 /** The longest reply line a guest may send ("done ID STATUS N1 N2" is far shorter). */
 const MAX_LINE = 256;
 /** The most a guest may send in one part of a reply (stdout, stderr, a file). */
-export const MAX_PART_BYTES = 256 * 1024 * 1024;
+const MAX_PART_BYTES = 256 * 1024 * 1024;
+/** The most in one part of a handshake's answer ("hangar-agent 1"). */
+const MAX_HELLO_PART_BYTES = 64;
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 /** First handshake retry; each next one waits 1.5 times longer, up to HELLO_RETRY_MAX_MS. */
 const HELLO_RETRY_MS = 100;
@@ -342,6 +346,7 @@ export class GuestAgent {
   }
 
   private receiveLine(text: string): void {
+    if (text === '') return;
     const fields = text.split(' ');
     const pending = this.pending;
     const [kind, id] = fields;
@@ -360,10 +365,11 @@ export class GuestAgent {
     }
     const status = fields[2]!;
     const lengths = [fields[3]!, fields[4]!].map((field) => (/^\d{1,10}$/.test(field) ? Number(field) : NaN));
+    const most = ours && pending.hello ? MAX_HELLO_PART_BYTES : MAX_PART_BYTES;
     if (!/^(\d{1,3}|timeout|err)$/.test(status) || Number(status) > 255) {
       this.broken(`a bad status ${JSON.stringify(status)}`);
-    } else if (lengths.some((n) => !(n <= MAX_PART_BYTES))) {
-      this.broken(`reply parts of ${fields[3]} and ${fields[4]} bytes (at most ${MAX_PART_BYTES} each)`);
+    } else if (lengths.some((n) => !(n <= most))) {
+      this.broken(`reply parts of ${fields[3]} and ${fields[4]} bytes (at most ${most} each)`);
     } else {
       this.body = { pending: ours ? pending : null, remaining: [lengths[0]!, lengths[1]!], chunks: [[], []], status };
       this.completeBody();

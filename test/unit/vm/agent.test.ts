@@ -187,9 +187,10 @@ test('a new session resynchronises after a half-written request (a restore in th
   assert.equal(text((await agent.exec(['echo', 'in sync'])).stdout), 'in sync\n');
   assert.equal(existsSync(join(guest.dir, 'left-behind')), false);
 
-  // A session that dies after sending a request whose answer it never reads.
+  // A session that dies after sending a request whose answer it never reads (an answer that
+  // does not end with a newline: the next line must still be seen whole).
   agent.close('the session ended');
-  guest.child.stdin.write("old.3 exec 0 0 'sh' '-c' 'sleep 1; echo stale'\n");
+  guest.child.stdin.write("old.3 exec 0 0 'sh' '-c' 'sleep 1; printf stale'\n");
   const second = new GuestAgent(guest.channel);
   t.after(() => second.close('test over'));
   await second.connect({ timeoutMs: 10_000 });
@@ -220,7 +221,7 @@ test('garbage from the guest fails the request with a protocol error, never more
   t.after(() => agent.close('test over'));
   await agent.connect({ timeoutMs: 10_000 });
   // The answer to `echo hi` (3 bytes of stdout), changed by `change`; the handshakes pass untouched.
-  const echoReply = /^done (\S+) 0 3 0\n/;
+  const echoReply = /^\ndone (\S+) 0 3 0\n/;
   const onEchoReply = (change: (reply: string) => string) => (bytes: Buffer) =>
     echoReply.test(bytes.toString('latin1')) ? Buffer.from(change(bytes.toString('latin1')), 'latin1') : null;
   const cases: Array<[(reply: string) => string, RegExp]> = [
@@ -228,11 +229,11 @@ test('garbage from the guest fails the request with a protocol error, never more
     [(reply) => `\x00\xff\x01 binary noise\n${reply}`, /unexpected line/],
     [(reply) => `${'x'.repeat(300)}\n${reply}`, /longer than 256 bytes/],
     // Replies that name the request but break the rules: lengths past the limit, a bad status.
-    [(reply) => reply.replace(echoReply, 'done $1 0 99999999999 0\n'), /at most 268435456 each/],
-    [(reply) => reply.replace(echoReply, 'done $1 0 3 268435457\n'), /at most 268435456 each/],
-    [(reply) => reply.replace(echoReply, 'done $1 256 3 0\n'), /bad status "256"/],
-    [(reply) => reply.replace(echoReply, 'done $1 -1 3 0\n'), /bad status "-1"/],
-    [(reply) => reply.replace(echoReply, 'want $1\n'), /more payload than the request carries/],
+    [(reply) => reply.replace(echoReply, '\ndone $1 0 99999999999 0\n'), /at most 268435456 each/],
+    [(reply) => reply.replace(echoReply, '\ndone $1 0 3 268435457\n'), /at most 268435456 each/],
+    [(reply) => reply.replace(echoReply, '\ndone $1 256 3 0\n'), /bad status "256"/],
+    [(reply) => reply.replace(echoReply, '\ndone $1 -1 3 0\n'), /bad status "-1"/],
+    [(reply) => reply.replace(echoReply, '\nwant $1\n'), /more payload than the request carries/],
   ];
   for (const [change, expected] of cases) {
     arm(onEchoReply(change));
@@ -240,6 +241,13 @@ test('garbage from the guest fails the request with a protocol error, never more
     // The rest of the failed request's answer is skipped by the next handshake.
     assert.equal(text((await agent.exec(['echo', 'ok'])).stdout), 'ok\n');
   }
+  // A handshake's answer is held to a small limit of its own.
+  arm((bytes) => {
+    const reply = bytes.toString('latin1');
+    return /^\ndone \S+ 0 14 0\n/.test(reply) ? Buffer.from(reply.replace(/ 0 14 0\n/, ' 0 65 0\n'), 'latin1') : null;
+  });
+  await assert.rejects(agent.connect(), (err: AgentError) => err.code === 'protocol' && /at most 64 each/.test(err.message));
+  assert.equal(text((await agent.exec(['echo', 'ok'])).stdout), 'ok\n');
 });
 
 test('a channel with nothing on the other end: connect fails as unanswered; close fails what is in flight and what comes after', async (t) => {
