@@ -26,10 +26,13 @@ else
   done < /etc/modules-load-order
 fi
 # The guest agent (engine/guests/hangar-agent.sh) on the virtio-console, for `hangar vm exec`
-# and `vm cp`. Started as a plain child (not a session leader), so hvc0 never becomes the
+# and `vm cp`, started again should it end. Not a session leader, so hvc0 never becomes the
 # controlling terminal of the commands it runs.
 if [ -c /dev/hvc0 ]; then
-  hangar-agent /dev/hvc0 &
+  while true; do
+    hangar-agent /dev/hvc0
+    sleep 1
+  done &
 fi
 cd /root
 # cttyhack finds the real console terminal (ttyS0) so the shell has job control; when the

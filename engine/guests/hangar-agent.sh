@@ -34,14 +34,16 @@ trap 'rm -rf "$work"' EXIT
 : >"$work/empty"
 cd "${HOME:-/}" 2>/dev/null || cd /
 
-# answer ID STATUS FILE1 FILE2: the reply line, then both files' bytes. Every line the agent
-# sends starts with a newline, so that a host skipping an earlier answer's bytes (which need not
-# end with one) sees each line whole.
+# answer ID STATUS FILE1 FILE2: the reply line, then both files' bytes (work files, emptied
+# after: /tmp is the guest's RAM). Every line the agent sends starts with a newline, so that a
+# host skipping an earlier answer's bytes (which need not end with one) sees each line whole.
 answer() {
   if [ -s "$3" ] || [ -s "$4" ]; then
     set -- "$1" "$2" "$3" "$4" $(stat -c %s "$3" "$4")
     printf '\ndone %s %s %s %s\n' "$1" "$2" "$5" "$6"
     cat "$3" "$4"
+    : >"$3"
+    : >"$4"
   else
     printf '\ndone %s %s 0 0\n' "$1" "$2"
   fi
@@ -124,6 +126,7 @@ serve() {
       shift 2
       receive "$id" "$length" "$work/in" || return
       run "$limit" "$@"
+      : >"$work/in"
       answer "$id" "$status" "$work/out" "$work/err"
       ;;
     read)
@@ -138,7 +141,10 @@ serve() {
       if [ $# -ne 3 ] || ! is_number "$2"; then refuse "$id" "write: malformed request"; return; fi
       receive "$id" "$2" "$work/data" || return
       # Redirection errors are the shell's: the group's stderr catches them.
-      if { cat "$work/data" >"$3" && { [ "$1" = - ] || chmod "$1" "$3"; }; } 2>"$work/err"; then
+      { cat "$work/data" >"$3" && { [ "$1" = - ] || chmod "$1" "$3"; }; } 2>"$work/err"
+      written=$?
+      : >"$work/data"
+      if [ "$written" -eq 0 ]; then
         answer "$id" 0 "$work/empty" "$work/empty"
       else
         answer "$id" err "$work/empty" "$work/err"

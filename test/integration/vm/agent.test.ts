@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ensureDebianGuest } from '../../../engine/guests/debian.ts';
 import type { MachineConfig } from '../../../engine/machine/machine.ts';
 import { MachineHost } from '../../../engine/vcpu/machine-host.ts';
-import { GuestAgent, type AgentChannel } from '../../../engine/vm/agent.ts';
+import { AgentError, GuestAgent, type AgentChannel } from '../../../engine/vm/agent.ts';
 import { startGuestMachine } from '../../support/guest-machine.ts';
 
 const BOOT_TIMEOUT_MS = 600_000;
@@ -81,6 +81,11 @@ test('the guest agent runs commands, copies files both ways, sets the clock, sur
   await agent.setClock(new Date());
   const guestSeconds = Number(text((await agent.exec(['date', '+%s'])).stdout));
   assert.ok(Math.abs(guestSeconds - Date.now() / 1000) < 2, `guest clock ${guestSeconds}, host ${Date.now() / 1000}`);
+
+  // An agent that ends (here killed by the command it runs) is started again by /init.
+  await assert.rejects(agent.exec(['sh', '-c', 'kill -9 $PPID'], { timeoutMs: 1000 }), (err: AgentError) => err.code === 'timeout');
+  await agent.connect({ timeoutMs: 30_000 });
+  assert.equal(text((await agent.exec(['echo', 'back'])).stdout), 'back\n');
 
   const booted20 = await execTimes(agent, 20);
   t.diagnostic(`exec true after boot: median ${booted20.median.toFixed(0)} ms, max ${booted20.max.toFixed(0)} ms`);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,6 +134,9 @@ test('files in and out: every byte value, a few MiB, the mode; missing files and
   assert.equal(statSync(big).mode & 0o777, 0o600);
   assert.equal(sha256(readFileSync(big)), sha256(large));
   assert.equal(sha256(await agent.readFile(big)), sha256(large));
+  // The agent's own copies are emptied once sent: in the guest, /tmp is RAM.
+  const [work] = readdirSync(guest.dir).filter((name) => name.startsWith('hangar-agent.'));
+  assert.deepEqual(readdirSync(join(guest.dir, work!)).map((name) => statSync(join(guest.dir, work!, name)).size).filter((size) => size > 0), []);
   // Rewriting an existing file without a mode keeps its mode.
   await agent.writeFile(big, new Uint8Array([1, 2, 3]));
   assert.equal(statSync(big).mode & 0o777, 0o600);
