@@ -179,10 +179,11 @@ try {
   const agent = new BufferedConsole({ write: (data) => post({ type: 'agent', data }), read: () => agentRing.read() });
   const machine = await Machine.create(config, { console, agent }, control);
   try {
+    post({ type: 'started', memory: machine.memory, module: machine.module, clint: machine.clint });
+    // While the vCPU threads start: they touch no RAM and no hart state before the go.
     if (config.restoreFrom) await machine.loadSavedState(config.restoreFrom);
     commands = new Commands(machine);
     parentPort!.on('message', commands.receive);
-    post({ type: 'started', memory: machine.memory, module: machine.module, clint: machine.clint });
     exit = await serveMachine(machine, control, new MailboxServer(mailboxes, config.harts, machine.bus), [console, agent], commands, config.harts);
   } finally {
     machine.close(); // every vCPU has stopped (or none started): no request can reach a disk

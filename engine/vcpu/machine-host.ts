@@ -13,7 +13,7 @@ import { StateFileError } from '../vm/errors.ts';
 import type { StateFileSummary } from '../vm/state-file.ts';
 import { MachineControl, ParkReason, StopReason } from './control.ts';
 import { createMailboxes } from './mmio-mailbox.ts';
-import type { DeviceCommand, DeviceData, DeviceMessage, DiskConfig, MachineExit, VcpuData, VcpuFailure } from './protocol.ts';
+import type { DeviceCommand, DeviceData, DeviceMessage, DiskConfig, MachineExit, VcpuBoard, VcpuData, VcpuFailure } from './protocol.ts';
 
 export interface MachineHostEvents {
   console: [Uint8Array];
@@ -44,6 +44,8 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
   private clock: GuestClock | null = null;
   private failure: string | null = null;
   private paused = false;
+  /** The vCPU threads have the board; before that, they wait for it and are ended without ado. */
+  private boardSent = false;
   private nextCommand = 1;
   private readonly commands = new Map<number, { resolve(result: StateFileSummary | undefined): void; reject(err: Error): void }>();
   /** The command the device thread is carrying out: resume() waits for it. */
@@ -66,7 +68,7 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
         switch (message.type) {
           case 'console': this.emit('console', message.data); break;
           case 'agent': this.emit('agent', message.data); break;
-          case 'started': this.startHarts(message, mailboxes); break;
+          case 'started': this.startHarts(message); break;
           case 'running': running(); break;
           case 'done': this.answer(message); break;
           case 'exit': resolve(message.exit); break;
@@ -75,6 +77,7 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
       worker.on('error', (err) => resolve({ reason: 'error', status: 1, message: err.message }));
       worker.on('exit', (code) => resolve({ reason: 'error', status: 1, message: `device thread ended (${code})` }));
     });
+    this.startVcpuThreads(mailboxes);
     this.exited = deviceEnded.then(async (exit) => {
       this.control.requestStop(StopReason.Ended);
       await this.windDown();
@@ -91,17 +94,26 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
     this.started.catch(() => {}); // an owner that only watches `exited` must not see an unhandled rejection
   }
 
-  private startHarts(started: Extract<DeviceMessage, { type: 'started' }>, mailboxes: SharedArrayBuffer): void {
-    this.clock = new GuestClock(started.memory);
+  /**
+   * Starts the vCPU threads at once, with the device thread: loading a thread's code takes about
+   * as long as building the board (and reading a saved state), so the two overlap. Each waits
+   * for the board (startHarts) before it makes its core.
+   */
+  private startVcpuThreads(mailboxes: SharedArrayBuffer): void {
     for (let hart = 0; hart < this.config.harts; hart++) {
       const vcpu = startThread('./vcpu-thread.ts', {
-        hart, harts: this.config.harts, ramBytes: this.config.ramBytes, memory: started.memory,
-        module: started.module, clint: started.clint, control: this.control.buffer, mailboxes,
+        hart, harts: this.config.harts, ramBytes: this.config.ramBytes, control: this.control.buffer, mailboxes,
       } satisfies VcpuData);
       vcpu.worker.on('message', (message: VcpuFailure) => this.fail(message.message));
       vcpu.worker.on('error', (err) => this.fail(`hart ${hart}: ${err.message}`));
       this.vcpus.push(vcpu);
     }
+  }
+
+  private startHarts({ memory, module, clint }: Extract<DeviceMessage, { type: 'started' }>): void {
+    this.clock = new GuestClock(memory);
+    this.boardSent = true;
+    for (const { worker } of this.vcpus) worker.postMessage({ memory, module, clint } satisfies VcpuBoard);
   }
 
   private fail(message: string): void {
@@ -112,7 +124,8 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
   /** Waits for every thread to end after a stop; a thread that does not is terminated. */
   private async windDown(): Promise<void> {
     await Promise.all([this.device, ...this.vcpus].map(async ({ worker, ended }) => {
-      const timer = setTimeout(() => void worker.terminate(), WIND_DOWN_MS);
+      const waiting = worker !== this.device.worker && !this.boardSent; // for a board that never came
+      const timer = setTimeout(() => void worker.terminate(), waiting ? 0 : WIND_DOWN_MS);
       await ended;
       clearTimeout(timer);
     }));

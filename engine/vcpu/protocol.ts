@@ -53,11 +53,15 @@ export interface VcpuData {
   hart: number;
   harts: number;
   ramBytes: number;
+  control: SharedArrayBuffer;
+  mailboxes: SharedArrayBuffer;
+}
+
+/** Then, by message, once the device thread has built the board. */
+export interface VcpuBoard {
   memory: WebAssembly.Memory;
   module: WebAssembly.Module;
   clint: BusWindow;
-  control: SharedArrayBuffer;
-  mailboxes: SharedArrayBuffer;
 }
 
 /** What the device thread is started with. */

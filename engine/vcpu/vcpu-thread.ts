@@ -11,7 +11,7 @@ import { GuestClock } from '../machine/clock.ts';
 import type { BusWindow } from '../machine/machine.ts';
 import { MachineControl, StopReason, WakingHartLines } from './control.ts';
 import { MailboxBus } from './mmio-mailbox.ts';
-import { errorMessage, type VcpuData, type VcpuFailure } from './protocol.ts';
+import { errorMessage, type VcpuBoard, type VcpuData, type VcpuFailure } from './protocol.ts';
 
 /** Instructions between looks at the control block (how soon a park or stop is seen). */
 const BATCH = 20_000;
@@ -74,11 +74,13 @@ function runHart(cpu: Cpu, hart: number, control: MachineControl, clock: GuestCl
 const data = workerData as VcpuData;
 const control = new MachineControl(data.control);
 try {
-  const lines = new SharedHartLines(data.memory, data.harts);
-  const clock = new GuestClock(data.memory);
+  // The owner starts this thread with the device thread and sends the board once it is built.
+  const board = await new Promise<VcpuBoard>((resolve) => parentPort!.once('message', resolve));
+  const lines = new SharedHartLines(board.memory, data.harts);
+  const clock = new GuestClock(board.memory);
   const clint = new SharedMsipClint(new Clint(data.harts, clock, new WakingHartLines(lines, control)), lines, data.harts);
-  const bus = new VcpuBus(data.clint, clint, new MailboxBus(data.mailboxes, data.hart, control));
-  const cpu = new Cpu(data.module, data.memory, { ramBytes: data.ramBytes, harts: data.harts, bus });
+  const bus = new VcpuBus(board.clint, clint, new MailboxBus(data.mailboxes, data.hart, control));
+  const cpu = new Cpu(board.module, board.memory, { ramBytes: data.ramBytes, harts: data.harts, bus });
   control.hartReady();
   control.waitForGo(data.hart);
   runHart(cpu, data.hart, control, clock);
