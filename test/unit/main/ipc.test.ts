@@ -10,6 +10,9 @@ import { channelNames, channels } from '../../../engine/api/channels.ts';
 import { ApiService, type ApiSession } from '../../../engine/api/service.ts';
 import { defaultPreferences, FilePreferences } from '../../../engine/api/preferences-store.ts';
 import { ContainersService } from '../../../engine/containers/index.ts';
+import { VmLibrary } from '../../../engine/vm/library.ts';
+import { machineParts } from '../../../engine/vm/runner-machine.ts';
+import { VmRunners } from '../../../engine/vm/runners.ts';
 import { ipcHandlerTable, registerIpcHandlers, type InvokeEvent, type IpcHandler } from '../../../main/ipc.ts';
 
 let dir: string;
@@ -23,6 +26,7 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'hangar-ipc-'));
   service = new ApiService({
     containers: new ContainersService(join(dir, 'containers')),
+    vms: new VmRunners(new VmLibrary(join(dir, 'vms')), machineParts),
     preferences: new FilePreferences(join(dir, 'preferences.json'), defaultPreferences({ HOME: dir })),
     version: '9.9.9',
   });
@@ -55,6 +59,14 @@ test('a call from the app page reaches the service and comes back as a value', a
   const result = await table.get('preferences:get')!(fromApp, {});
   assert.equal(result.ok, true);
   assert.equal(result.ok && (result.value as { consoleFontSize: number }).consoleFontSize, 14);
+});
+
+test('a VM call reaches the VM library behind the service: an empty one, and a VM it does not hold', async () => {
+  assert.deepEqual(await table.get('vms:list')!(fromApp, {}), { ok: true, value: [] });
+  const missing = await table.get('vms:start')!(fromApp, { vm: 'nowhere' });
+  assert.equal(missing.ok, false);
+  assert.equal(!missing.ok && missing.error.code, 'not-found');
+  assert.match(!missing.ok ? missing.error.message : '', /nowhere/);
 });
 
 test('malformed arguments are refused with the field named', async () => {
