@@ -22,12 +22,12 @@ nl='
 '
 umask 022
 
+# Its own errors go nowhere (even a device that cannot be opened: init starts it again and again).
+exec 2>/dev/null
 if [ -n "$1" ]; then
-  exec <>"$1" >&0 2>/dev/null || exit 1
+  exec <>"$1" >&0 || exit 1
   # 8-bit clean both ways: no echo, no line editing, no CR/LF translation, no flow control.
   stty raw -echo -iexten -ixon -opost || exit 1
-else
-  exec 2>/dev/null
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/hangar-agent.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT

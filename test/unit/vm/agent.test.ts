@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as pty from 'node-pty';
 import { AgentError, GuestAgent, type AgentChannel } from '../../../engine/vm/agent.ts';
 
 const SCRIPT = fileURLToPath(new URL('../../../engine/guests/hangar-agent.sh', import.meta.url));
@@ -198,6 +199,48 @@ test('a new session resynchronises after a half-written request (a restore in th
   t.after(() => second.close('test over'));
   await second.connect({ timeoutMs: 10_000 });
   assert.equal(text((await second.exec(['echo', 'fresh'])).stdout), 'fresh\n');
+});
+
+test('on a terminal (as hvc0 is) the agent sets it raw: every byte value passes both ways', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hangar-agent-pty-'));
+  const bin = join(dir, 'bin');
+  execFileSync('/bin/busybox', ['mkdir', bin]);
+  execFileSync('/bin/busybox', ['--install', '-s', bin]);
+  // The agent opens its terminal by name, as /init has it open /dev/hvc0.
+  const terminal = pty.spawn('/bin/busybox', ['sh', SCRIPT, '/dev/tty'], {
+    cwd: dir, env: { PATH: bin, HOME: dir, TMPDIR: dir }, encoding: null,
+  });
+  t.after(() => {
+    terminal.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const agent = new GuestAgent({
+    write: (bytes) => terminal.write(Buffer.from(bytes)),
+    onData: (listener) => {
+      const subscription = terminal.onData((data) => listener(data as unknown as Buffer));
+      return () => subscription.dispose();
+    },
+  });
+  t.after(() => agent.close('test over'));
+  await agent.connect({ timeoutMs: 10_000 });
+  // Control characters a cooked terminal would act on (^C, ^D, ^S, ^Q, ^V, DEL, CR) among them.
+  const bytes = everyByte(64);
+  const echoed = await agent.exec(['cat'], { stdin: bytes });
+  assert.equal(echoed.exitCode, 0);
+  assert.deepEqual(Buffer.from(echoed.stdout), Buffer.from(bytes));
+  const path = join(dir, 'every-byte');
+  await agent.writeFile(path, bytes);
+  assert.deepEqual(readFileSync(path), Buffer.from(bytes));
+  assert.deepEqual(Buffer.from(await agent.readFile(path)), Buffer.from(bytes));
+});
+
+test('an agent whose device cannot be opened prints nothing and ends', async () => {
+  const agent = spawn('/bin/busybox', ['sh', SCRIPT, '/nonexistent/hvc0']);
+  let output = '';
+  agent.stdout.on('data', (chunk) => { output += chunk; });
+  agent.stderr.on('data', (chunk) => { output += chunk; });
+  const code = await new Promise((resolve) => agent.once('exit', resolve));
+  assert.deepEqual([code, output], [1, '']);
 });
 
 /**
