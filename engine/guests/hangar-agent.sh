@@ -82,21 +82,22 @@ receive() {
 run() {
   limit=$1
   shift
-  rm -f "$work/timedout"
   if [ "$limit" -eq 0 ]; then
     (exec "$@") <"$work/in" >"$work/out" 2>"$work/err"
     status=$?
     return
   fi
+  # The watchdog marks the kill in a file (emptied, not removed: rm would cost a process).
+  : >"$work/timedout"
   (exec "$@") <"$work/in" >"$work/out" 2>"$work/err" &
   child=$!
-  (sleep "$limit"; : >"$work/timedout"; kill -9 "$child") >/dev/null 2>&1 &
+  (sleep "$limit"; echo killed >"$work/timedout"; kill -9 "$child") >/dev/null 2>&1 &
   watchdog=$!
   wait "$child"
   status=$?
   kill "$watchdog" 2>/dev/null
   wait "$watchdog" 2>/dev/null
-  [ -e "$work/timedout" ] && status=timeout
+  [ -s "$work/timedout" ] && status=timeout
 }
 
 is_number() {
