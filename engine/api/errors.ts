@@ -4,6 +4,7 @@ import {
   ConflictError, InvalidImageError, NotFoundError, NotLinuxError, RegistryError, StateError,
 } from '../containers/errors.ts';
 import { LockTimeoutError } from '../common/lock.ts';
+import { AgentError } from '../vm/agent.ts';
 import { VmArgumentError, VmConflictError, VmNotFoundError, VmStateError } from '../vm/errors.ts';
 import type { ApiError, ErrorCode } from './channels.ts';
 import { ValidationError } from './schema.ts';
@@ -34,6 +35,9 @@ const BY_CLASS: [new (...args: never[]) => Error, ErrorCode][] = [
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiCallError) return { code: err.code, message: err.message };
   if (err instanceof Error && err.name === 'AbortError') return { code: 'cancelled', message: 'cancelled' };
+  if (err instanceof AgentError && (err.code === 'aborted' || err.code === 'argument')) {
+    return { code: err.code === 'aborted' ? 'cancelled' : 'invalid-argument', message: err.message };
+  }
   for (const [type, code] of BY_CLASS) if (err instanceof type) return { code, message: err.message };
   return { code: 'failed', message: err instanceof Error ? err.message : String(err) };
 }

@@ -1,4 +1,5 @@
-// The WebSocket transport's client side, on the standard WebSocket (browsers; Node 22+).
+// The WebSocket transport's client side, on the standard WebSocket (browsers; Node 22+), or on a
+// constructor of the same shape given by the caller (the `ws` package's, in Node 20).
 // Calls made while the socket is down fail at once with an error value; the owner decides
 // whether to reconnect (onClose).
 import type { ApiEvent, Result } from './channels.ts';
@@ -10,8 +11,8 @@ export interface WebSocketTransport extends Transport {
 }
 
 /** Opens the socket; resolves once it is open, rejects if it cannot be. */
-export function connectWebSocket(url: string, onClose: (reason: string) => void): Promise<WebSocketTransport> {
-  const socket = new WebSocket(url);
+export function connectWebSocket(url: string, onClose: (reason: string) => void, Socket: typeof WebSocket = globalThis.WebSocket): Promise<WebSocketTransport> {
+  const socket = new Socket(url);
   const pending = new Map<number, (result: Result<unknown>) => void>();
   const listeners = new Set<(event: ApiEvent) => void>();
   let nextId = 1;
@@ -37,7 +38,7 @@ export function connectWebSocket(url: string, onClose: (reason: string) => void)
       opened = true;
       resolve({
         call(channel, args) {
-          if (socket.readyState !== WebSocket.OPEN) return Promise.resolve({ ok: false, error: { code: 'failed', message: 'not connected to the engine' } });
+          if (socket.readyState !== Socket.OPEN) return Promise.resolve({ ok: false, error: { code: 'failed', message: 'not connected to the engine' } });
           const id = nextId++;
           return new Promise((done) => {
             pending.set(id, done);

@@ -15,8 +15,8 @@ import { encode, parseCall } from './wire.ts';
 
 export interface ServeOptions {
   service: ApiService;
-  /** The built renderer (renderer/dist). */
-  staticDir: string;
+  /** The built renderer (renderer/dist); none for a headless engine (`hangar daemon`): the API only. */
+  staticDir?: string;
   port?: number;
   /** Fixed for tests; otherwise random per launch. */
   token?: string;
@@ -31,8 +31,8 @@ export interface RunningServer {
 
 const HOST = '127.0.0.1';
 const API_PATH = '/api';
-/** Largest message a client may send (a terminal paste is limited to 1 MiB by the API). */
-const MAX_MESSAGE = 4 << 20;
+/** Largest message a client may send: vms:writeFile's 256 MiB as base64, and its envelope. */
+const MAX_MESSAGE = 360 << 20;
 
 function sameToken(given: string | null, token: string): boolean {
   const a = Buffer.from(given ?? '');
@@ -63,7 +63,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
       res.writeHead(405, { ...headers, Allow: 'GET, HEAD' }).end();
       return;
     }
-    const file = fileUnder(options.staticDir, new URL(req.url ?? '/', 'http://x').pathname);
+    const file = options.staticDir === undefined ? undefined : fileUnder(options.staticDir, new URL(req.url ?? '/', 'http://x').pathname);
     const info = file ? await stat(file).catch(() => undefined) : undefined;
     if (!info?.isFile()) {
       res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }).end('not found\n');

@@ -15,6 +15,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   ct: () => import('./commands/ct.ts'),
   serve: () => import('./commands/serve.ts'),
   vm: () => import('./commands/vm.ts'),
+  daemon: () => import('./commands/daemon.ts'),
 };
 
 async function usage(): Promise<string> {

@@ -18,6 +18,7 @@ import type { OperationOptions } from '../common/operation.ts';
 import type { MachineConfig } from '../machine/machine.ts';
 import type { DiskConfig, MachineExit } from '../vcpu/protocol.ts';
 import { VmStateError } from './errors.ts';
+import type { AgentChannel, GuestAgent } from './agent.ts';
 import type { RunningVm } from './library.ts';
 import { findSnapshot, restoreSnapshot, takeSnapshot } from './snapshots.ts';
 import type { SnapshotRecord } from './config.ts';
@@ -45,21 +46,8 @@ export interface RunnerMachineConfig extends MachineConfig {
   restoreFrom?: { path: string; vm: string | null };
 }
 
-/** What the runner uses of the guest agent: engine/vm/agent.ts's GuestAgent. */
-export interface RunnerAgent {
-  connect(options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<void>;
-  exec(argv: string[], options?: { stdin?: Uint8Array; timeoutMs?: number; signal?: AbortSignal }): Promise<{ exitCode: number; stdout: Uint8Array; stderr: Uint8Array }>;
-  readFile(path: string, options?: { signal?: AbortSignal }): Promise<Uint8Array>;
-  writeFile(path: string, data: Uint8Array, options?: { mode?: number; signal?: AbortSignal }): Promise<void>;
-  setClock(date: Date): Promise<void>;
-  powerOff(): Promise<void>;
-  close(reason: string): void;
-}
-
-export interface AgentChannel {
-  write(bytes: Uint8Array): void;
-  onData(listener: (bytes: Uint8Array) => void): () => void;
-}
+/** What the runner uses of the guest agent. */
+export type RunnerAgent = Pick<GuestAgent, 'connect' | 'exec' | 'readFile' | 'writeFile' | 'setClock' | 'powerOff' | 'close'>;
 
 /** How a runner makes its machine and agent (the real ones in runner-machine.ts; fakes in unit tests). */
 export interface RunnerParts {

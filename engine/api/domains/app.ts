@@ -12,7 +12,7 @@ export function appHandlers(core: ServiceCore): HandlersOf<'app'> & HandlersOf<'
         platform: process.platform,
         features: {
           containers,
-          vms: { available: false, reason: 'virtual machines arrive with the VM engine (not in this build yet)' },
+          vms: { available: true },
         },
       };
     },

@@ -1,27 +1,65 @@
-// `hangar vm`: the VM library, for what works with the machine powered off — create, list, info,
-// rm, snapshot take|list|restore|rm, clone. The library is $HANGAR_HOME/vms. Exit status 2 for
-// bad input (arguments, sizes, boot files, an unknown VM or snapshot, a name already taken),
-// 1 for a refusal or failure (the VM is running, a damaged vm.json, linked clones in the way).
+// `hangar vm`: virtual machines — the library (create, list, info, rm, snapshots, clones) and
+// running them (start, stop, pause, resume, save, exec, cp, console). Every verb is a call of
+// the service API (engine/api, vms:*): to the engine that owns the library when one runs (over
+// its loopback WebSocket, engine/daemon/owner.ts), else to an engine in this process. A VM runs
+// in its owner: `start --detach` starts the `hangar daemon` when no engine runs; a foreground
+// `start` with no engine running makes this process the owner for as long as the VM runs, its
+// serial console on the terminal (Ctrl-] leaves: the VM is then saved, as it cannot outlive the
+// process; with an engine already running, Ctrl-] only detaches and the VM goes on).
+// Exit statuses (README.md): 0 ok, 2 bad input (arguments, sizes, boot files, an unknown VM or
+// snapshot, a name already taken), 1 a refusal or failure (the VM is running / not running, a
+// damaged vm.json, no guest agent answering), 130 Ctrl-C; `exec` exits with the command's status.
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { parseArgs, parseSize, takeVerb } from '../args.ts';
 import { EXIT, UsageError } from '../errors.ts';
-import { cancellable, formatBytes, progressPrinter } from './image.ts';
-import {
-  VmArgumentError, VmConflictError, VmLibrary, VmNotFoundError, type SnapshotNode, type SnapshotTree, type VmInfo,
-} from '../../vm/index.ts';
+import { formatBytes, progressPrinter } from './image.ts';
+import { ApiClient, ApiRequestError, inProcessTransport } from '../../api/client.ts';
+import type { ArgsOf, Channel, ResultOf, VmDetails } from '../../api/channels.ts';
+import type { ApiService } from '../../api/service.ts';
+import { createEngine, engineHome, shutDown } from '../../daemon/daemon.ts';
+import { becomeOwner, connectOwner, connectTo, EngineOwnedError, startDaemon, type Ownership } from '../../daemon/owner.ts';
+import type { SnapshotNode, SnapshotTree } from '../../vm/index.ts';
 
-export const summary = 'virtual machines: create, list, info, rm, snapshot, clone';
+export const summary = 'virtual machines: create, start, stop, save, snapshot, clone, exec, cp, console';
 
 const USAGE = `usage: hangar vm create NAME [--preset debian | --kernel F --initrd F [--firmware F] [--append S]]
                       [--cpus N] [--memory SIZE] [--disk-size SIZE]
        hangar vm list
        hangar vm info NAME
+       hangar vm start NAME [--detach]
+       hangar vm stop NAME [--force]
+       hangar vm pause|resume NAME
+       hangar vm save NAME
        hangar vm rm NAME
        hangar vm snapshot NAME take SNAP [--no-ram]
        hangar vm snapshot NAME list|restore SNAP|rm SNAP
        hangar vm clone NAME NEW [--linked] [--snapshot SNAP]
+       hangar vm exec NAME -- CMD [ARGS...]
+       hangar vm cp NAME SRC DST          (NAME:/path for the guest side)
+       hangar vm console NAME             (Ctrl-] leaves the console)
 Every command takes --json for output meant for scripts.`;
 
-const VERBS = ['create', 'list', 'info', 'rm', 'snapshot', 'clone'];
+const VERBS = ['create', 'list', 'info', 'start', 'stop', 'pause', 'resume', 'save', 'rm', 'snapshot', 'clone', 'exec', 'cp', 'console'];
+/** API errors that mean bad input (exit status 2) rather than a refusal (1). */
+const BAD_INPUT = new Set(['invalid-argument', 'not-found', 'conflict']);
+/** Ctrl-] (telnet's escape): leaves a console. */
+const CTRL_RIGHT_BRACKET = 0x1d;
+
+/** The engine the verbs talk to: the owner's, or one in this process. */
+interface Engine {
+  client: ApiClient;
+  /** Set when the engine runs in this process. */
+  service?: ApiService;
+  close(): void;
+}
+
+async function connectEngine(home: string): Promise<Engine> {
+  const owner = await connectOwner(home);
+  if (owner) return { client: owner.client, close: owner.close };
+  const service = createEngine(home);
+  return { client: new ApiClient(inProcessTransport((listener) => service.connect(listener))), service, close: () => service.close() };
+}
 
 export async function run(argv: string[]): Promise<number> {
   const taken = takeVerb(argv, USAGE);
@@ -29,10 +67,13 @@ export async function run(argv: string[]): Promise<number> {
   const { verb, rest } = taken;
   if (!VERBS.includes(verb)) throw new UsageError(`unknown vm command "${verb}"\n${USAGE}`);
   try {
-    return await dispatch(verb, rest, new VmLibrary());
+    return await dispatch(verb, rest);
   } catch (err) {
-    // Naming what does not exist, or a name already taken, is bad input like a bad argument.
-    if (err instanceof VmArgumentError || err instanceof VmNotFoundError || err instanceof VmConflictError) throw new UsageError(err.message);
+    if (err instanceof ApiRequestError) {
+      // Naming what does not exist, or a name already taken, is bad input like a bad argument.
+      if (BAD_INPUT.has(err.code)) throw new UsageError(err.message);
+      if (err.code === 'cancelled') throw Object.assign(new Error('cancelled'), { name: 'AbortError' });
+    }
     throw err;
   }
 }
@@ -41,11 +82,53 @@ function print(json: boolean, value: unknown, text: () => string): void {
   console.log(json ? JSON.stringify(value, null, 2) : text());
 }
 
-async function dispatch(verb: string, argv: string[], library: VmLibrary): Promise<number> {
+let operations = 0;
+
+/** A long call: its progress on stderr, Ctrl-C cancels it (operations:cancel). */
+async function long<C extends Channel>(client: ApiClient, channel: C, args: Omit<ArgsOf<C>, 'operation'>): Promise<ResultOf<C>> {
+  const operation = `cli-${process.pid}-${operations++}`;
+  const show = progressPrinter();
+  const unsubscribe = client.subscribe((event) => {
+    if (event.type === 'operation:progress' && event.operation === operation) show(event.progress);
+  });
+  const onSigint = () => void client.call('operations:cancel', { id: operation });
+  process.on('SIGINT', onSigint);
+  try {
+    return await client.invoke(channel, { ...args, operation } as ArgsOf<C>);
+  } finally {
+    process.off('SIGINT', onSigint);
+    unsubscribe();
+  }
+}
+
+async function dispatch(verb: string, argv: string[]): Promise<number> {
   const want = (positionals: string[], names: string[]) => {
     if (positionals.length !== names.length) throw new UsageError(`vm ${verb} takes ${names.join(' ')}\n${USAGE}`);
     return positionals;
   };
+  const home = engineHome();
+  if (verb === 'start') return start(home, argv, want);
+  if (verb === 'console') {
+    const { positionals } = parseArgs(argv, {});
+    const [name] = want(positionals, ['NAME']);
+    const owner = await connectOwner(home);
+    if (!owner) throw new Error(`VM "${name}" is not running (no engine runs the library)`);
+    try {
+      const end = await attachConsole(owner.client, name!, 'detach');
+      return end === 'error' ? EXIT.failure : EXIT.ok;
+    } finally {
+      owner.close();
+    }
+  }
+  const engine = await connectEngine(home);
+  try {
+    return await verbs(verb, argv, engine.client, want);
+  } finally {
+    engine.close();
+  }
+}
+
+async function verbs(verb: string, argv: string[], client: ApiClient, want: (positionals: string[], names: string[]) => string[]): Promise<number> {
   switch (verb) {
     case 'create': {
       const { options, positionals } = parseArgs(argv, {
@@ -58,12 +141,10 @@ async function dispatch(verb: string, argv: string[], library: VmLibrary): Promi
       if (options.kernel !== undefined && options.initrd === undefined) throw new UsageError('--kernel goes with --initrd F');
       let memory: number | undefined;
       if (options.memory !== undefined) {
-        const bytes = parseSize(String(options.memory), '--memory');
-        if (bytes % (1024 * 1024) !== 0) throw new UsageError(`--memory ${options.memory}: must be a whole number of MiB`);
-        memory = bytes / (1024 * 1024);
+        memory = parseSize(String(options.memory), '--memory');
+        if (memory % (1024 * 1024) !== 0) throw new UsageError(`--memory ${options.memory}: must be a whole number of MiB`);
       }
-      const show = progressPrinter();
-      const info = await cancellable((signal) => library.create({
+      const info = await long(client, 'vms:create', {
         name: name!,
         preset: options.preset as string | undefined,
         kernel: options.kernel as string | undefined,
@@ -73,14 +154,14 @@ async function dispatch(verb: string, argv: string[], library: VmLibrary): Promi
         cpus: options.cpus === undefined ? undefined : wholeNumber(String(options.cpus), '--cpus'),
         memory,
         diskSize: options['disk-size'] === undefined ? undefined : parseSize(String(options['disk-size']), '--disk-size'),
-      }, { signal, onProgress: show }));
+      });
       print(Boolean(options.json), info, () => `created VM "${info.name}" (${info.id})`);
       return EXIT.ok;
     }
     case 'list': {
       const { options, positionals } = parseArgs(argv, { json: { type: 'boolean' } });
       want(positionals, []);
-      const vms = await library.list();
+      const vms = await client.invoke('vms:list', {});
       print(Boolean(options.json), vms, () => [
         `${'NAME'.padEnd(24)} ${'STATE'.padEnd(12)} ${'CPUS'.padStart(4)} ${'MEMORY'.padStart(8)} ${'SNAPSHOTS'.padStart(9)}`,
         ...vms.map((v) => (v.state === 'invalid'
@@ -91,32 +172,184 @@ async function dispatch(verb: string, argv: string[], library: VmLibrary): Promi
     }
     case 'info': {
       const { options, positionals } = parseArgs(argv, { json: { type: 'boolean' } });
-      const info = await library.info(want(positionals, ['NAME'])[0]!);
+      const info = await client.invoke('vms:inspect', { vm: want(positionals, ['NAME'])[0]! });
       print(Boolean(options.json), info, () => describe(info));
+      return EXIT.ok;
+    }
+    case 'stop': {
+      const { options, positionals } = parseArgs(argv, { force: { type: 'boolean' }, json: { type: 'boolean' } });
+      const info = await client.invoke('vms:stop', { vm: want(positionals, ['NAME'])[0]!, force: Boolean(options.force) });
+      print(Boolean(options.json), info, () => `VM "${info.name}" is ${info.state}`);
+      return EXIT.ok;
+    }
+    case 'pause':
+    case 'resume': {
+      const { options, positionals } = parseArgs(argv, { json: { type: 'boolean' } });
+      const info = await client.invoke(verb === 'pause' ? 'vms:pause' : 'vms:resume', { vm: want(positionals, ['NAME'])[0]! });
+      print(Boolean(options.json), info, () => `VM "${info.name}" is ${info.state}`);
+      return EXIT.ok;
+    }
+    case 'save': {
+      const { options, positionals } = parseArgs(argv, { json: { type: 'boolean' } });
+      const info = await long(client, 'vms:save', { vm: want(positionals, ['NAME'])[0]! });
+      print(Boolean(options.json), info, () => `saved VM "${info.name}" (vm start resumes it)`);
       return EXIT.ok;
     }
     case 'rm': {
       const { options, positionals } = parseArgs(argv, { json: { type: 'boolean' } });
       const [name] = want(positionals, ['NAME']);
-      await library.remove(name!);
+      await client.invoke('vms:remove', { vm: name! });
       if (options.json) console.log(JSON.stringify({ removed: name }));
       return EXIT.ok;
     }
     case 'snapshot':
-      return snapshot(argv, library);
+      return snapshot(argv, client);
     case 'clone': {
       const { options, positionals } = parseArgs(argv, { linked: { type: 'boolean' }, snapshot: { type: 'string' }, json: { type: 'boolean' } });
       const [name, newName] = want(positionals, ['NAME', 'NEW']);
-      const show = progressPrinter();
-      const info = await cancellable((signal) => library.clone(name!, newName!, {
-        linked: Boolean(options.linked),
-        snapshot: options.snapshot as string | undefined,
-      }, { signal, onProgress: show }));
+      const info = await long(client, 'vms:clone', { vm: name!, name: newName!, linked: Boolean(options.linked), snapshot: options.snapshot as string | undefined });
       print(Boolean(options.json), info, () => `cloned "${name}" as "${info.name}" (${info.id}, ${info.linkedClone ? `linked to snapshot "${info.linkedClone.snapshotName}"` : 'full copy'})`);
       return EXIT.ok;
     }
+    case 'exec': {
+      const { options, positionals, rest } = parseArgs(argv, { json: { type: 'boolean' } });
+      if (positionals.length !== 1 || rest.length === 0) throw new UsageError(`vm exec NAME -- CMD [ARGS...]\n${USAGE}`);
+      const result = await client.invoke('vms:exec', { vm: positionals[0]!, command: rest });
+      if (options.json) {
+        const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('utf8');
+        console.log(JSON.stringify({ exitCode: result.exitCode, stdout: text(result.stdout), stderr: text(result.stderr) }, null, 2));
+      } else {
+        process.stdout.write(result.stdout);
+        process.stderr.write(result.stderr);
+      }
+      return result.exitCode;
+    }
+    case 'cp':
+      return copy(argv, client);
     default:
       throw new UsageError(`unknown vm command "${verb}"\n${USAGE}`);
+  }
+}
+
+/** `vm cp NAME SRC DST`: exactly one side is `NAME:/path` in the guest. A folder as destination keeps the file's name. */
+async function copy(argv: string[], client: ApiClient): Promise<number> {
+  const { options, positionals } = parseArgs(argv, { json: { type: 'boolean' } });
+  const [name, source, target] = positionals;
+  if (positionals.length !== 3) throw new UsageError(`vm cp NAME SRC DST (NAME:/path for the guest side)\n${USAGE}`);
+  const guest = (side: string) => (side.startsWith(`${name}:`) ? side.slice(name!.length + 1) : null);
+  const from = guest(source!);
+  const to = guest(target!);
+  if ((from === null) === (to === null)) throw new UsageError(`vm cp: one of SRC and DST is the guest's, written ${name}:/path`);
+  let bytes: number;
+  if (from !== null) {
+    const data = await client.invoke('vms:readFile', { vm: name!, path: from });
+    let path = target!;
+    if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) path = join(path, basename(from));
+    writeFileSync(path, data);
+    bytes = data.length;
+  } else {
+    let data: Buffer;
+    let mode: number;
+    try {
+      data = readFileSync(source!);
+      mode = statSync(source!).mode & 0o7777;
+    } catch (err) {
+      throw new UsageError(`vm cp: ${source}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    }
+    const path = to!.endsWith('/') ? `${to}${basename(source!)}` : to!;
+    await client.invoke('vms:writeFile', { vm: name!, path, data, mode });
+    bytes = data.length;
+  }
+  if (options.json) console.log(JSON.stringify({ bytes }));
+  return EXIT.ok;
+}
+
+/**
+ * `vm start NAME [--detach]`. Detached: the owner starts it (the daemon is started first when no
+ * engine runs). In the foreground the console follows on this terminal until the VM ends; with
+ * no engine running this process becomes the owner while the VM runs.
+ */
+async function start(home: string, argv: string[], want: (positionals: string[], names: string[]) => string[]): Promise<number> {
+  const { options, positionals } = parseArgs(argv, { detach: { type: 'boolean', short: 'd' }, json: { type: 'boolean' } });
+  const [name] = want(positionals, ['NAME']);
+  const json = Boolean(options.json);
+  const report = (info: VmDetails) => print(json, info, () => `VM "${info.name}" is ${info.state}`);
+  for (;;) {
+    let owner = await connectOwner(home);
+    if (!owner && options.detach) owner = await connectTo(await startDaemon(home));
+    if (owner) {
+      try {
+        report(await long(owner.client, 'vms:start', { vm: name! }));
+        if (options.detach) return EXIT.ok;
+        return (await attachConsole(owner.client, name!, 'detach')) === 'error' ? EXIT.failure : EXIT.ok;
+      } finally {
+        owner.close();
+      }
+    }
+    const service = createEngine(home);
+    let ownership: Ownership;
+    try {
+      ownership = await becomeOwner(home, service);
+    } catch (err) {
+      service.close();
+      if (err instanceof EngineOwnedError) continue; // another process became the owner first: ask it
+      throw err;
+    }
+    try {
+      const client = new ApiClient(inProcessTransport((listener) => service.connect(listener)));
+      report(await long(client, 'vms:start', { vm: name! }));
+      return (await attachConsole(client, name!, 'save')) === 'error' ? EXIT.failure : EXIT.ok;
+    } finally {
+      await shutDown(service, ownership);
+    }
+  }
+}
+
+/**
+ * Shows a running VM's serial console on this terminal until the VM ends, the owner goes away,
+ * or Ctrl-] (then, `onLeave` 'save': the VM is saved — this process runs it; 'detach': it goes on).
+ */
+async function attachConsole(client: ApiClient, name: string, onLeave: 'save' | 'detach'): Promise<'ended' | 'left' | 'error'> {
+  const { stdin, stdout } = process;
+  const opened = await client.invoke('vms:console', { vm: name, cols: stdout.columns ?? 80, rows: stdout.rows ?? 24 });
+  stdout.write(opened.backlog);
+  const raw = stdin.isTTY === true;
+  let finish!: (how: 'ended' | 'left' | 'error') => void;
+  const finished = new Promise<'ended' | 'left' | 'error'>((resolve) => { finish = resolve; });
+  const unsubscribe = client.subscribe((event) => {
+    if (event.type === 'terminal:data' && event.terminal === opened.terminal) stdout.write(event.data);
+    if (event.type === 'terminal:exit' && event.terminal === opened.terminal) finish(event.exitCode === 0 ? 'ended' : 'error');
+  });
+  const onInput = (chunk: Buffer) => {
+    const leave = chunk.indexOf(CTRL_RIGHT_BRACKET);
+    const typed = leave < 0 ? chunk : chunk.subarray(0, leave);
+    if (typed.length) void client.call('terminals:write', { terminal: opened.terminal, data: typed.toString('utf8') });
+    if (leave >= 0) finish('left');
+  };
+  const onSignal = () => finish('left');
+  if (raw) stdin.setRawMode(true);
+  stdin.on('data', onInput);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
+  try {
+    const how = await finished;
+    if (how === 'left') {
+      if (onLeave === 'save') {
+        process.stderr.write(`\nhangar vm: saving VM "${name}" (vm start resumes it)\n`);
+        await client.invoke('vms:save', { vm: name }).catch((err: unknown) => {
+          // It ended meanwhile: nothing left to save.
+          if (!(err instanceof ApiRequestError && err.code === 'invalid-state')) throw err;
+        });
+      } else {
+        await client.call('terminals:close', { terminal: opened.terminal });
+      }
+    }
+    return how;
+  } finally {
+    unsubscribe();
+    stdin.off('data', onInput);
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(signal, onSignal);
+    if (raw) stdin.setRawMode(false);
+    stdin.pause();
   }
 }
 
@@ -125,7 +358,7 @@ function wholeNumber(text: string, what: string): number {
   return Number(text);
 }
 
-function describe(info: VmInfo): string {
+function describe(info: VmDetails): string {
   const lines = [
     `name:       ${info.name}`,
     `id:         ${info.id}`,
@@ -146,7 +379,7 @@ function describe(info: VmInfo): string {
   return lines.join('\n');
 }
 
-async function snapshot(argv: string[], library: VmLibrary): Promise<number> {
+async function snapshot(argv: string[], client: ApiClient): Promise<number> {
   const { options, positionals } = parseArgs(argv, { 'no-ram': { type: 'boolean' }, json: { type: 'boolean' } });
   const [name, action, ...args] = positionals;
   const expect = (count: number, form: string) => {
@@ -158,25 +391,27 @@ async function snapshot(argv: string[], library: VmLibrary): Promise<number> {
   switch (action) {
     case 'take': {
       const snapName = expect(1, 'take SNAP [--no-ram]');
-      const snap = await library.takeSnapshot(name!, snapName, { noRam: Boolean(options['no-ram']) });
-      print(json, snap, () => `took snapshot "${snap.name}" (${snap.id})${snap.state ? ' with the saved machine state' : ', disks only'}`);
+      const snap = await long(client, 'vms:snapshot', { vm: name!, name: snapName, ram: !options['no-ram'] });
+      print(json, snap, () => `took snapshot "${snap.name}" (${snap.id})${snap.state ? ' with the machine state' : ', disks only'}`);
       return EXIT.ok;
     }
     case 'list': {
       expect(0, 'list');
-      const tree = await library.snapshots(name!);
+      const tree = await client.invoke('vms:snapshots', { vm: name! });
       print(json, tree, () => describeTree(tree));
       return EXIT.ok;
     }
     case 'restore': {
-      const snap = await library.restoreSnapshot(name!, expect(1, 'restore SNAP'));
-      print(json, snap, () => `restored snapshot "${snap.name}"${snap.state ? ' (the VM resumes from it at the next start)' : ''}`);
+      const snapName = expect(1, 'restore SNAP');
+      const info = await long(client, 'vms:restoreSnapshot', { vm: name!, snapshot: snapName });
+      const after = info.state === 'saved' ? ' (the VM resumes from it at the next start)' : info.state === 'powered-off' ? '' : ` (the VM is ${info.state})`;
+      print(json, info, () => `restored snapshot "${snapName}"${after}`);
       return EXIT.ok;
     }
     case 'rm': {
-      const show = progressPrinter();
-      const snap = await cancellable((signal) => library.deleteSnapshot(name!, expect(1, 'rm SNAP'), { signal, onProgress: show }));
-      print(json, snap, () => `deleted snapshot "${snap.name}"`);
+      const snapName = expect(1, 'rm SNAP');
+      await long(client, 'vms:deleteSnapshot', { vm: name!, snapshot: snapName });
+      print(json, { deleted: snapName }, () => `deleted snapshot "${snapName}"`);
       return EXIT.ok;
     }
     default:
