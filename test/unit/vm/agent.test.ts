@@ -23,12 +23,18 @@ interface Guest {
   exited: Promise<number | null>;
 }
 
-/** The agent script under busybox, in a scratch folder with busybox's applets first in PATH. */
-function startAgent(t: { after(fn: () => void): void }): Guest {
+/** A scratch folder with bin/ holding a link to busybox for each of its applets (the guest's PATH). */
+function busyboxFolder(): { dir: string; bin: string } {
   const dir = mkdtempSync(join(tmpdir(), 'hangar-agent-'));
   const bin = join(dir, 'bin');
   execFileSync('/bin/busybox', ['mkdir', bin]);
   execFileSync('/bin/busybox', ['--install', '-s', bin]);
+  return { dir, bin };
+}
+
+/** The agent script under busybox, in a scratch folder with busybox's applets first in PATH. */
+function startAgent(t: { after(fn: () => void): void }): Guest {
+  const { dir, bin } = busyboxFolder();
   const hook = (name: string, body: string) => {
     const path = join(dir, name);
     writeFileSync(path, `#!/bin/busybox sh\n${body}\n`);
@@ -202,10 +208,7 @@ test('a new session resynchronises after a half-written request (a restore in th
 });
 
 test('on a terminal (as hvc0 is) the agent sets it raw: every byte value passes both ways', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'hangar-agent-pty-'));
-  const bin = join(dir, 'bin');
-  execFileSync('/bin/busybox', ['mkdir', bin]);
-  execFileSync('/bin/busybox', ['--install', '-s', bin]);
+  const { dir, bin } = busyboxFolder();
   // The agent opens its terminal by name, as /init has it open /dev/hvc0.
   const terminal = pty.spawn('/bin/busybox', ['sh', SCRIPT, '/dev/tty'], {
     cwd: dir, env: { PATH: bin, HOME: dir, TMPDIR: dir }, encoding: null,
