@@ -152,11 +152,11 @@ for (const harts of [1, 4]) {
         savedByFirstTest = { path, config };
         await checkAgentChannel(second, guest);
         await writeSector(guest, 2, 'after-the-restore');
-        // (Commands short enough not to wrap at the terminal's width: the shell would redraw them.)
+        // (Commands short enough not to wrap at the terminal's width: the shell redraws them.)
         assert.equal((await guest.run(`dd if=/dev/vda of=/tmp/r bs=${SECTOR} count=3 iflag=direct`)).status, 0);
         assert.equal((await guest.run(`tr -d '\\0' < /tmp/r`)).output, 'before-the-swap\nafter-the-swap\nafter-the-restore');
       } else {
-        checkAgentHold(second);
+        await checkAgentHold(second, guest);
       }
     } finally {
       await second.kill();
@@ -170,12 +170,15 @@ for (const harts of [1, 4]) {
 
 /**
  * hvc0 both ways: the guest's writes are 'agent' events, sendAgent's bytes are read in the guest.
- * The tty's settings last while it is open: each side sets raw mode on the open it uses.
+ * The guest's own agent (engine/guests/hangar-agent.sh, which /init keeps running on hvc0) is
+ * stopped meanwhile, so that the test's reader is the only one. The tty's settings last while it
+ * is open: each side of the test sets raw mode on the open it uses.
  */
 async function checkAgentChannel(machine: MachineHost, guest: GuestConsole): Promise<void> {
+  const continueAgent = await stopGuestAgent(guest);
   const received: Buffer[] = [];
   machine.on('agent', (bytes) => received.push(Buffer.from(bytes)));
-  await guest.run('(stty raw -echo; echo hello >&0) <> /dev/hvc0');
+  await guest.run('(stty raw -echo -opost; echo hello >&0) <> /dev/hvc0');
   for (let tries = 0; Buffer.concat(received).toString('latin1') !== 'hello\n'; tries++) {
     assert.ok(tries < 100, `agent output: ${JSON.stringify(Buffer.concat(received).toString('latin1'))}`);
     await sleep(50);
@@ -191,14 +194,28 @@ async function checkAgentChannel(machine: MachineHost, guest: GuestConsole): Pro
     assert.ok(tries < 50, `the guest read ${read}, expected ${hex}`);
     await sleep(200);
   }
+  await continueAgent();
+}
+
+/** Stops the guest's agent (SIGSTOP: /init's loop waits on and so does not restart it); returns what continues it. */
+async function stopGuestAgent(guest: GuestConsole): Promise<() => Promise<void>> {
+  // Commands short enough not to wrap at the terminal's width (GuestConsole reads their output).
+  await guest.run('ps -o pid,args > /tmp/ps');
+  const agents = (await guest.run(`awk '/agent \\/dev\\/hvc0$/{print $1}' /tmp/ps`)).output.split('\n').filter(Boolean);
+  assert.equal(agents.length, 1, `one agent on hvc0 in:\n${(await guest.run('cat /tmp/ps')).output}`);
+  for (const pid of agents) assert.equal((await guest.run(`kill -STOP ${pid}`)).status, 0);
+  return async () => {
+    for (const pid of agents) await guest.run(`kill -CONT ${pid}`);
+  };
 }
 
 /**
- * Nobody in the guest reads hvc0: its driver's receive buffers fill (128 of 4 KiB), then what the
- * guest cannot take is held (the device's held bytes and the 1 MiB ring), and past that
- * sendAgent refuses the bytes instead of dropping them.
+ * Nobody in the guest reads hvc0 (its agent stopped): its driver's receive buffers fill (128 of
+ * 4 KiB), then what the guest cannot take is held (the device's held bytes and the 1 MiB ring),
+ * and past that sendAgent refuses the bytes instead of dropping them.
  */
-function checkAgentHold(machine: MachineHost): void {
+async function checkAgentHold(machine: MachineHost, guest: GuestConsole): Promise<void> {
+  await stopGuestAgent(guest);
   const chunk = Buffer.alloc(64 * 1024, 0x61);
   let accepted = 0;
   assert.throws(() => {
