@@ -34,6 +34,7 @@
 // and the next request starts with a new handshake, which skips whatever the guest says until
 // it answers that handshake's id.
 import { randomBytes } from 'node:crypto';
+import { VmError } from './errors.ts';
 
 export interface AgentChannel {
   write(bytes: Uint8Array): void;
@@ -56,7 +57,8 @@ export type AgentErrorCode =
   /** A bad argument: an empty argv, a NUL byte in an argument or path, a bad mode or date. */
   | 'argument';
 
-export class AgentError extends Error {
+/** A VmError, so callers that branch on the VM library's errors show it as they show those. */
+export class AgentError extends VmError {
   override name = 'AgentError';
   constructor(message: string, readonly code: AgentErrorCode) {
     super(message);
