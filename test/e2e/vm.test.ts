@@ -88,7 +88,7 @@ test('New VM wizard, by keyboard alone: a Debian VM is created, boots to its she
   assert.equal(await page.evaluate(() => document.activeElement?.closest('label')?.textContent), 'Name');
   await page.keyboard.press('Control+A');
   await page.keyboard.type('e2e-debian');
-  assert.equal(await wizard.getByRole('radio', { name: /Debian/ }).isChecked(), true);
+  assert.equal(await wizard.getByRole('radio', { name: /^Debian trixie/ }).isChecked(), true);
   await page.keyboard.press('Enter');
 
   // Resources: vCPUs, memory (a value out of range is refused in place), disk size.
