@@ -108,5 +108,18 @@ if (!app.requestSingleInstanceLock()) {
   app.on('window-all-closed', () => {
     if (!keepAlive && process.platform !== 'darwin') app.quit();
   });
-  app.on('will-quit', () => service.close());
+  // VMs run in this process: any still running when the app ends (kept running headless, then
+  // quit) are saved to disk first, and resume on their next start.
+  let vmsSaved = false;
+  app.on('will-quit', (event) => {
+    if (!vmsSaved && service.vms.running.length) {
+      event.preventDefault();
+      void service.vms.saveAll().finally(() => {
+        vmsSaved = true;
+        app.quit();
+      });
+      return;
+    }
+    service.close();
+  });
 }
