@@ -1,6 +1,7 @@
 // `hangar serve [--port N]`: the desktop app's UI in any browser. Serves the built renderer on
 // 127.0.0.1 and the service API over a WebSocket that needs the token in the printed URL.
-// Runs until Ctrl-C; containers started from the UI keep running after it stops.
+// Runs until Ctrl-C; containers started from the UI keep running after it stops, VMs it runs (as
+// the library's owner, when no other engine is) are saved.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +10,8 @@ import { EXIT, UsageError } from '../errors.ts';
 import { createApiService } from '../../api/index.ts';
 import { FilePreferences, libraryFolder, preferencesPath } from '../../api/preferences-store.ts';
 import { serve } from '../../api/websocket-server.ts';
+import { shutDown } from '../../daemon/daemon.ts';
+import { becomeOwner, EngineOwnedError } from '../../daemon/owner.ts';
 
 export const summary = 'the app in a browser: serve the UI and the API on 127.0.0.1';
 
@@ -27,7 +30,14 @@ export async function run(argv: string[]): Promise<number> {
   if (!existsSync(join(RENDERER, 'index.html'))) throw new UsageError('the UI is not built: run npm run build:ui first');
 
   const preferences = new FilePreferences(preferencesPath());
-  const service = createApiService({ home: libraryFolder(preferences.read()), preferences });
+  const home = libraryFolder(preferences.read());
+  const service = createApiService({ home, preferences });
+  // VMs run in the engine that owns the library: this one, unless another engine already does.
+  const ownership = await becomeOwner(home, service).catch((err: unknown) => {
+    if (!(err instanceof EngineOwnedError)) throw err;
+    console.error(`hangar serve: ${err.message}: VMs it runs show as running here but are controlled there (hangar vm ...)`);
+    return null;
+  });
   const server = await serve({ service, staticDir: RENDERER, port });
   console.log(`Hangar is serving on ${server.url}`);
   await new Promise<void>((done) => {
@@ -35,6 +45,7 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGTERM', done);
   });
   await server.close();
-  service.close();
+  if (ownership) await shutDown(service, ownership);
+  else service.close();
   return EXIT.ok;
 }
