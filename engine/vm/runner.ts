@@ -16,7 +16,7 @@
 import { EventEmitter } from 'node:events';
 import type { OperationOptions } from '../common/operation.ts';
 import type { MachineConfig } from '../machine/machine.ts';
-import type { DiskConfig, MachineExit } from '../vcpu/protocol.ts';
+import { errorMessage, type DiskConfig, type MachineExit } from '../vcpu/protocol.ts';
 import { VmStateError } from './errors.ts';
 import type { AgentChannel, GuestAgent } from './agent.ts';
 import type { RunningVm } from './library.ts';
@@ -125,7 +125,13 @@ export class VmRunner extends EventEmitter<RunnerEvents> {
     const disks: DiskConfig[] = c.disks.map((d) => ({ path: folder.file(d.file), readOnly: d.readOnly, serial: d.serial }));
     const restoreFrom = c.savedState ? { path: folder.file(c.savedState), vm: c.id } : undefined;
     op.onProgress?.({ phase: restoreFrom ? 'resume' : 'boot', item: c.name });
-    const machine = this.parts.machine({ ...folder.machineConfig(), disks, restoreFrom });
+    let machine: RunnerMachine;
+    try {
+      machine = this.parts.machine({ ...folder.machineConfig(), disks, restoreFrom });
+    } catch (err) {
+      await this.end({ reason: 'error', status: 1, message: errorMessage(err) });
+      throw err;
+    }
     this.machine = machine;
     machine.on('console', (bytes) => this.emit('console', bytes));
     const listeners = new Set<(bytes: Uint8Array) => void>();
@@ -332,7 +338,7 @@ export class VmRunner extends EventEmitter<RunnerEvents> {
       try {
         await restoreSnapshot(this.folder, target.id);
       } catch (err) {
-        await this.end({ reason: 'error', status: 1, message: `restoring snapshot "${target.name}": ${err instanceof Error ? err.message : String(err)}` });
+        await this.end({ reason: 'error', status: 1, message: `restoring snapshot "${target.name}": ${errorMessage(err)}` });
         throw err;
       }
       await this.launch(op);

@@ -176,3 +176,15 @@ test('a machine that cannot start (a refused state file) ends the run with its m
   assert.equal((await runners.info('vm')).state, 'powered-off');
   assert.equal(runners.find('vm'), undefined);
 });
+
+test('a machine that cannot even be made lets go of the VM', async (t) => {
+  const { library, boot } = scratchLibrary(t);
+  await library.create({ name: 'vm', ...boot, diskSize: 1 << 20 });
+  const runners = new VmRunners(library, {
+    machine: () => { throw new Error('no threads left'); },
+    agent: () => { throw new Error('unreachable'); },
+  });
+  await assert.rejects(runners.start('vm'), /no threads left/);
+  assert.equal((await runners.info('vm')).state, 'powered-off');
+  await assert.rejects(runners.start('vm'), /no threads left/, 'the VM is free to start again');
+});
