@@ -13,7 +13,8 @@ import { StateFileError } from '../vm/errors.ts';
 import type { StateFileSummary } from '../vm/state-file.ts';
 import { MachineControl, ParkReason, StopReason } from './control.ts';
 import { createMailboxes } from './mmio-mailbox.ts';
-import type { DeviceCommand, DeviceData, DeviceMessage, DiskConfig, MachineExit, VcpuBoard, VcpuData, VcpuFailure } from './protocol.ts';
+import { bundledThread } from './thread-bundle.ts';
+import { errorMessage, type DeviceCommand, type DeviceData, type DeviceMessage, type DiskConfig, type MachineExit, type VcpuBoard, type VcpuData, type VcpuFailure } from './protocol.ts';
 
 export interface MachineHostEvents {
   console: [Uint8Array];
@@ -31,12 +32,15 @@ const WIND_DOWN_MS = 2000;
  * reads): held in this ring, never dropped; sendAgent refuses what does not fit.
  */
 const AGENT_HOLD_BYTES = 1024 * 1024;
+const DEVICE_THREAD = new URL('./device-thread.ts', import.meta.url);
+const VCPU_THREAD = new URL('./vcpu-thread.ts', import.meta.url);
 
 /** A command as the caller gives it (the host numbers it). */
 type Command = DeviceCommand extends infer C ? (C extends DeviceCommand ? Omit<C, 'id'> : never) : never;
 
 export class MachineHost extends EventEmitter<MachineHostEvents> {
-  private readonly device: Thread;
+  /** Started once the threads' code is bundled (thread-bundle.ts). */
+  private device: Thread | null = null;
   private readonly vcpus: Thread[] = [];
   private readonly input = new ByteRing(64 * 1024);
   private readonly agentInput = new ByteRing(AGENT_HOLD_BYTES);
@@ -56,29 +60,18 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
 
   constructor(private readonly config: MachineConfig) {
     super();
-    const mailboxes = createMailboxes();
-    this.device = startThread('./device-thread.ts', {
-      config, control: this.control.buffer, mailboxes, input: this.input.buffer, agentInput: this.agentInput.buffer,
-    } satisfies DeviceData);
     let running: () => void;
     const startedRunning = new Promise<void>((resolve) => { running = resolve; });
-    const deviceEnded = new Promise<MachineExit>((resolve) => {
-      const { worker } = this.device;
-      worker.on('message', (message: DeviceMessage) => {
-        switch (message.type) {
-          case 'console': this.emit('console', message.data); break;
-          case 'agent': this.emit('agent', message.data); break;
-          case 'started': this.startHarts(message); break;
-          case 'running': running(); break;
-          case 'done': this.answer(message); break;
-          case 'exit': resolve(message.exit); break;
-        }
-      });
-      worker.on('error', (err) => resolve({ reason: 'error', status: 1, message: err.message }));
-      worker.on('exit', (code) => resolve({ reason: 'error', status: 1, message: `device thread ended (${code})` }));
-    });
-    this.startVcpuThreads(mailboxes);
-    this.exited = deviceEnded.then(async (exit) => {
+    const ended = Promise.all([bundledThread(DEVICE_THREAD), bundledThread(VCPU_THREAD)]).then(
+      ([deviceScript, vcpuScript]) => {
+        if (this.stopped()) return { reason: 'quit', status: 0 } satisfies MachineExit; // killed before it started
+        const mailboxes = createMailboxes();
+        const device = this.startDeviceThread(deviceScript, mailboxes, { running: () => running() });
+        this.startVcpuThreads(vcpuScript, mailboxes);
+        return device;
+      },
+      (err: unknown): MachineExit => ({ reason: 'error', status: 1, message: `machine: its threads' code does not build: ${errorMessage(err)}` }));
+    this.exited = ended.then(async (exit) => {
       this.control.requestStop(StopReason.Ended);
       await this.windDown();
       const final: MachineExit = this.failure ? { ...exit, reason: 'error', status: 1, message: this.failure } : exit;
@@ -94,14 +87,36 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
     this.started.catch(() => {}); // an owner that only watches `exited` must not see an unhandled rejection
   }
 
+  /** Starts the device thread; resolves with how the machine ended once it has. */
+  private startDeviceThread(script: URL, mailboxes: SharedArrayBuffer, events: { running(): void }): Promise<MachineExit> {
+    this.device = startThread(script, {
+      config: this.config, control: this.control.buffer, mailboxes, input: this.input.buffer, agentInput: this.agentInput.buffer,
+    } satisfies DeviceData);
+    const { worker } = this.device;
+    return new Promise<MachineExit>((resolve) => {
+      worker.on('message', (message: DeviceMessage) => {
+        switch (message.type) {
+          case 'console': this.emit('console', message.data); break;
+          case 'agent': this.emit('agent', message.data); break;
+          case 'started': this.startHarts(message); break;
+          case 'running': events.running(); break;
+          case 'done': this.answer(message); break;
+          case 'exit': resolve(message.exit); break;
+        }
+      });
+      worker.on('error', (err) => resolve({ reason: 'error', status: 1, message: err.message }));
+      worker.on('exit', (code) => resolve({ reason: 'error', status: 1, message: `device thread ended (${code})` }));
+    });
+  }
+
   /**
-   * Starts the vCPU threads at once, with the device thread: loading a thread's code takes about
-   * as long as building the board (and reading a saved state), so the two overlap. Each waits
-   * for the board (startHarts) before it makes its core.
+   * Starts the vCPU threads with the device thread: each loads its code while the device thread
+   * builds the board (and reads a saved state into it), then waits for the board (startHarts)
+   * before it makes its core.
    */
-  private startVcpuThreads(mailboxes: SharedArrayBuffer): void {
+  private startVcpuThreads(script: URL, mailboxes: SharedArrayBuffer): void {
     for (let hart = 0; hart < this.config.harts; hart++) {
-      const vcpu = startThread('./vcpu-thread.ts', {
+      const vcpu = startThread(script, {
         hart, harts: this.config.harts, ramBytes: this.config.ramBytes, control: this.control.buffer, mailboxes,
       } satisfies VcpuData);
       vcpu.worker.on('message', (message: VcpuFailure) => this.fail(message.message));
@@ -123,8 +138,9 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
 
   /** Waits for every thread to end after a stop; a thread that does not is terminated. */
   private async windDown(): Promise<void> {
-    await Promise.all([this.device, ...this.vcpus].map(async ({ worker, ended }) => {
-      const waiting = worker !== this.device.worker && !this.boardSent; // for a board that never came
+    const device = this.device;
+    await Promise.all([...(device ? [device] : []), ...this.vcpus].map(async ({ worker, ended }) => {
+      const waiting = worker !== device?.worker && !this.boardSent; // for a board that never came
       const timer = setTimeout(() => void worker.terminate(), waiting ? 0 : WIND_DOWN_MS);
       await ended;
       clearTimeout(timer);
@@ -215,7 +231,7 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
     const result = this.operation.catch(() => {}).then(() => new Promise<StateFileSummary | undefined>((resolve, reject) => {
       if (this.stopped()) throw new Error('machine: it has stopped');
       this.commands.set(id, { resolve, reject });
-      this.device.worker.postMessage({ ...command, id } satisfies DeviceCommand);
+      this.device!.worker.postMessage({ ...command, id } satisfies DeviceCommand);
     }));
     this.operation = result;
     return result;
@@ -246,10 +262,7 @@ interface Thread {
   ended: Promise<void>;
 }
 
-function startThread(entry: string, workerData: DeviceData | VcpuData): Thread {
-  // ts-worker.mjs registers the TypeScript loader in the new thread, then imports `entry`.
-  const worker = new Worker(new URL('./ts-worker.mjs', import.meta.url), {
-    workerData: { ...workerData, entry: new URL(entry, import.meta.url).href },
-  });
+function startThread(script: URL, workerData: DeviceData | VcpuData): Thread {
+  const worker = new Worker(script, { workerData });
   return { worker, ended: new Promise((resolve) => worker.once('exit', () => resolve())) };
 }
