@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GuestConsole, SHELL_PROMPT } from '../support/guest-console.ts';
-import { bootToShell, startGuestMachine } from '../support/guest-machine.ts';
+import { startGuestMachine } from '../support/guest-machine.ts';
 import { ensureDebianGuest } from '../../engine/guests/debian.ts';
 import { benchContainerStartup, median } from '../../engine/containers/bench.ts';
 import { createQcow2, createRaw, type DiskFormat } from '../../engine/storage/index.ts';
@@ -17,32 +17,53 @@ import { createQcow2, createRaw, type DiskFormat } from '../../engine/storage/in
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const BOOT_TIMEOUT_MS = 300_000;
 
-interface BootSample { seconds: number; instructions?: number }
+type Guest = Awaited<ReturnType<typeof ensureDebianGuest>>;
 
-async function bootHangar(guest: Awaited<ReturnType<typeof ensureDebianGuest>>): Promise<BootSample> {
-  const start = performance.now();
-  const { machine } = await bootToShell({
-    harts: 1, ramBytes: 512 * 1024 * 1024,
-    firmwarePath: guest.firmware, kernelPath: guest.kernel, initrdPath: guest.initrd, bootargs: guest.bootargs,
-  }, BOOT_TIMEOUT_MS);
-  const seconds = (performance.now() - start) / 1000;
-  const exit = await machine.kill();
-  return { seconds, instructions: exit.instructions };
+/** A booting or booted guest whose serial console is `console`; `stop` ends it. */
+interface GuestSession { console: GuestConsole; stop(): Promise<unknown>; instructions?: () => number | undefined }
+
+interface SessionOptions {
+  harts: number;
+  memoryMiB: number;
+  bootargs?: string;
+  disk?: { path: string; format: DiskFormat };
 }
 
-async function bootQemu(guest: Awaited<ReturnType<typeof ensureDebianGuest>>): Promise<BootSample> {
-  const start = performance.now();
+function hangarSession(guest: Guest, options: SessionOptions): GuestSession {
+  const { machine, console } = startGuestMachine({
+    harts: options.harts, ramBytes: options.memoryMiB * 1024 * 1024,
+    firmwarePath: guest.firmware, kernelPath: guest.kernel, initrdPath: guest.initrd, bootargs: options.bootargs ?? guest.bootargs,
+    disks: options.disk ? [{ path: options.disk.path, readOnly: false }] : [],
+  });
+  let instructions: number | undefined;
+  return { console, stop: async () => { instructions = (await machine.kill()).instructions; }, instructions: () => instructions };
+}
+
+/** The peer: Debian's qemu-system-riscv64 on the same board, kernel, initramfs (and image), hvc0 included. */
+function qemuSession(guest: Guest, options: SessionOptions): GuestSession {
   const child = spawn('qemu-system-riscv64', [
-    '-M', 'virt', '-m', '512M', '-smp', '1', '-nographic', '-bios', guest.firmware,
-    '-kernel', guest.kernel, '-initrd', guest.initrd, '-append', guest.bootargs,
+    '-M', 'virt', '-m', `${options.memoryMiB}M`, '-smp', String(options.harts), '-nographic', '-bios', guest.firmware,
+    '-kernel', guest.kernel, '-initrd', guest.initrd, '-append', options.bootargs ?? guest.bootargs,
+    '-chardev', 'null,id=hvc', '-device', 'virtio-serial-device', '-device', 'virtconsole,chardev=hvc',
+    ...(options.disk ? ['-drive', `file=${options.disk.path},format=${options.disk.format},if=none,id=d`, '-device', 'virtio-blk-device,drive=d'] : []),
   ], { stdio: 'pipe' });
   const console = new GuestConsole({ onData: (l) => child.stdout.on('data', l), write: (t) => child.stdin.write(t) });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  return { console, stop: () => { child.kill('SIGKILL'); return exited; } };
+}
+
+const engines = { hangar: hangarSession, qemu: qemuSession } as const;
+
+interface BootSample { seconds: number; instructions?: number }
+
+async function timeBoot(session: GuestSession): Promise<BootSample> {
+  const start = performance.now();
   try {
-    await console.waitFor(SHELL_PROMPT, BOOT_TIMEOUT_MS);
-    return { seconds: (performance.now() - start) / 1000 };
+    await session.console.waitFor(SHELL_PROMPT, BOOT_TIMEOUT_MS);
   } finally {
-    child.kill('SIGKILL');
+    await session.stop();
   }
+  return { seconds: (performance.now() - start) / 1000, instructions: session.instructions?.() };
 }
 
 async function benchBoot(): Promise<void> {
@@ -50,8 +71,8 @@ async function benchBoot(): Promise<void> {
   const hangar: BootSample[] = [];
   const qemu: BootSample[] = [];
   for (let i = 0; i < RUNS; i++) {
-    qemu.push(await bootQemu(guest));
-    hangar.push(await bootHangar(guest));
+    qemu.push(await timeBoot(qemuSession(guest, { harts: 1, memoryMiB: 512 })));
+    hangar.push(await timeBoot(hangarSession(guest, { harts: 1, memoryMiB: 512 })));
     console.error(`  run ${i + 1}/${RUNS}: hangar ${hangar[i]!.seconds.toFixed(2)} s, qemu ${qemu[i]!.seconds.toFixed(2)} s`);
   }
   const h = median(hangar.map((s) => s.seconds));
@@ -72,29 +93,6 @@ async function benchContainers(): Promise<void> {
 const DISK_BENCH_MIB = 256;
 /** Only the virtio-blk driver, no kernel messages: the disk bench needs no file system. */
 const DISK_BOOTARGS = 'console=ttyS0 quiet hangar.modules=virtio_mmio,virtio_blk';
-
-/** A booted guest whose shell is at `console`; `stop` ends it. */
-interface GuestSession { console: GuestConsole; stop(): Promise<unknown> }
-
-function hangarWithDisk(guest: Awaited<ReturnType<typeof ensureDebianGuest>>, disk: string): GuestSession {
-  const { machine, console } = startGuestMachine({
-    harts: 1, ramBytes: 256 * 1024 * 1024,
-    firmwarePath: guest.firmware, kernelPath: guest.kernel, initrdPath: guest.initrd, bootargs: DISK_BOOTARGS,
-    disks: [{ path: disk, readOnly: false }],
-  });
-  return { console, stop: () => machine.kill() };
-}
-
-function qemuWithDisk(guest: Awaited<ReturnType<typeof ensureDebianGuest>>, disk: string, format: DiskFormat): GuestSession {
-  const child = spawn('qemu-system-riscv64', [
-    '-M', 'virt', '-m', '256M', '-smp', '1', '-nographic', '-bios', guest.firmware,
-    '-kernel', guest.kernel, '-initrd', guest.initrd, '-append', DISK_BOOTARGS,
-    '-drive', `file=${disk},format=${format},if=none,id=d`, '-device', 'virtio-blk-device,drive=d',
-  ], { stdio: 'pipe' });
-  const console = new GuestConsole({ onData: (l) => child.stdout.on('data', l), write: (t) => child.stdin.write(t) });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  return { console, stop: () => { child.kill('SIGKILL'); return exited; } };
-}
 
 /** Runs `command` under busybox `time` in the guest; returns its real (wall) seconds. */
 async function timedInGuest(console: GuestConsole, command: string): Promise<number> {
@@ -133,8 +131,10 @@ async function benchDisk(): Promise<void> {
         if (format === 'raw') createRaw(path, size); else createQcow2(path, size);
         return path;
       };
-      const qemu = await ddThroughput(qemuWithDisk(guest, image('qemu'), format));
-      const hangar = await ddThroughput(hangarWithDisk(guest, image('hangar')));
+      const session = (engine: keyof typeof engines) =>
+        engines[engine](guest, { harts: 1, memoryMiB: 256, bootargs: DISK_BOOTARGS, disk: { path: image(engine), format } });
+      const qemu = await ddThroughput(session('qemu'));
+      const hangar = await ddThroughput(session('hangar'));
       for (const direction of ['write', 'read'] as const) {
         const h = median(hangar[direction]);
         const q = median(qemu[direction]);
@@ -158,36 +158,53 @@ const CONSOLE_KIB = 256;
  * console (ttyS0: the UART, a device-thread MMIO round trip per byte) and to hvc0 (virtio-console:
  * a notify per buffer).
  */
-async function benchSmp(): Promise<void> {
-  const guest = await ensureDebianGuest({});
-  const { machine, console: shell } = await bootToShell({
-    harts: 2, ramBytes: 512 * 1024 * 1024,
-    firmwarePath: guest.firmware, kernelPath: guest.kernel, initrdPath: guest.initrd, bootargs: guest.bootargs,
-  }, BOOT_TIMEOUT_MS);
-  const serial: number[] = [];
-  const parallel: number[] = [];
-  const tty: number[] = [];
-  const hvc: number[] = [];
+interface SmpSamples { serial: number[]; parallel: number[]; tty: number[]; hvc: number[] }
+
+async function smpSamples(session: GuestSession): Promise<SmpSamples> {
+  const samples: SmpSamples = { serial: [], parallel: [], tty: [], hvc: [] };
+  const shell = session.console;
+  const write = (device: string) => `sh -c 'dd if=/dev/zero bs=1k count=${CONSOLE_KIB} 2>/dev/null | tr "\\0" x > ${device}'`;
   try {
+    await shell.waitFor(SHELL_PROMPT, BOOT_TIMEOUT_MS);
     await shell.run(`dd if=/dev/zero of=/tmp/a bs=1M count=${SMP_FILE_MIB} 2>/dev/null && cp /tmp/a /tmp/b`, 600_000);
-    const write = (device: string) => `sh -c 'dd if=/dev/zero bs=1k count=${CONSOLE_KIB} 2>/dev/null | tr "\\0" x > ${device}'`;
     for (let i = 0; i < RUNS; i++) {
-      serial.push(await timedInGuest(shell, `sh -c 'sha256sum /tmp/a; sha256sum /tmp/b' > /dev/null`));
-      parallel.push(await timedInGuest(shell, `sh -c 'sha256sum /tmp/a & sha256sum /tmp/b & wait' > /dev/null`));
-      tty.push(CONSOLE_KIB / await timedInGuest(shell, write('/dev/ttyS0')));
-      hvc.push(CONSOLE_KIB / await timedInGuest(shell, write('/dev/hvc0')));
-      console.error(`  run ${i + 1}/${RUNS}: one after the other ${serial[i]!.toFixed(2)} s, together ${parallel[i]!.toFixed(2)} s; ` +
-        `ttyS0 ${tty[i]!.toFixed(1)} KiB/s, hvc0 ${hvc[i]!.toFixed(1)} KiB/s`);
+      samples.serial.push(await timedInGuest(shell, `sh -c 'sha256sum /tmp/a; sha256sum /tmp/b' > /dev/null`));
+      samples.parallel.push(await timedInGuest(shell, `sh -c 'sha256sum /tmp/a & sha256sum /tmp/b & wait' > /dev/null`));
+      samples.tty.push(CONSOLE_KIB / await timedInGuest(shell, write('/dev/ttyS0')));
+      samples.hvc.push(CONSOLE_KIB / await timedInGuest(shell, write('/dev/hvc0')));
     }
   } finally {
-    await machine.kill();
+    await session.stop();
   }
-  const s = median(serial);
-  const p = median(parallel);
-  console.log(`smp: two sha256sum of ${SMP_FILE_MIB} MiB on a 2-vCPU guest (median of ${RUNS}, timed in the guest):`);
-  console.log(`  one after the other ${s.toFixed(2)} s   together ${p.toFixed(2)} s   ratio together/one-after-the-other ${(p / s).toFixed(2)} (bar: at most 0.6)`);
-  console.log(`smp: console output from the guest (${CONSOLE_KIB} KiB, median of ${RUNS}):`);
-  console.log(`  ttyS0 (UART) ${median(tty).toFixed(1)} KiB/s   hvc0 (virtio-console) ${median(hvc).toFixed(1)} KiB/s`);
+  return samples;
+}
+
+/**
+ * Multi-core: two CPU-bound processes (sha256sum of a file each) on a 2-vCPU guest, together and
+ * one after the other, timed in the same boot; and how fast the guest can write to its serial
+ * console (ttyS0: the UART, a device-thread MMIO round trip per register access) and to hvc0
+ * (virtio-console: a notify per buffer). qemu-system-riscv64 -smp 2 runs the same as the peer.
+ */
+async function benchSmp(): Promise<void> {
+  const guest = await ensureDebianGuest({});
+  const lines: string[] = [];
+  const results: Partial<Record<keyof typeof engines, SmpSamples>> = {};
+  for (const engine of ['qemu', 'hangar'] as const) {
+    const samples = await smpSamples(engines[engine](guest, { harts: 2, memoryMiB: 512 }));
+    results[engine] = samples;
+    const s = median(samples.serial);
+    const p = median(samples.parallel);
+    console.error(`  ${engine}: one after the other ${samples.serial.map((v) => v.toFixed(2)).join(' ')} s, together ${samples.parallel.map((v) => v.toFixed(2)).join(' ')} s`);
+    lines.push(`  ${engine.padEnd(6)} one after the other ${s.toFixed(2)} s   together ${p.toFixed(2)} s   ratio together/one-after-the-other ${(p / s).toFixed(2)}`);
+  }
+  console.log(`smp: two sha256sum of ${SMP_FILE_MIB} MiB on a 2-vCPU guest (median of ${RUNS} in one boot, timed in the guest; bar for hangar: at most 0.6):`);
+  for (const line of lines) console.log(line);
+  console.log(`smp: console output from a 2-vCPU guest (${CONSOLE_KIB} KiB, median of ${RUNS}):`);
+  for (const device of ['tty', 'hvc'] as const) {
+    const h = median(results.hangar![device]);
+    const q = median(results.qemu![device]);
+    console.log(`  ${device === 'tty' ? 'ttyS0 (UART)          ' : 'hvc0 (virtio-console) '} hangar ${h.toFixed(1)} KiB/s   qemu-system-riscv64 ${q.toFixed(1)} KiB/s   ratio hangar/qemu ${(h / q).toFixed(2)}`);
+  }
 }
 
 // `npm run bench` runs every section; `npm run bench -- containers` runs the ones named.

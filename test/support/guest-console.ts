@@ -12,33 +12,65 @@ export interface ConsoleStream {
   write(bytes: string): void;
 }
 
+/**
+ * How far back a wait looks into output it has already searched: a pattern must match within
+ * this much text (prompts and markers do). Searching only the new output keeps a command that
+ * prints megabytes linear, where searching the whole transcript on every chunk was quadratic.
+ */
+const LOOKBEHIND = 4096;
+
 export class GuestConsole {
-  private text = '';
+  /** The transcript in pieces as it arrived (joined lazily), and where each piece starts in it. */
+  private chunks: string[] = [];
+  private starts: number[] = [];
+  private length = 0;
   private waiters: Array<() => void> = [];
   private sequence = 0;
 
   constructor(private readonly stream: ConsoleStream) {
     stream.onData((chunk) => {
-      this.text += Buffer.from(chunk).toString('latin1');
+      if (chunk.length === 0) return;
+      this.starts.push(this.length);
+      this.chunks.push(Buffer.from(chunk).toString('latin1'));
+      this.length += chunk.length;
       for (const wake of this.waiters.splice(0)) wake();
     });
   }
 
   /** Everything the guest has printed so far. */
   get transcript(): string {
-    return this.text;
+    const text = this.chunks.join('');
+    this.chunks = text ? [text] : [];
+    this.starts = text ? [0] : [];
+    return text;
+  }
+
+  /** The transcript from index `start` on, joining only the pieces that hold it. */
+  private textFrom(start: number): string {
+    start = Math.max(start, 0);
+    let first = this.chunks.length;
+    while (first > 0 && this.starts[first - 1]! > start) first--;
+    first = Math.max(first - 1, 0);
+    return this.chunks.slice(first).join('').slice(start - (this.starts[first] ?? 0));
   }
 
   /** Waits until `pattern` appears in output printed after `from` (an index into the transcript). */
   async waitFor(pattern: RegExp | string, timeoutMs: number, from = 0): Promise<RegExpExecArray> {
     const regex = typeof pattern === 'string' ? new RegExp(escapeRegExp(pattern)) : pattern;
     const deadline = Date.now() + timeoutMs;
+    let searched = from;
     for (;;) {
-      const match = regex.exec(this.text.slice(from));
-      if (match) return match;
+      const start = Math.max(from, searched - LOOKBEHIND);
+      const text = this.textFrom(start);
+      const match = regex.exec(text);
+      if (match) {
+        match.index += start - from;
+        return match;
+      }
+      searched = start + text.length;
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new Error(`timed out after ${timeoutMs} ms waiting for ${regex}; last output:\n${this.text.slice(-2000)}`);
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${regex}; last output:\n${this.textFrom(this.length - 2000)}`);
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
@@ -59,11 +91,11 @@ export class GuestConsole {
    */
   async run(command: string, timeoutMs = 60_000): Promise<{ output: string; status: number }> {
     const id = ++this.sequence;
-    const from = this.text.length;
+    const from = this.length;
     const typedMarker = `"@@EN""D${id}:$?@@"`;
     this.type(`${command}; echo ${typedMarker}\n`);
     const end = await this.waitFor(new RegExp(`@@END${id}:(\\d+)@@`), timeoutMs, from);
-    const printed = this.text.slice(from, from + end.index);
+    const printed = this.textFrom(from).slice(0, end.index);
     // A line the terminal wrapped may not hold the marker whole: then the first line break ends the echo.
     const echo = printed.lastIndexOf(typedMarker);
     const start = printed.indexOf('\n', Math.max(echo, 0)) + 1;
