@@ -182,8 +182,13 @@ test('Restore Snapshot wizard: the marker written after the snapshot is gone, an
   await wizard.waitFor({ state: 'detached', timeout: LONG_STEP_MS });
   await waitForState('e2e-debian', 'running', LONG_STEP_MS);
 
-  // The console is the restored machine's: the file was never made there.
-  await runInConsole('ls /tmp/marker', /ls: \/tmp\/marker: No such file or directory/, 90_000, 'failed-vm-restored');
+  // The console goes on with the restored machine, where the app marked it: the file was
+  // never made there.
+  await expectTerminal(/── snapshot "booted" restored ──/, 10_000, 'failed-vm-restore-notice');
+  const text = await runInConsole('ls /tmp/marker', /ls: \/tmp\/marker: No such file or directory/, 90_000, 'failed-vm-restored');
+  const restored = text.slice(text.lastIndexOf('snapshot "booted" restored'));
+  assert.match(restored, /^(~ # )?ls \/tmp\/marker$/m);
+  assert.doesNotMatch(restored, /^\/tmp\/marker$/m);
   await screenshot(page, 'vm-restored-console');
 
   await page.getByRole('tab', { name: 'Snapshots' }).click();

@@ -56,6 +56,7 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
   const [tab, setTab] = useState<Tab>('details');
   const [open, setOpen] = useState<Open>();
   const [actionError, setActionError] = useState<string>();
+  const [consoleNotice, setConsoleNotice] = useState<{ vm: string; key: number; text: string }>();
   const [snapshots, setSnapshots] = useState<{ container: string; list: SnapshotInfo[]; error?: string }>();
   const systemDark = useSystemDark();
   const theme = state.preferences?.theme ?? 'system';
@@ -218,6 +219,7 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
             <VmDetailsPane
               vm={selectedVm}
               view={vmView}
+              consoleNotice={consoleNotice?.vm === selectedVm.id ? consoleNotice : undefined}
               tab={tab}
               onTab={setTab}
               onTake={() => setOpen({ kind: 'vm-take-snapshot', vm: selectedVm })}
@@ -289,7 +291,13 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
       {/* VM wizards: the tree and details they show are the selected VM's (they open only for it). */}
       {open?.kind === 'vm-take-snapshot' && <TakeVmSnapshotWizard vm={open.vm} tree={vmTree} onClose={closeVmWizard} />}
       {open?.kind === 'vm-restore-snapshot' && (
-        <RestoreVmSnapshotWizard vm={open.vm} tree={vmTree} initial={open.snapshot} onClose={closeVmWizard} />
+        <RestoreVmSnapshotWizard
+          vm={open.vm}
+          tree={vmTree}
+          initial={open.snapshot}
+          onClose={closeVmWizard}
+          onRestored={(name) => setConsoleNotice({ vm: open.vm.id, key: Date.now(), text: `snapshot "${name}" restored` })}
+        />
       )}
       {open?.kind === 'vm-delete-snapshot' && (
         <DeleteVmSnapshotWizard vm={open.vm} tree={vmTree} snapshot={open.snapshot} onClose={closeVmWizard} />

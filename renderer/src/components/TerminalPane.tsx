@@ -29,6 +29,8 @@ interface Props {
    * session: then the view reopens by itself while the session lasts.
    */
   reopenOnExit?: boolean;
+  /** A line the app writes into the view (dimmed) when its key changes: where a restored machine takes over. */
+  notice?: { key: number; text: string };
   fontSize: number;
   dark: boolean;
 }
@@ -39,7 +41,7 @@ const THEMES = {
 };
 const REOPEN_DELAY_MS = 1000;
 
-export function TerminalPane({ open, session, notLive, title, paused, label, reopenOnExit = false, fontSize, dark }: Props) {
+export function TerminalPane({ open, session, notLive, title, paused, label, reopenOnExit = false, notice, fontSize, dark }: Props) {
   const client = useClient();
   const host = useRef<HTMLDivElement>(null);
   const term = useRef<Terminal>(null);
@@ -137,6 +139,14 @@ export function TerminalPane({ open, session, notLive, title, paused, label, reo
     };
     // Font and theme apply below without a new view.
   }, [client, session, attempt, reopenOnExit]);
+
+  // A notice is written once, when it is new: not again when the view is opened later.
+  const shownNotice = useRef(notice?.key);
+  useEffect(() => {
+    if (!notice || notice.key === shownNotice.current) return;
+    shownNotice.current = notice.key;
+    term.current?.write(`\r\n\x1b[2m── ${notice.text} ──\x1b[0m\r\n`);
+  }, [notice?.key]);
 
   useEffect(() => {
     if (!term.current) return;

@@ -28,6 +28,8 @@ export interface SnapshotHandlers {
 interface Props extends SnapshotHandlers {
   vm: VmListEntry;
   view?: VmView;
+  /** Written into the console (a snapshot was restored under it). */
+  consoleNotice?: { key: number; text: string };
   tab: Tab;
   onTab: (tab: Tab) => void;
   fontSize: number;
@@ -36,7 +38,7 @@ interface Props extends SnapshotHandlers {
 
 export const describeVmState = (state: VmRunState) => state.replace('-', ' ');
 
-export function VmDetailsPane({ vm, view, tab, onTab, fontSize, dark, ...handlers }: Props) {
+export function VmDetailsPane({ vm, view, consoleNotice, tab, onTab, fontSize, dark, ...handlers }: Props) {
   const client = useClient();
   const live = vmIsLive(vm.state);
   return (
@@ -56,6 +58,7 @@ export function VmDetailsPane({ vm, view, tab, onTab, fontSize, dark, ...handler
           // One view for as long as the machine lives; a restore within it reopens by itself.
           session={live ? vm.id : undefined}
           reopenOnExit
+          notice={consoleNotice}
           notLive={vm.state === 'saved'
             ? 'The VM is saved (suspended to disk). Start it to resume where it was, console included.'
             : `The VM is ${describeVmState(vm.state)}. Start it to use its serial console.`}

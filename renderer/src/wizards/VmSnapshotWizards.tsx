@@ -80,7 +80,7 @@ export function TakeVmSnapshotWizard({ vm, tree, onClose }: Props) {
   );
 }
 
-export function RestoreVmSnapshotWizard({ vm, tree, initial, onClose }: Props & { initial?: string }) {
+export function RestoreVmSnapshotWizard({ vm, tree, initial, onClose, onRestored }: Props & { initial?: string; onRestored: (snapshot: string) => void }) {
   const client = useClient();
   const listed = listSnapshots(tree);
   const [chosen, setChosen] = useState(initial ?? tree?.current.parent ?? listed.at(-1)?.node.id ?? '');
@@ -148,6 +148,7 @@ export function RestoreVmSnapshotWizard({ vm, tree, initial, onClose }: Props & 
         label: 'Restoring the snapshot',
         work: async (operation) => {
           await client.invoke('vms:restoreSnapshot', { vm: vm.id, snapshot: chosen, saveCurrentAs: saveFirst ? saveName.trim() : undefined, operation });
+          onRestored(snapshot!.name);
         },
       }}
       onClose={onClose}
