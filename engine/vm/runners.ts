@@ -59,6 +59,8 @@ export class VmRunners extends EventEmitter<RunnersEvents> {
 
   /** Starts (or resumes) a VM in this engine; resolves once its machine runs. */
   async start(ref: string, op: OperationOptions = {}): Promise<VmRunner> {
+    const already = this.find(ref);
+    if (already) throw new VmStateError(`VM "${already.name}" is already ${already.state}`);
     const hold = await this.library.holdForRunning(ref);
     const runner = new VmRunner(hold, this.parts);
     this.runners.set(runner.id, runner);

@@ -2,7 +2,8 @@
 // runs (the machine is shared and noisy). Sections: engine boot (peer: Debian's
 // qemu-system-riscv64), containers (peer: runc run of the same bundle), disk throughput in the
 // guest (peer: qemu-system-riscv64 on the same images), smp (two processes on two vCPUs against
-// one after the other, and console throughput). Name sections to run only those:
+// one after the other, and console throughput), vms (restore of a live snapshot to the first
+// vm exec, and the state file's size: test/bench/vms.ts). Name sections to run only those:
 // `npm run bench -- containers`.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { startGuestMachine } from '../support/guest-machine.ts';
 import { ensureDebianGuest } from '../../engine/guests/debian.ts';
 import { benchContainerStartup, median } from '../../engine/containers/bench.ts';
 import { createQcow2, createRaw, type DiskFormat } from '../../engine/storage/index.ts';
+import { benchVms } from './vms.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const BOOT_TIMEOUT_MS = 300_000;
@@ -208,7 +210,7 @@ async function benchSmp(): Promise<void> {
 }
 
 // `npm run bench` runs every section; `npm run bench -- containers` runs the ones named.
-const sections: Record<string, () => Promise<void>> = { engine: benchBoot, containers: benchContainers, disk: benchDisk, smp: benchSmp };
+const sections: Record<string, () => Promise<void>> = { engine: benchBoot, containers: benchContainers, disk: benchDisk, smp: benchSmp, vms: benchVms };
 const chosen = process.argv.slice(2);
 for (const name of chosen) if (!sections[name]) throw new Error(`unknown bench section "${name}" (${Object.keys(sections).join(', ')})`);
 for (const [name, section] of Object.entries(sections)) {
