@@ -102,7 +102,11 @@ for (const harts of [1, 4]) {
       await guest.run(`( (i=0; while :; do i=$((i+1)); echo $i >> /tmp/count; sleep 0.1; done) & )`);
       if (image) {
         await writeSector(guest, 0, 'before-the-swap');
+        await assert.rejects(first.replaceDisks([{ path: image, readOnly: false }]), /replaceDisks needs a paused machine/);
         await first.pause();
+        const small = join(dir, 'small.raw');
+        createRaw(small, DISK_BYTES / 2);
+        await assert.rejects(first.replaceDisks([{ path: small, readOnly: false }]), /small\.raw does not match the size or writability of .*disk\.raw/);
         createQcow2(overlay, undefined, { backing: image });
         await first.replaceDisks([{ path: overlay, readOnly: false, serial: 'state0' }]);
         await first.resume();
@@ -113,6 +117,7 @@ for (const harts of [1, 4]) {
       hostBefore = performance.now();
       before = { count: Number(count), uptime: Number(up) };
       assert.ok(before.count >= 3, `the loop counted ${before.count} in 2 s`);
+      await assert.rejects(first.saveState(path, VM), /saveState needs a paused machine/);
       await first.pause();
       pausedAt = performance.now();
       const summary = await first.saveState(path, VM);
@@ -257,5 +262,6 @@ test('a truncated, a damaged, another VM\'s, or a misfitting state file ends the
   await refused(config, { path: other, vm: 'another-vm' }, /belongs to another VM \(state-test-vm\), not this one \(another-vm\)/);
   await refused({ ...config, harts: 2 }, { path, vm: VM }, /the saved state has 1 harts, this machine 2/);
   await refused({ ...config, ramBytes: RAM_BYTES / 2 }, { path, vm: VM }, /holds 268435456 bytes of RAM; the machine has 134217728/);
+  await refused({ ...config, disks: [] }, { path, vm: VM }, /devices\.virtio2: virtio-mmio: saved state is of device 2, this slot holds 0/);
   assert.deepEqual(readFileSync(path), file, 'the state file is left as it was');
 });
