@@ -40,7 +40,7 @@ after(async () => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
-const item = (name: string) => page.getByRole('option', { name: new RegExp(`^${name}\\b`) });
+const item = (name: string) => page.getByRole('option', { name: new RegExp(`^${name}(\\s|$)`) });
 const toolbar = (label: string) => page.getByRole('toolbar').getByRole('button', { name: label, exact: true });
 
 async function waitForState(name: string, state: string, timeout = 60_000): Promise<void> {
@@ -198,4 +198,69 @@ test('Restore Snapshot wizard: the marker written after the snapshot is gone, an
   await booted.getByRole('treeitem').filter({ has: page.locator('.snapshot-name', { hasText: 'with-marker' }) }).waitFor();
   await booted.getByRole('treeitem', { selected: true }).waitFor();
   await screenshot(page, 'vm-snapshots-after-restore');
+});
+
+test('Suspend and Resume wizards: the VM is saved to disk, then goes on where it was', { timeout: LONG_STEP_MS * 2 }, async () => {
+  await page.getByRole('tab', { name: 'Console' }).click();
+  await runInConsole('echo before-save > /tmp/kept; cat /tmp/kept', /^before-save$/m, 60_000, 'failed-vm-before-save');
+  await toolbar('Save State').click();
+  const save = page.getByRole('dialog', { name: 'Save the state of e2e-debian' });
+  await save.getByRole('button', { name: 'Save state' }).click();
+  await save.waitFor({ state: 'detached', timeout: LONG_STEP_MS });
+  await waitForState('e2e-debian', 'saved');
+  await page.getByText('The VM is saved (suspended to disk).').waitFor();
+  assert.equal(await toolbar('Pause').isEnabled(), false);
+  await screenshot(page, 'vm-saved');
+
+  await toolbar('Start').click();
+  const resume = page.getByRole('dialog', { name: 'Resume e2e-debian' });
+  assert.equal(await resume.getByRole('radio', { name: /^Resume/ }).isChecked(), true);
+  await page.keyboard.press('Enter');
+  await resume.waitFor({ state: 'detached', timeout: LONG_STEP_MS });
+  await waitForState('e2e-debian', 'running', LONG_STEP_MS);
+  // The shell in the resumed machine still has the file the saved one wrote (in its RAM-backed /tmp).
+  await runInConsole('cat /tmp/kept; echo resumed-$((1+1))', /^before-save\nresumed-2$/m, 90_000, 'failed-vm-resumed');
+});
+
+test('Clone wizard (linked, from a snapshot); a snapshot a clone needs is refused in place; Delete wizard', { timeout: LONG_STEP_MS * 2 }, async () => {
+  await toolbar('Force Stop').click();
+  await waitForState('e2e-debian', 'powered-off');
+
+  await toolbar('Clone').click();
+  const clone = page.getByRole('dialog', { name: 'Clone e2e-debian' });
+  assert.equal(await clone.getByLabel('Name of the clone').inputValue(), 'e2e-debian-clone');
+  await page.keyboard.press('Enter');
+  await clone.getByRole('radio', { name: /^Linked clone/ }).check();
+  await page.keyboard.press('Enter');
+  await clone.getByRole('radio', { name: /^booted/ }).check();
+  await page.keyboard.press('Enter');
+  assert.match(await clone.locator('dl.summary').innerText(), /snapshot booted[\s\S]*e2e-debian-clone — linked clone, powered off/);
+  await page.keyboard.press('Enter');
+  await clone.waitFor({ state: 'detached', timeout: LONG_STEP_MS });
+  await waitForState('e2e-debian-clone', 'powered-off');
+  assert.equal(await item('e2e-debian-clone').getAttribute('aria-selected'), 'true');
+  await page.getByRole('tab', { name: 'Details' }).click();
+  await page.locator('dd', { hasText: 'e2e-debian, snapshot booted' }).waitFor();
+  await screenshot(page, 'vm-clone');
+
+  // The clone's disks sit on "booted": deleting it is refused, and the engine's words shown in the wizard.
+  await item('e2e-debian').click();
+  await page.getByRole('tab', { name: 'Snapshots' }).click();
+  await page.getByRole('button', { name: 'Delete booted…' }).click();
+  const deleteSnapshot = page.getByRole('dialog', { name: 'Delete Snapshot booted' });
+  await deleteSnapshot.getByText(/Linked clones \(e2e-debian-clone\) use its disks/).waitFor();
+  await deleteSnapshot.getByRole('button', { name: 'Delete snapshot' }).click();
+  await deleteSnapshot.getByRole('alert').waitFor({ timeout: LONG_STEP_MS });
+  assert.match(await deleteSnapshot.getByRole('alert').innerText(), /e2e-debian-clone/);
+  await screenshot(page, 'vm-delete-snapshot-refused');
+  await page.keyboard.press('Escape');
+  await deleteSnapshot.waitFor({ state: 'detached' });
+
+  await item('e2e-debian-clone').click();
+  await toolbar('Delete').click();
+  const remove = page.getByRole('dialog', { name: 'Delete e2e-debian-clone' });
+  await remove.getByText(/Removed: the VM's folder/).waitFor();
+  await remove.getByRole('button', { name: 'Delete', exact: true }).click();
+  await remove.waitFor({ state: 'detached', timeout: LONG_STEP_MS });
+  await item('e2e-debian-clone').waitFor({ state: 'detached' });
 });
