@@ -8,9 +8,9 @@
 // guest also writes its disk across a live disk swap (replaceDisks: a qcow2 overlay on the image
 // it had open, as a live snapshot makes) and the restore: the old image keeps what was written
 // before the swap, the overlay everything.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,6 +31,7 @@ const DOWN_MS = 8000;
 const UPTIME_SLACK_S = 1.5;
 
 const dir = mkdtempSync(join(tmpdir(), 'hangar-state-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 async function machineConfig(harts: number, disk: string | null): Promise<MachineConfig> {
   const guest = await ensureDebianGuest({});
