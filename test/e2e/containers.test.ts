@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { ContainersService } from '../../engine/containers/index.ts';
 import { requireTools, scratchDir, writeBusyboxArchive } from '../integration/containers/fixtures.ts';
-import { buildRenderer, openBrowser, screenshot, startServe, typeInTerminal, waitForTerminal, type Browser, type Served } from './support.ts';
+import {
+  buildRenderer, libraryItem, openBrowser, screenshot, startServe, toolbarButton, typeInTerminal, waitForState as waitForStateIn, waitForTerminal, type Browser, type Served,
+} from './support.ts';
 
 let scratch: ReturnType<typeof scratchDir>;
 let served: Served;
@@ -39,17 +41,9 @@ after(async () => {
   scratch?.cleanup();
 });
 
-const item = (name: string) => page.getByRole('option', { name: new RegExp(`^${name}\\b`) });
-const toolbar = (label: string) => page.getByRole('toolbar').getByRole('button', { name: label, exact: true });
-
-async function waitForState(name: string, state: string): Promise<void> {
-  try {
-    await item(name).locator(`.state-${state}`).waitFor({ timeout: 20_000 });
-  } catch (err) {
-    const shot = await screenshot(page, `failed-waiting-for-${name}-${state}`);
-    throw new Error(`${name} did not become ${state} (the screen: ${shot}; the engine: ${JSON.stringify(await containers.runtime.list())})`, { cause: err });
-  }
-}
+const item = (name: string) => libraryItem(page, name);
+const toolbar = (label: string) => toolbarButton(page, label);
+const waitForState = (name: string, state: string) => waitForStateIn(page, name, state, { engine: () => containers.runtime.list() });
 
 test('New Container wizard, by keyboard alone: a container is created, started, and its terminal answers', async () => {
   // The image arrives in the library (images:changed) before the wizard is opened.

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const HANGAR = join(REPO, 'engine/cli/hangar.mjs');
@@ -85,6 +85,26 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   const path = join(SCREENSHOTS, `${name}.png`);
   await page.screenshot({ path });
   return path;
+}
+
+/** A machine in the library list, by its name. */
+export function libraryItem(page: Page, name: string): Locator {
+  return page.getByRole('option', { name: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\s|$)`) });
+}
+
+export function toolbarButton(page: Page, label: string): Locator {
+  return page.getByRole('toolbar').getByRole('button', { name: label, exact: true });
+}
+
+/** Waits for a library item to show a state; a failure leaves a screenshot and, when given, what the engine says. */
+export async function waitForState(page: Page, name: string, state: string, options: { timeout?: number; engine?: () => Promise<unknown> } = {}): Promise<void> {
+  try {
+    await libraryItem(page, name).locator(`.state-${state}`).waitFor({ timeout: options.timeout ?? 20_000 });
+  } catch (err) {
+    const shot = await screenshot(page, `failed-waiting-for-${name}-${state}`);
+    const engine = options.engine ? `; the engine: ${JSON.stringify(await options.engine())}` : '';
+    throw new Error(`${name} did not become ${state} (the screen: ${shot}${engine})`, { cause: err });
+  }
 }
 
 /** The text on the visible terminal's screen. */

@@ -11,7 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { buildRenderer, openBrowser, screenshot, startServe, typeInTerminal, waitForTerminal, type Browser, type Served } from './support.ts';
+import {
+  buildRenderer, libraryItem, openBrowser, screenshot, startServe, toolbarButton, typeInTerminal, waitForState as waitForStateIn, waitForTerminal, type Browser, type Served,
+} from './support.ts';
 
 // The guest boots in 30-90 s on a loaded machine; saving and restoring 384 MiB take seconds more.
 const BOOT_TIMEOUT_MS = 240_000;
@@ -40,17 +42,9 @@ after(async () => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
-const item = (name: string) => page.getByRole('option', { name: new RegExp(`^${name}(\\s|$)`) });
-const toolbar = (label: string) => page.getByRole('toolbar').getByRole('button', { name: label, exact: true });
-
-async function waitForState(name: string, state: string, timeout = 60_000): Promise<void> {
-  try {
-    await item(name).locator(`.state-${state}`).waitFor({ timeout });
-  } catch (err) {
-    const shot = await screenshot(page, `failed-waiting-for-${name}-${state}`);
-    throw new Error(`${name} did not become ${state} (the screen: ${shot})`, { cause: err });
-  }
-}
+const item = (name: string) => libraryItem(page, name);
+const toolbar = (label: string) => toolbarButton(page, label);
+const waitForState = (name: string, state: string, timeout = 60_000) => waitForStateIn(page, name, state, { timeout });
 
 /** Waits for the terminal to show the pattern; the failure leaves a screenshot. */
 async function expectTerminal(pattern: RegExp, timeoutMs: number, shot: string): Promise<string> {

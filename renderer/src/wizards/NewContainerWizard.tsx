@@ -4,6 +4,7 @@ import { useState } from 'react';
 import type { ContainerInfo, ImageSummary } from '../../../engine/api/channels.ts';
 import { splitCommand } from '../app/actions.ts';
 import { formatBytes } from '../app/format.ts';
+import { Choices } from '../components/Choices.tsx';
 import { useClient } from '../components/context.ts';
 import { Wizard } from '../components/Wizard.tsx';
 
@@ -48,16 +49,16 @@ export function NewContainerWizard({ images, containers, onClose, onCreated }: P
       title: 'Image',
       content: (
         <div className="fields">
-          <div role="radiogroup" aria-label="Where the image comes from" className="choices">
-            <label>
-              <input type="radio" name="source" checked={source === 'local'} onChange={() => setSource('local')} disabled={!images.length} />
-              A local image {images.length ? '' : '(none stored yet)'}
-            </label>
-            <label>
-              <input type="radio" name="source" checked={source === 'pull'} onChange={() => setSource('pull')} />
-              Pull from a registry
-            </label>
-          </div>
+          <Choices
+            label="Where the image comes from"
+            name="source"
+            choices={[
+              { value: 'local', label: `A local image${images.length ? '' : ' (none stored yet)'}`, disabled: !images.length },
+              { value: 'pull', label: 'Pull from a registry' },
+            ]}
+            value={source}
+            onChange={setSource}
+          />
           {source === 'local' ? (
             <label className="field">
               <span>Image</span>

@@ -6,6 +6,7 @@ import type { Preferences, VmDetails, VmListEntry } from '../../../engine/api/ch
 import type { Preset } from '../../../engine/vm/presets.ts';
 import { MAX_CPUS, MAX_MEMORY_MIB, MIN_MEMORY_MIB } from '../../../engine/vm/config.ts';
 import { freeName, vmNameProblem, wholeNumberProblem } from '../app/validation.ts';
+import { Choices } from '../components/Choices.tsx';
 import { useClient } from '../components/context.ts';
 import { Wizard, type WizardStep } from '../components/Wizard.tsx';
 
@@ -54,17 +55,13 @@ export function NewVmWizard({ presets, vms, defaults, onClose, onCreated }: Prop
             <span>Name</span>
             <input value={name} onChange={(e) => setName(e.target.value)} spellCheck={false} autoComplete="off" />
           </label>
-          <div role="radiogroup" aria-label="Preset" className="choices presets">
-            {presets.map((p) => (
-              <label key={p.id}>
-                <input type="radio" name="preset" checked={p.id === presetId} onChange={() => choosePreset(p)} aria-describedby={`preset-${p.id}`} />
-                <span>
-                  <strong>{p.name}</strong>
-                  <small id={`preset-${p.id}`}>{p.description}</small>
-                </span>
-              </label>
-            ))}
-          </div>
+          <Choices
+            label="Preset"
+            name="preset"
+            choices={presets.map((p) => ({ value: p.id, label: <strong>{p.name}</strong>, detail: p.description }))}
+            value={presetId}
+            onChange={(id) => choosePreset(presets.find((p) => p.id === id)!)}
+          />
         </div>
       ),
       validate: () => vmNameProblem(name, vms) ?? (preset ? undefined : 'Choose a preset.'),

@@ -3,6 +3,7 @@
 import { useState } from 'react';
 import type { ContainerInfo, SnapshotInfo } from '../../../engine/api/channels.ts';
 import { formatBytes, formatTime } from '../app/format.ts';
+import { Choices } from '../components/Choices.tsx';
 import { useClient } from '../components/context.ts';
 import { Wizard } from '../components/Wizard.tsx';
 
@@ -59,14 +60,13 @@ export function RestoreSnapshotWizard({ container, snapshots, initial, onClose, 
           id: 'choose',
           title: 'Snapshot',
           content: snapshots.length ? (
-            <div role="radiogroup" aria-label="Snapshot to restore" className="choices">
-              {snapshots.map((s) => (
-                <label key={s.id}>
-                  <input type="radio" name="snapshot" checked={chosen === s.id} onChange={() => setChosen(s.id)} />
-                  {`${s.id} — ${formatTime(s.created)} (${formatBytes(s.layer.size)})`}
-                </label>
-              ))}
-            </div>
+            <Choices
+              label="Snapshot to restore"
+              name="snapshot"
+              choices={snapshots.map((s) => ({ value: s.id, label: `${s.id} — ${formatTime(s.created)} (${formatBytes(s.layer.size)})` }))}
+              value={chosen}
+              onChange={setChosen}
+            />
           ) : <p>This container has no snapshots yet.</p>,
           validate: () => (snapshot ? undefined : 'Choose a snapshot.'),
         },

@@ -6,6 +6,7 @@ import type { SnapshotTree } from '../../../engine/vm/snapshots.ts';
 import { vmIsLive } from '../app/actions.ts';
 import { formatBytes, formatTime } from '../app/format.ts';
 import { listSnapshots, nextSnapshotName, snapshotNameProblem } from '../app/snapshots.ts';
+import { Choices } from '../components/Choices.tsx';
 import { useClient } from '../components/context.ts';
 import { Wizard } from '../components/Wizard.tsx';
 
@@ -99,17 +100,18 @@ export function RestoreVmSnapshotWizard({ vm, tree, initial, onClose, onRestored
           id: 'choose',
           title: 'Snapshot',
           content: listed.length ? (
-            <div role="radiogroup" aria-label="Snapshot to restore" className="choices">
-              {listed.map(({ node, depth }) => (
-                <label key={node.id} style={{ paddingLeft: depth * 18 }}>
-                  <input type="radio" name="snapshot" checked={chosen === node.id} onChange={() => setChosen(node.id)} />
-                  <span>
-                    <span><strong>{node.name}</strong>{node.ram ? ' (with RAM)' : ''}</span>
-                    <small className="muted">{formatTime(node.created)}{node.id === tree?.current.parent ? ' · the current state grew from it' : ''}</small>
-                  </span>
-                </label>
-              ))}
-            </div>
+            <Choices
+              label="Snapshot to restore"
+              name="snapshot"
+              choices={listed.map(({ node, depth }) => ({
+                value: node.id,
+                depth,
+                label: <><strong>{node.name}</strong>{node.ram ? ' (with RAM)' : ''}</>,
+                detail: `${formatTime(node.created)}${node.id === tree?.current.parent ? ' · the current state grew from it' : ''}`,
+              }))}
+              value={chosen}
+              onChange={setChosen}
+            />
           ) : <p>This VM has no snapshots yet.</p>,
           validate: () => (snapshot ? undefined : 'Choose a snapshot.'),
         },

@@ -7,6 +7,7 @@ import { vmIsLive } from '../app/actions.ts';
 import { formatBytes, formatTime } from '../app/format.ts';
 import { listSnapshots } from '../app/snapshots.ts';
 import { freeName, vmNameProblem } from '../app/validation.ts';
+import { Choices } from '../components/Choices.tsx';
 import { useClient } from '../components/context.ts';
 import { Wizard } from '../components/Wizard.tsx';
 
@@ -46,34 +47,32 @@ export function CloneVmWizard({ vm, vms, tree, initial, onClose, onCloned }: Pro
           id: 'type',
           title: 'Type',
           content: (
-            <div role="radiogroup" aria-label="Type of clone" className="choices">
-              <label>
-                <input type="radio" name="clone-type" checked={!linked} onChange={() => setLinked(false)} />
-                <span><strong>Full clone</strong><small className="muted">an independent copy of the disks: takes the time and the space of a copy.</small></span>
-              </label>
-              <label>
-                <input type="radio" name="clone-type" checked={linked} onChange={() => setLinked(true)} />
-                <span><strong>Linked clone</strong><small className="muted">new disks over a snapshot's frozen ones: quick and small, but that snapshot stays while the clone exists.</small></span>
-              </label>
-            </div>
+            <Choices
+              label="Type of clone"
+              name="clone-type"
+              choices={[
+                { value: 'full', label: <strong>Full clone</strong>, detail: 'an independent copy of the disks: takes the time and the space of a copy.' },
+                { value: 'linked', label: <strong>Linked clone</strong>, detail: "new disks over a snapshot's frozen ones: quick and small, but that snapshot stays while the clone exists." },
+              ]}
+              value={linked ? 'linked' : 'full'}
+              onChange={(type) => setLinked(type === 'linked')}
+            />
           ),
         },
         {
           id: 'source',
           title: 'Source',
           content: (
-            <div role="radiogroup" aria-label="Clone from" className="choices">
-              <label>
-                <input type="radio" name="clone-source" checked={source === CURRENT} onChange={() => setSource(CURRENT)} />
-                <span><strong>The current state</strong>{linked && <small className="muted">a snapshot "linked clone {name}" is taken first</small>}</span>
-              </label>
-              {listed.map(({ node, depth }) => (
-                <label key={node.id} style={{ paddingLeft: depth * 18 }}>
-                  <input type="radio" name="clone-source" checked={source === node.id} onChange={() => setSource(node.id)} />
-                  <span><strong>{node.name}</strong><small className="muted">{formatTime(node.created)}</small></span>
-                </label>
-              ))}
-            </div>
+            <Choices
+              label="Clone from"
+              name="clone-source"
+              choices={[
+                { value: CURRENT, label: <strong>The current state</strong>, detail: linked ? `a snapshot "linked clone ${name}" is taken first` : undefined },
+                ...listed.map(({ node, depth }) => ({ value: node.id, depth, label: <strong>{node.name}</strong>, detail: formatTime(node.created) })),
+              ]}
+              value={source}
+              onChange={setSource}
+            />
           ),
         },
         {
@@ -133,16 +132,16 @@ export function ResumeVmWizard({ vm, onClose, onStarted }: Props & { onStarted: 
         id: 'choose',
         title: 'Saved state',
         content: (
-          <div role="radiogroup" aria-label="How to start" className="choices">
-            <label>
-              <input type="radio" name="resume" checked={!discard} onChange={() => setDiscard(false)} />
-              <span><strong>Resume</strong><small className="muted">the machine goes on where it was saved.</small></span>
-            </label>
-            <label>
-              <input type="radio" name="resume" checked={discard} onChange={() => setDiscard(true)} />
-              <span><strong>Discard the saved state and boot afresh</strong><small className="muted">as after pulling the plug: what the guest had not written to disk is lost.</small></span>
-            </label>
-          </div>
+          <Choices
+            label="How to start"
+            name="resume"
+            choices={[
+              { value: 'resume', label: <strong>Resume</strong>, detail: 'the machine goes on where it was saved.' },
+              { value: 'discard', label: <strong>Discard the saved state and boot afresh</strong>, detail: 'as after pulling the plug: what the guest had not written to disk is lost.' },
+            ]}
+            value={discard ? 'discard' : 'resume'}
+            onChange={(choice) => setDiscard(choice === 'discard')}
+          />
         ),
       }]}
       finishLabel={discard ? 'Discard and boot' : 'Resume'}
