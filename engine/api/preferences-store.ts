@@ -1,18 +1,15 @@
 // Where preferences are kept. The desktop app keeps them in electron-store; `hangar serve` in
 // a JSON file (FilePreferences). Both merge what is stored over the defaults field by field.
 import { readFileSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { writeFileAtomic } from '../common/atomic-file.ts';
+import { hangarHome } from '../common/hangar-home.ts';
 import { preferencesSchema, type Preferences } from './preferences.ts';
-
-/** HANGAR_HOME, defaulting to the user's data folder (as the engine's services do). */
-export function defaultHangarHome(env: NodeJS.ProcessEnv = process.env): string {
-  return env.HANGAR_HOME ?? `${env.XDG_DATA_HOME ?? `${env.HOME ?? '/root'}/.local/share`}/hangar`;
-}
 
 export function defaultPreferences(env: NodeJS.ProcessEnv = process.env): Preferences {
   return {
-    libraryFolder: defaultHangarHome(env),
+    libraryFolder: hangarHome(env),
     theme: 'system',
     defaultVm: { cpus: 1, memoryMiB: 512, diskGiB: 8 },
     consoleFontSize: 14,
@@ -70,7 +67,6 @@ export class FilePreferences implements PreferencesStore {
 
   async write(preferences: Preferences): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true });
-    await writeFile(`${this.path}.tmp`, JSON.stringify(preferences, null, 2));
-    await rename(`${this.path}.tmp`, this.path);
+    await writeFileAtomic(this.path, JSON.stringify(preferences, null, 2));
   }
 }

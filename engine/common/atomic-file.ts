@@ -22,6 +22,9 @@ export function temporaryPath(path: string): string {
 
 const TEMPORARY = /^\..+\.(\d+)-\d+\.tmp$/;
 
+/** Whether a file name is one temporaryPath makes (a write in progress, or a crashed one). */
+export const isTemporaryName = (name: string): boolean => TEMPORARY.test(name);
+
 /** fsync of a folder, so that names created, renamed or removed in it are durable. */
 export async function syncFolder(folder: string): Promise<void> {
   let handle: fsp.FileHandle;

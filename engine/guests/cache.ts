@@ -1,9 +1,7 @@
-// Where fetched and built guest files live, and the two file operations the cache relies on:
-// a digest of what is on disk, and writes that never leave a complete-looking partial file
-// (write beside, then rename).
+// Where fetched and built guest files live, and the digest of what is on disk. Files are
+// written through engine/common/atomic-file, so a crash never leaves a complete-looking one.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -25,20 +23,6 @@ export async function sha256FileIfPresent(path: string): Promise<string | null> 
     return await sha256File(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-}
-
-/** A name beside `path` for its content while it is being written; never mistaken for it. */
-export const partialPath = (path: string) => `${path}.${process.pid}.partial`;
-
-export async function writeFileAtomic(path: string, data: Buffer | string, mode = 0o644): Promise<void> {
-  const partial = partialPath(path);
-  try {
-    await writeFile(partial, data, { mode });
-    await rename(partial, path);
-  } catch (err) {
-    await rm(partial, { force: true });
     throw err;
   }
 }

@@ -16,7 +16,8 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { findDebianMirror } from './apt-sources.ts';
-import { cacheRoot, sha256FileIfPresent, writeFileAtomic } from './cache.ts';
+import { cacheRoot, sha256FileIfPresent } from './cache.ts';
+import { isTemporaryName, removeStaleTemporaries, writeFileAtomic } from '../common/atomic-file.ts';
 import { readBody, readDebData, xzDecompressBuffer } from './deb.ts';
 import { GuestError, HttpError, MismatchError } from './errors.ts';
 import { downloadFile, fetchBuffer } from './http.ts';
@@ -442,22 +443,11 @@ class GuestBuilder {
     const keep = new Set(['guest.json', 'debs', manifest.kernel.file, manifest.firmware.file, manifest.initrd.file]);
     const keepDebs = new Set(manifest.packages.map((p) => basename(p.filename)));
     for (const [folder, kept] of [[this.directory, keep], [join(this.directory, 'debs'), keepDebs]] as const) {
+      await removeStaleTemporaries(folder);
       for (const name of await readdir(folder)) {
-        if (!kept.has(name) && !beingWritten(name)) await rm(join(folder, name), { force: true });
+        if (!kept.has(name) && !isTemporaryName(name)) await rm(join(folder, name), { force: true });
       }
     }
-  }
-}
-
-/** A partial file (see partialPath) whose writer is still running. */
-function beingWritten(name: string): boolean {
-  const pid = /\.(\d+)\.partial$/.exec(name)?.[1];
-  if (!pid) return false;
-  try {
-    process.kill(Number(pid), 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

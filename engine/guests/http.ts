@@ -1,12 +1,10 @@
 // Downloads from the Debian mirror: every byte counted (progress) and hashed on the way, the
 // SHA256 and size checked against the signed index before anything is kept, and the AbortSignal
-// honoured mid-transfer. A file is written beside its final name and renamed only once
-// verified, so an interrupted download never leaves a file that looks complete.
+// honoured mid-transfer. A file is written beside its final name (engine/common/atomic-file)
+// and renamed only once verified, so an interrupted download never leaves a file that looks
+// complete.
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import { once } from 'node:events';
-import { partialPath } from './cache.ts';
+import { writeAtomic } from '../common/atomic-file.ts';
 import { GuestError, HttpError, MismatchError } from './errors.ts';
 
 export interface Expected { sha256: string; size: number }
@@ -60,23 +58,14 @@ export async function fetchBuffer(url: string, options: TransferOptions, expecte
 
 /** Downloads to `path` (atomically: a verified file or nothing). */
 export async function downloadFile(url: string, path: string, expected: Expected, options: TransferOptions): Promise<void> {
-  const partial = partialPath(path);
-  const out = createWriteStream(partial, { mode: 0o644 });
-  const hash = createHash('sha256');
-  let size = 0;
-  try {
+  await writeAtomic(path, async (file) => {
+    const hash = createHash('sha256');
+    let size = 0;
     for await (const chunk of get(url, options, expected.size)) {
       hash.update(chunk);
       size += chunk.length;
-      if (!out.write(chunk)) await once(out, 'drain');
+      await file.write(chunk);
     }
-    out.end();
-    await once(out, 'close');
     check(url, expected, size, hash.digest('hex'));
-    await rename(partial, path);
-  } catch (err) {
-    out.destroy();
-    await rm(partial, { force: true });
-    throw err;
-  }
+  });
 }

@@ -130,13 +130,13 @@ test('Ctrl-C during the download exits 130 and leaves no package that looks comp
   const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
   // Wait for the kernel package's download to be under way, then interrupt it.
   const deadline = Date.now() + 240_000;
-  while (!(existsSync(debs) && readdirSync(debs).some((n) => n.startsWith('linux-image-6') && n.endsWith('.partial')))) {
+  while (!(existsSync(debs) && readdirSync(debs).some((n) => n.startsWith('.linux-image-6') && n.endsWith('.tmp')))) {
     assert.ok(Date.now() < deadline, `the kernel download never started: ${stderr}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   child.kill('SIGINT');
   assert.equal(await closed, 130, stderr);
   assert.match(stderr, /cancelled/);
-  assert.deepEqual(readdirSync(debs).filter((n) => n.startsWith('linux-image-6') || n.endsWith('.partial')), []);
+  assert.deepEqual(readdirSync(debs).filter((n) => n.includes('linux-image-6') || n.endsWith('.tmp')), []);
   assert.equal(existsSync(join(fresh, 'guests', 'debian-trixie-riscv64', 'guest.json')), false);
 });
