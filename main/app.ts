@@ -1,11 +1,12 @@
 // The desktop app: one instance, one main window, the engine in this process behind the
-// service API, the API carried to the renderer over IPC, and a question on closing while
-// machines run.
+// service API (the library's owner, or a relay to the engine that owns it: engine-access.ts),
+// the API carried to the renderer over IPC, and a question on closing while machines run.
 import { app, dialog, ipcMain, net, protocol, session, type BrowserWindow, type WebContents } from 'electron';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AppCommand, ApiEvent, ContainerInfo, VmListEntry } from '../engine/api/channels.ts';
-import { createApiService, type ApiService, type ApiSession } from '../engine/api/index.ts';
+import { createApiService, type ApiSession } from '../engine/api/index.ts';
 import { defaultPreferences, libraryFolder } from '../engine/api/preferences-store.ts';
+import { openEngine, type EngineAccess } from '../engine/daemon/engine-access.ts';
 import { closeActions, closeOptions, closeQuestion, runningMachines, staysHeadless, type RunningMachine } from './close.ts';
 import { EVENT_CHANNEL, ipcHandlerTable, registerIpcHandlers } from './ipc.ts';
 import { installMenu } from './menu.ts';
@@ -24,7 +25,8 @@ if (!app.requestSingleInstanceLock()) {
   let mainWindow: BrowserWindow | undefined;
   const sessions = new Map<number, ApiSession>();
   const preferences = new ElectronPreferences(defaultPreferences());
-  const service: ApiService = createApiService({ home: libraryFolder(preferences.read()), preferences });
+  const home = libraryFolder(preferences.read());
+  let engine: EngineAccess | undefined;
 
   const send = (contents: WebContents, event: ApiEvent) => {
     if (!contents.isDestroyed()) contents.send(EVENT_CHANNEL, event);
@@ -34,7 +36,7 @@ if (!app.requestSingleInstanceLock()) {
     const window = createMainWindow();
     const contents = window.webContents;
     const id = contents.id;
-    sessions.set(id, service.connect((event) => send(contents, event)));
+    sessions.set(id, engine!.connect((event) => send(contents, event)));
     contents.once('destroyed', () => {
       sessions.get(id)?.close();
       sessions.delete(id);
@@ -47,7 +49,9 @@ if (!app.requestSingleInstanceLock()) {
 
   async function machinesRunningIn(api: ApiSession): Promise<RunningMachine[]> {
     const [vms, containers] = await Promise.all([api.call('vms:list', {}), api.call('containers:list', {})]);
-    return runningMachines(vms.ok ? (vms.value as VmListEntry[]) : [], containers.ok ? (containers.value as ContainerInfo[]) : []);
+    // VMs another engine runs go on there whatever this app does: only its own are asked about.
+    const own = vms.ok && engine?.owns ? (vms.value as VmListEntry[]) : [];
+    return runningMachines(own, containers.ok ? (containers.value as ContainerInfo[]) : []);
   }
 
   /** The window's close was answered (so the close goes through); keepAlive: VMs stay running headless. */
@@ -80,12 +84,20 @@ if (!app.requestSingleInstanceLock()) {
   }
 
   app.on('second-instance', () => {
+    if (!engine) return; // still starting: its window is on the way
     if (!mainWindow) return openWindow();
     if (mainWindow.isMinimized()) mainWindow.restore();
     mainWindow.focus();
   });
 
-  app.whenReady().then(() => {
+  app.whenReady().then(async () => {
+    try {
+      engine = await openEngine(home, createApiService({ home, preferences }));
+    } catch (err) {
+      dialog.showErrorBox('Hangar', `The engine for ${home} cannot start: ${(err as Error).message}`);
+      app.exit(1);
+      return;
+    }
     session.defaultSession.setPermissionRequestHandler((_contents, permission, grant) => grant(ALLOWED_PERMISSIONS.has(permission)));
     protocol.handle(SCHEME, async (request) => {
       const file = rendererFile(request.url, RENDERER);
@@ -108,18 +120,15 @@ if (!app.requestSingleInstanceLock()) {
   app.on('window-all-closed', () => {
     if (!keepAlive && process.platform !== 'darwin') app.quit();
   });
-  // VMs run in this process: any still running when the app ends (kept running headless, then
-  // quit) are saved to disk first, and resume on their next start.
-  let vmsSaved = false;
+  // VMs this process runs (kept running headless, then quit) are saved to disk first, and resume
+  // on their next start; then the library is let go.
+  let engineClosed = false;
   app.on('will-quit', (event) => {
-    if (!vmsSaved && service.vms.running.length) {
-      event.preventDefault();
-      void service.vms.saveAll().finally(() => {
-        vmsSaved = true;
-        app.quit();
-      });
-      return;
-    }
-    service.close();
+    if (engineClosed || !engine) return;
+    event.preventDefault();
+    void engine.close().finally(() => {
+      engineClosed = true;
+      app.quit();
+    });
   });
 }

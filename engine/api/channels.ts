@@ -7,9 +7,9 @@
 // Long calls take an `operation` id chosen by the caller: their progress events carry it, and
 // `operations:cancel` with it as `id` aborts the call (which then ends with the error code 'cancelled').
 //
-// Pure: no Node modules (the preload and the renderer bundle this file). A new domain (the VMs
-// of issue 5: vms:create, vms:start, vms:save, ...) is a block added here and a handler table
-// in the service; transports, preload and IPC table follow by themselves.
+// Pure: no Node modules (the preload and the renderer bundle this file). A new domain is a block
+// added here and a handler table in the service (engine/api/domains); transports, preload and
+// IPC table follow by themselves.
 import type { ContainerInfo, ContainerStats, ImageDetails, ImageSummary, Progress, SnapshotInfo } from '../containers/index.ts';
 import type { Preferences } from './preferences.ts';
 import type { Preset, SnapshotRecord, SnapshotTree, VmInfo, VmSummary } from '../vm/index.ts';

@@ -24,4 +24,4 @@ export function createApiService(options: { home: string; preferences: Preferenc
 }
 
 export { ApiService } from './service.ts';
-export type { ApiSession, EventListener } from './service.ts';
+export type { ApiSession, EventListener, SessionSource } from './service.ts';

@@ -28,6 +28,11 @@ export interface ApiSession {
   close(): void;
 }
 
+/** Where transports get a session for each client: the service itself, or a relay to another engine's. */
+export interface SessionSource {
+  connect(onEvent: EventListener): ApiSession;
+}
+
 /** What a handler gets besides its argument. */
 export interface CallContext {
   /** The calling session (terminals belong to it). */
@@ -70,7 +75,7 @@ export interface ServiceCore {
   cancel(operation: string): boolean;
 }
 
-export class ApiService implements ServiceCore {
+export class ApiService implements ServiceCore, SessionSource {
   readonly terminals: TerminalHub;
   readonly watcher: LibraryWatcher;
   readonly vms: VmRunners;

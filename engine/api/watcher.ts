@@ -16,6 +16,9 @@ export class LibraryWatcher {
   private timers: NodeJS.Timeout[] = [];
   private readonly last = { containers: '', images: '', usage: '' };
   private busy = new Set<string>();
+  /** Someone listens (start was called more recently than stop). */
+  private wanted = false;
+  private isEnabled = true;
 
   constructor(
     private readonly containers: () => Promise<ContainersService>,
@@ -27,8 +30,23 @@ export class LibraryWatcher {
     return this.timers.length > 0;
   }
 
+  /**
+   * Off while another engine watches the library for this one's clients (a relay: see
+   * engine/daemon/engine-access.ts); back on, it resumes if anyone listens.
+   */
+  get enabled(): boolean {
+    return this.isEnabled;
+  }
+
+  set enabled(on: boolean) {
+    this.isEnabled = on;
+    if (!on) this.clearTimers();
+    else if (this.wanted) this.start();
+  }
+
   start(): void {
-    if (this.running) return;
+    this.wanted = true;
+    if (this.running || !this.isEnabled) return;
     this.timers = [
       setInterval(() => void this.once('containers', () => this.pollContainers()), this.intervals.stateMs),
       setInterval(() => void this.once('usage', () => this.pollUsage()), this.intervals.usageMs),
@@ -38,6 +56,11 @@ export class LibraryWatcher {
   }
 
   stop(): void {
+    this.wanted = false;
+    this.clearTimers();
+  }
+
+  private clearTimers(): void {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
   }

@@ -9,12 +9,12 @@ import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { ApiService } from './service.ts';
+import type { SessionSource } from './service.ts';
 import { contentSecurityPolicy, contentType, fileUnder } from './web-content.ts';
 import { encode, parseCall } from './wire.ts';
 
 export interface ServeOptions {
-  service: ApiService;
+  service: SessionSource;
   /** The built renderer (renderer/dist); none for a headless engine (`hangar daemon`): the API only. */
   staticDir?: string;
   port?: number;

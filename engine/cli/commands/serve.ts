@@ -1,7 +1,8 @@
 // `hangar serve [--port N]`: the desktop app's UI in any browser. Serves the built renderer on
 // 127.0.0.1 and the service API over a WebSocket that needs the token in the printed URL.
-// Runs until Ctrl-C; containers started from the UI keep running after it stops, VMs it runs (as
-// the library's owner, when no other engine is) are saved.
+// Runs until Ctrl-C; containers started from the UI keep running after it stops. It owns the
+// library when no other engine does (its VMs are saved when it stops); otherwise it relays to
+// the owner, which runs the VMs (engine/daemon/engine-access.ts).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,8 +11,7 @@ import { EXIT, UsageError } from '../errors.ts';
 import { createApiService } from '../../api/index.ts';
 import { FilePreferences, libraryFolder, preferencesPath } from '../../api/preferences-store.ts';
 import { serve } from '../../api/websocket-server.ts';
-import { shutDown } from '../../daemon/daemon.ts';
-import { becomeOwner, EngineOwnedError } from '../../daemon/owner.ts';
+import { openEngine } from '../../daemon/engine-access.ts';
 
 export const summary = 'the app in a browser: serve the UI and the API on 127.0.0.1';
 
@@ -31,21 +31,15 @@ export async function run(argv: string[]): Promise<number> {
 
   const preferences = new FilePreferences(preferencesPath());
   const home = libraryFolder(preferences.read());
-  const service = createApiService({ home, preferences });
-  // VMs run in the engine that owns the library: this one, unless another engine already does.
-  const ownership = await becomeOwner(home, service).catch((err: unknown) => {
-    if (!(err instanceof EngineOwnedError)) throw err;
-    console.error(`hangar serve: ${err.message}: VMs it runs show as running here but are controlled there (hangar vm ...)`);
-    return null;
-  });
-  const server = await serve({ service, staticDir: RENDERER, port });
+  const engine = await openEngine(home, createApiService({ home, preferences }));
+  if (!engine.owns) console.error(`hangar serve: the engine in process ${engine.ownerPid} runs this library's VMs; the UI talks to it through this server`);
+  const server = await serve({ service: engine, staticDir: RENDERER, port });
   console.log(`Hangar is serving on ${server.url}`);
   await new Promise<void>((done) => {
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
   });
   await server.close();
-  if (ownership) await shutDown(service, ownership);
-  else service.close();
+  await engine.close();
   return EXIT.ok;
 }
