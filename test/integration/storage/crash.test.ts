@@ -1,5 +1,7 @@
 // Crash safety of the qcow2 layer: a child process writing and flushing through it is SIGKILLed
-// at a random moment, 20 times over the same image. Every time: `qemu-img check` finds no
+// at a random moment, 20 times over the same image. The moment is counted in the writer's own
+// progress (a random flush, then a random few milliseconds), so that a fast machine does not
+// let it finish first. Every time: `qemu-img check` finds no
 // corruption (leaks are allowed), `hangar disk check --repair` clears the leaks, and every write
 // flushed before the kill reads back. A sector written after the last flush may hold its old
 // contents or those of any later write to it, and nothing else.
@@ -13,21 +15,21 @@ import { fileURLToPath } from 'node:url';
 import { createQcow2 } from '../../../engine/storage/index.ts';
 import { hangarSync } from '../../support/hangar-process.ts';
 import { applyToModel, pattern, prng } from '../../unit/storage/support/workload.ts';
-import { crashOps, FLUSH_EVERY } from './support/crash-ops.ts';
+import { crashOps, FLUSH_EVERY, OPERATIONS } from './support/crash-ops.ts';
 import { qemuCheck, qemuRaw } from './support/qemu.ts';
 
 const WRITER = fileURLToPath(new URL('./support/crash-writer.ts', import.meta.url));
 const SECTOR = 512;
 const KILLS = 20;
 
-/** Runs the writer until a random moment after it is ready, kills it; returns the operations known durable. */
-async function writeAndKill(image: string, seed: number, delayMs: number): Promise<{ flushed: number; finished: boolean }> {
+/** Runs the writer until `delayMs` after its flush number `killAfter`, kills it; returns the operations known durable. */
+async function writeAndKill(image: string, seed: number, killAfter: number, delayMs: number): Promise<{ flushed: number; finished: boolean }> {
   const child = spawn(process.execPath, ['--import', 'tsx', WRITER, image, String(seed)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';
   let timer: NodeJS.Timeout | undefined;
   child.stdout.on('data', (chunk: Buffer) => {
     output += chunk.toString();
-    if (!timer && output.includes('ready\n')) timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
+    if (!timer && output.includes(`flushed ${killAfter * FLUSH_EVERY}\n`)) timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
   });
   const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, sig) => resolve(sig)));
   assert.equal(signal, 'SIGKILL', `the writer died on its own:\n${output}`);
@@ -48,7 +50,9 @@ test(`qcow2 survives ${KILLS} SIGKILLs during flushed writes: no corruption, lea
   for (let kill = 0; kill < KILLS; kill++) {
     const seed = 100 + kill;
     const started = Date.now();
-    const { flushed, finished } = await writeAndKill(image, seed, 50 + Math.floor(delays() * 1500));
+    // Up to 80% of the way through: what is left takes far longer than the delay to write.
+    const killAfter = 1 + Math.floor(delays() * 0.8 * (OPERATIONS / FLUSH_EVERY));
+    const { flushed, finished } = await writeAndKill(image, seed, killAfter, Math.floor(delays() * 20));
     assert.ok(!finished, 'killed while still writing');
     const killedAt = Date.now();
 
