@@ -12,6 +12,9 @@ mkdir -p /dev/pts
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /tmp
 hostname -F /etc/hostname
+# The VM's identity (a clone gets a fresh one), given by Hangar on the kernel command line.
+machine_id=$(sed -n 's/.*hangar\.machine_id=\([0-9a-f]\{32\}\).*/\1/p' /proc/cmdline)
+[ -n "$machine_id" ] && echo "$machine_id" > /etc/machine-id
 # Modules in dependency order, listed when the initramfs was built; or, with
 # hangar.modules=a,b on the kernel command line, only those and what they need (modprobe reads
 # modules.dep): loading ext4 alone takes seconds under emulation, a guest may not need it.

@@ -90,7 +90,11 @@ export class VmFolder {
     return removed;
   }
 
-  /** What the machine boots with, as absolute paths (for the running half). */
+  /**
+   * What the machine boots with, as absolute paths (for the running half). The VM's machine id
+   * goes on the kernel command line (`hangar.machine_id=`), where the Debian guest's /init makes
+   * it /etc/machine-id; other kernels ignore a parameter of a module they do not have.
+   */
   machineConfig(settings: MachineSettings = this.config): MachineConfig {
     return {
       harts: settings.cpus,
@@ -98,7 +102,7 @@ export class VmFolder {
       firmwarePath: this.file(settings.boot.firmware),
       kernelPath: this.file(settings.boot.kernel),
       initrdPath: settings.boot.initrd ? this.file(settings.boot.initrd) : undefined,
-      bootargs: settings.boot.append,
+      bootargs: `${settings.boot.append} hangar.machine_id=${this.config.machineId}`.trim(),
     };
   }
 

@@ -1,5 +1,6 @@
 // Issue 5's bars for clones and robustness, through the real `hangar vm` and its daemon on the
-// Debian guest: a linked clone boots while its source runs and neither sees the other's writes;
+// Debian guest: a linked clone boots while its source runs, with its own machine id in
+// /etc/machine-id, and neither sees the other's writes;
 // a full clone survives deletion of its source; the daemon killed (SIGKILL) during a save, a
 // snapshot and a restore leaves vm.json, the disks (qemu-img check) and the snapshots valid and
 // the VM startable; state files from another VM, truncated or with a flipped bit are refused
@@ -39,6 +40,11 @@ test('clones: a linked clone boots while its source runs, writes stay apart; a f
   await hangar('vm', 'start', 'thin', '--detach');
   await guest('thin', MOUNT);
   assert.equal(await guest('thin', 'cat /mnt/d/base'), 'base\n');
+  // Each guest knows its own identity: the clone's fresh machine id, not its source's.
+  const ids = { source: (await hangarJson<{ machineId: string }>('vm', 'info', 'source')).machineId, thin: (await hangarJson<{ machineId: string }>('vm', 'info', 'thin')).machineId };
+  assert.notEqual(ids.thin, ids.source);
+  assert.equal(await guest('source', 'cat /etc/machine-id'), `${ids.source}\n`);
+  assert.equal(await guest('thin', 'cat /etc/machine-id'), `${ids.thin}\n`);
   await guest('source', 'echo s > /mnt/d/only-source && sync');
   await guest('thin', 'echo t > /mnt/d/only-thin && sync');
   assert.equal(await exists('thin', '/mnt/d/only-source'), false);
