@@ -1,5 +1,6 @@
-// Where preferences are kept. The desktop app keeps them in electron-store; `hangar serve` in
-// a JSON file (FilePreferences). Both merge what is stored over the defaults field by field.
+// Where preferences are kept: one JSON file (preferencesPath), written by the desktop app through
+// electron-store and by `hangar serve` through FilePreferences, read by every `hangar`. Both
+// merge what is stored over the defaults field by field.
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -21,7 +22,7 @@ export function libraryFolder(preferences: Preferences, env: NodeJS.ProcessEnv =
   return env.HANGAR_HOME ?? preferences.libraryFolder;
 }
 
-/** Where `hangar serve` keeps preferences (the desktop app: electron-store's own file). */
+/** The preferences file of the app and of every `hangar`. */
 export function preferencesPath(env: NodeJS.ProcessEnv = process.env): string {
   return `${env.XDG_CONFIG_HOME ?? `${env.HOME ?? '/root'}/.config`}/hangar/preferences.json`;
 }

@@ -154,12 +154,7 @@ async function benchDisk(): Promise<void> {
 const SMP_FILE_MIB = 32;
 const CONSOLE_KIB = 256;
 
-/**
- * Multi-core: two CPU-bound processes (sha256sum of a file each) on a 2-vCPU guest, together and
- * one after the other, timed in the same boot; and how fast the guest can write to its serial
- * console (ttyS0: the UART, a device-thread MMIO round trip per byte) and to hvc0 (virtio-console:
- * a notify per buffer).
- */
+/** Seconds for the two sha256sums one after the other and together; KiB/s written to ttyS0 and hvc0. */
 interface SmpSamples { serial: number[]; parallel: number[]; tty: number[]; hvc: number[] }
 
 async function smpSamples(session: GuestSession): Promise<SmpSamples> {
