@@ -13,6 +13,7 @@
 import type { ContainerInfo, ContainerStats, ImageDetails, ImageSummary, Progress, SnapshotInfo } from '../containers/index.ts';
 import type { Preferences } from './preferences.ts';
 import type { Preset, SnapshotRecord, SnapshotTree, VmInfo, VmSummary } from '../vm/index.ts';
+import type { VmUsage } from '../vm/runner.ts';
 import { preferencesChangeSchema } from './preferences.ts';
 import { array, boolean, bytes, integer, number, object, oneOf, optional, string, type Infer, type Schema } from './schema.ts';
 
@@ -211,6 +212,8 @@ export type ApiEvent =
   | { type: 'containers:usage'; usage: Record<string, ContainerStats> }
   | { type: 'images:changed'; images: ImageSummary[] }
   | { type: 'vms:changed'; vms: VmListEntry[] }
+  /** Every few seconds while VMs run in the engine: by VM id. */
+  | { type: 'vms:usage'; usage: Record<string, VmUsage> }
   | { type: 'preferences:changed'; preferences: Preferences }
   | { type: 'operation:progress'; operation: string; progress: Progress }
   | { type: 'terminal:data'; terminal: string; data: Uint8Array }
@@ -220,4 +223,4 @@ export type ApiEvent =
 
 export type AppCommand = 'new-vm' | 'new-container' | 'preferences' | 'start' | 'stop' | 'pause-resume' | 'delete' | 'take-snapshot' | 'restore-snapshot';
 
-export type { ContainerInfo, ContainerStats, ImageDetails, ImageSummary, Progress, SnapshotInfo, Preferences };
+export type { ContainerInfo, ContainerStats, ImageDetails, ImageSummary, Progress, SnapshotInfo, Preferences, VmUsage };

@@ -86,7 +86,13 @@ export class ApiService implements ServiceCore, SessionSource {
 
   constructor(readonly options: ServiceOptions) {
     this.terminals = new TerminalHub(async () => (await this.containers()).runtime);
-    this.watcher = new LibraryWatcher(() => this.containers(), (e) => this.broadcast(e), options.watchIntervals);
+    this.watcher = new LibraryWatcher({
+      containers: () => this.containers(),
+      vmUsage: () => Object.fromEntries(this.vms.running.flatMap((runner) => {
+        const usage = runner.usage();
+        return usage ? [[runner.id, usage]] : [];
+      })),
+    }, (e) => this.broadcast(e), options.watchIntervals);
     this.vms = options.vms ?? new VmRunners(new VmLibrary(), machineParts);
     this.handlers = {
       ...appHandlers(this),

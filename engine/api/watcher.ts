@@ -1,8 +1,18 @@
 // State-change events for the library. Containers change state on their own (a process ends,
 // the CLI pauses one), so while anyone listens the watcher polls the engine's view of them and
 // emits an event only when something differs; a mutating API call pokes it for an immediate look.
+// Resource use (containers' and the VMs this engine runs) is polled the same way.
 import type { ContainersService, ContainerStats } from '../containers/index.ts';
+import type { VmUsage } from '../vm/runner.ts';
 import type { ApiEvent } from './channels.ts';
+
+/** What the watcher looks at. */
+export interface WatchedLibrary {
+  /** The containers service (rejects where containers cannot run). */
+  containers(): Promise<ContainersService>;
+  /** Resource use of the VMs running in this engine, by VM id. */
+  vmUsage(): Record<string, VmUsage>;
+}
 
 export interface WatchIntervals {
   stateMs: number;
@@ -14,14 +24,14 @@ export const DEFAULT_INTERVALS: WatchIntervals = { stateMs: 1000, usageMs: 2000,
 
 export class LibraryWatcher {
   private timers: NodeJS.Timeout[] = [];
-  private readonly last = { containers: '', images: '', usage: '' };
+  private readonly last = { containers: '', images: '', usage: '', vmUsage: '' };
   private busy = new Set<string>();
   /** Someone listens (start was called more recently than stop). */
   private wanted = false;
   private isEnabled = true;
 
   constructor(
-    private readonly containers: () => Promise<ContainersService>,
+    private readonly library: WatchedLibrary,
     private readonly emit: (event: ApiEvent) => void,
     private readonly intervals: WatchIntervals = DEFAULT_INTERVALS,
   ) {}
@@ -50,6 +60,7 @@ export class LibraryWatcher {
     this.timers = [
       setInterval(() => void this.once('containers', () => this.pollContainers()), this.intervals.stateMs),
       setInterval(() => void this.once('usage', () => this.pollUsage()), this.intervals.usageMs),
+      setInterval(() => void this.once('vmUsage', async () => this.pollVmUsage()), this.intervals.usageMs),
       setInterval(() => void this.once('images', () => this.pollImages()), this.intervals.imagesMs),
     ];
     for (const timer of this.timers) timer.unref();
@@ -94,17 +105,17 @@ export class LibraryWatcher {
   }
 
   private async pollContainers(): Promise<void> {
-    const containers = await (await this.containers()).runtime.list();
+    const containers = await (await this.library.containers()).runtime.list();
     if (this.differs('containers', containers)) this.emit({ type: 'containers:changed', containers });
   }
 
   private async pollImages(): Promise<void> {
-    const images = await (await this.containers()).store.list();
+    const images = await (await this.library.containers()).store.list();
     if (this.differs('images', images)) this.emit({ type: 'images:changed', images });
   }
 
   private async pollUsage(): Promise<void> {
-    const service = await this.containers();
+    const service = await this.library.containers();
     const usage: Record<string, ContainerStats> = {};
     for (const c of await service.runtime.list()) {
       if (c.status !== 'running' && c.status !== 'paused') continue;
@@ -114,5 +125,10 @@ export class LibraryWatcher {
     }
     // Nothing running: one empty set, then silence.
     if (this.differs('usage', usage)) this.emit({ type: 'containers:usage', usage });
+  }
+
+  private pollVmUsage(): void {
+    const usage = this.library.vmUsage();
+    if (this.differs('vmUsage', usage)) this.emit({ type: 'vms:usage', usage });
   }
 }

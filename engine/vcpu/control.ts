@@ -15,6 +15,9 @@
 //   word  9  stopped harts vCPU threads that have left their loop
 //   word 16 + 16h          wake word of hart h (its own 64-byte line): rung for anything the
 //                          sleeping hart must look at (an interrupt line, a timer compare, a request)
+//   word 17 + 16h          busy time of hart h: milliseconds it spent running guest code (not
+//                          asleep, not parked), written by its thread alone; unsigned, wraps after
+//                          49 days. The VM's CPU use.
 import type { HartLines, InterruptBit } from '../devices/device.ts';
 import { MAX_HARTS } from '../cpu/layout.ts';
 
@@ -73,6 +76,15 @@ export class MachineControl {
     const index = WAKE_BASE + hart * WAKE_STRIDE;
     Atomics.add(this.words, index, 1);
     Atomics.notify(this.words, index);
+  }
+
+  /** Publishes the time the hart has spent running guest code so far (its own thread only). */
+  setBusyMs(hart: number, ms: number): void {
+    Atomics.store(this.words, WAKE_BASE + hart * WAKE_STRIDE + 1, Math.floor(ms % 2 ** 32) | 0);
+  }
+
+  busyMs(hart: number): number {
+    return Atomics.load(this.words, WAKE_BASE + hart * WAKE_STRIDE + 1) >>> 0;
   }
 
   /** Sleeps until the hart is woken after `seen` was read, or for at most `ms`. */

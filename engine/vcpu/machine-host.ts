@@ -249,6 +249,16 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
     return this.control.stopReason() !== StopReason.Running;
   }
 
+  /**
+   * Host seconds the harts have spent running guest code (not asleep in WFI, not parked), all
+   * harts together: its growth over wall time is the machine's CPU use (1 = one host core busy).
+   */
+  cpuSeconds(): number {
+    let ms = 0;
+    for (let hart = 0; hart < this.config.harts; hart++) ms += this.control.busyMs(hart);
+    return ms / 1000;
+  }
+
   /** Stops the machine at once (like pulling the plug); resolves when its threads have ended. */
   async kill(): Promise<MachineExit> {
     this.control.requestStop(StopReason.Quit);

@@ -58,6 +58,7 @@ class VcpuBus implements MmioBus {
 }
 
 function runHart(cpu: Cpu, hart: number, control: MachineControl, clock: GuestClock): void {
+  let busyMs = 0;
   for (;;) {
     const seen = control.wakeSeen(hart); // before looking: a ring after this ends the sleep below
     if (control.stopReason() !== StopReason.Running) return;
@@ -65,7 +66,11 @@ function runHart(cpu: Cpu, hart: number, control: MachineControl, clock: GuestCl
       control.park(hart);
       continue;
     }
-    if (cpu.run(hart, BATCH) === CpuExit.Idle) {
+    const began = performance.now();
+    const exit = cpu.run(hart, BATCH);
+    busyMs += performance.now() - began;
+    control.setBusyMs(hart, busyMs);
+    if (exit === CpuExit.Idle) {
       control.sleepHart(hart, seen, clock.nsUntil(cpu.nextTimerTicks(hart)) / 1e6);
     }
   }

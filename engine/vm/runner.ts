@@ -40,6 +40,14 @@ export interface RunnerMachine {
   saveState(path: string, vm: string | null): Promise<unknown>;
   /** Paused only: disks flushed and closed, `disks` opened in the same slots. */
   replaceDisks(disks: DiskConfig[]): Promise<void>;
+  /** Host seconds its harts have spent running guest code. */
+  cpuSeconds(): number;
+}
+
+/** A running VM's resource use: CPU seconds its harts have run (the UI takes the rate), its RAM. */
+export interface VmUsage {
+  cpuSeconds: number;
+  memoryBytes: number;
 }
 
 export interface RunnerMachineConfig extends MachineConfig {
@@ -206,6 +214,12 @@ export class VmRunner extends EventEmitter<RunnerEvents> {
     await this.hold.release();
     this.emit('ended', exit);
     this.finish(exit);
+  }
+
+  /** Its machine's resource use; undefined while it has none (starting, ended). */
+  usage(): VmUsage | undefined {
+    if (this.ended || !this.machine) return undefined;
+    return { cpuSeconds: this.machine.cpuSeconds(), memoryBytes: this.folder.config.memory * 1024 * 1024 };
   }
 
   async pause(): Promise<void> {

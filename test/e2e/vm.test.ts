@@ -126,6 +126,8 @@ test('New VM wizard, by keyboard alone: a Debian VM is created, boots to its she
   await page.getByRole('tab', { name: 'Console', selected: true }).waitFor();
   await expectTerminal(PROMPT, BOOT_TIMEOUT_MS, 'failed-vm-boot');
   await runInConsole('echo "$((6*7)) from $(uname -m)"', /^42 from riscv64$/m, 60_000, 'failed-vm-console');
+  // The library shows the running VM's resource use, measured by the engine (vms:usage).
+  await item('e2e-debian').getByText(/CPU \d+(\.\d)?% · 384 MiB/).waitFor({ timeout: 30_000 });
   await screenshot(page, 'vm-console');
 });
 

@@ -19,11 +19,18 @@ export function startGuestMachine(config: MachineConfig): GuestMachine {
   return { machine, console };
 }
 
-/** Starts the machine and waits for the guest's shell prompt; a machine that does not get there is killed. */
+/**
+ * Starts the machine and waits for the guest's shell prompt; a machine that does not get there is
+ * killed. One that ends first (it cannot start: no CPU core built, a bad file) fails at once with
+ * its own message.
+ */
 export async function bootToShell(config: MachineConfig, timeoutMs: number): Promise<GuestMachine> {
   const guest = startGuestMachine(config);
   try {
-    await guest.console.waitFor(SHELL_PROMPT, timeoutMs);
+    await Promise.race([
+      guest.console.waitFor(SHELL_PROMPT, timeoutMs),
+      guest.machine.exited.then((exit) => { throw new Error(`the machine ended before the shell prompt: ${exit.message ?? exit.reason}`); }),
+    ]);
   } catch (err) {
     await guest.machine.kill();
     throw err;

@@ -4,6 +4,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { AppCommand, ContainerInfo, SnapshotInfo, VmListEntry } from '../../../engine/api/channels.ts';
 import type { ApiClient } from '../../../engine/api/client.ts';
 import { containerActions, vmActions, type Action } from './actions.ts';
+import { formatUsage } from './format.ts';
 import { useEngine } from './useEngine.ts';
 import { useVm } from './useVm.ts';
 import { ContainerDetails } from '../components/Details.tsx';
@@ -184,7 +185,10 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
       items: state.vms.map((v) => ({
         key: vmKey(v.id), kind: 'vm', name: v.name, status: v.state, statusText: describeVmState(v.state),
         detail: v.problem ?? vmResources(v),
-        usageText: v.snapshots ? `${v.snapshots} snapshot${v.snapshots === 1 ? '' : 's'}` : undefined,
+        usageText: [
+          state.vmUsage[v.id] && formatUsage(state.vmUsage[v.id]!),
+          v.snapshots ? `${v.snapshots} snapshot${v.snapshots === 1 ? '' : 's'}` : '',
+        ].filter(Boolean).join(' · ') || undefined,
       })),
       empty: vmsFeature?.available === false ? vmsFeature.reason ?? '' : 'No VMs yet: New VM makes one.',
     },

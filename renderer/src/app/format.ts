@@ -9,6 +9,20 @@ export function formatBytes(n: number): string {
 
 export interface UsageSample { at: number; cpuSeconds: number }
 
+/** A machine's resource use as shown: CPU from two samples, memory (and its limit); processes for containers. */
+export interface Usage {
+  cpuPercent?: number;
+  memoryBytes: number;
+  memoryLimitBytes?: number;
+  pids?: number;
+}
+
+/** "CPU 3.2% · 512 MiB" (the CPU part once two samples are in). */
+export function formatUsage(usage: Usage): string {
+  const cpu = usage.cpuPercent === undefined ? '' : `CPU ${usage.cpuPercent.toFixed(usage.cpuPercent < 10 ? 1 : 0)}% · `;
+  return `${cpu}${formatBytes(usage.memoryBytes)}${usage.memoryLimitBytes ? ` / ${formatBytes(usage.memoryLimitBytes)}` : ''}`;
+}
+
 /** CPU use between two samples, as a percentage of one CPU; undefined before the second sample. */
 export function cpuPercent(previous: UsageSample | undefined, current: UsageSample): number | undefined {
   if (!previous || current.at <= previous.at) return undefined;

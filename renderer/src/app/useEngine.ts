@@ -1,17 +1,10 @@
-// The engine's state as the UI shows it, kept current by the API's events: VMs, containers with
-// their resource use, images, preferences, and what this engine can do.
+// The engine's state as the UI shows it, kept current by the API's events: VMs and containers
+// with their resource use, images, preferences, and what this engine can do.
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { AppInfo, ContainerInfo, ContainerStats, ImageSummary, Preferences, VmListEntry } from '../../../engine/api/channels.ts';
+import type { AppInfo, ContainerInfo, ContainerStats, ImageSummary, Preferences, VmListEntry, VmUsage } from '../../../engine/api/channels.ts';
 import type { Preset } from '../../../engine/vm/presets.ts';
 import type { ApiClient } from '../../../engine/api/client.ts';
-import { cpuPercent, type UsageSample } from './format.ts';
-
-export interface Usage {
-  cpuPercent?: number;
-  memoryBytes: number;
-  memoryLimitBytes?: number;
-  pids: number;
-}
+import { cpuPercent, type Usage, type UsageSample } from './format.ts';
 
 export interface EngineState {
   info?: AppInfo;
@@ -19,7 +12,9 @@ export interface EngineState {
   /** What a new VM can start from (vms:presets). */
   presets: Preset[];
   containers: ContainerInfo[];
+  /** Resource use of running containers and of VMs running in the engine, by id. */
   usage: Record<string, Usage>;
+  vmUsage: Record<string, Usage>;
   images: ImageSummary[];
   preferences?: Preferences;
   /** Why the first load failed (shown in place of the library). */
@@ -27,18 +22,20 @@ export interface EngineState {
 }
 
 export function useEngine(client: ApiClient) {
-  const [state, setState] = useState<EngineState>({ vms: [], presets: [], containers: [], usage: {}, images: [] });
+  const [state, setState] = useState<EngineState>({ vms: [], presets: [], containers: [], usage: {}, vmUsage: {}, images: [] });
   const samples = useRef(new Map<string, UsageSample>());
 
-  const applyUsage = useCallback((stats: Record<string, ContainerStats>) => {
+  /** CPU use is the growth of CPU seconds between two events of the same machine. */
+  const applyUsage = useCallback((field: 'usage' | 'vmUsage', stats: Record<string, ContainerStats | VmUsage>) => {
     const now = performance.now();
     const usage: Record<string, Usage> = {};
     for (const [id, s] of Object.entries(stats)) {
+      const key = `${field}:${id}`;
       const sample = { at: now, cpuSeconds: s.cpuSeconds };
-      usage[id] = { cpuPercent: cpuPercent(samples.current.get(id), sample), memoryBytes: s.memoryBytes, memoryLimitBytes: s.memoryLimitBytes, pids: s.pids };
-      samples.current.set(id, sample);
+      usage[id] = { ...s, cpuPercent: cpuPercent(samples.current.get(key), sample) };
+      samples.current.set(key, sample);
     }
-    setState((s) => ({ ...s, usage }));
+    setState((s) => ({ ...s, [field]: usage }));
   }, []);
 
   const refresh = useCallback(async () => {
@@ -62,7 +59,8 @@ export function useEngine(client: ApiClient) {
       else if (event.type === 'containers:changed') setState((s) => ({ ...s, containers: event.containers }));
       else if (event.type === 'images:changed') setState((s) => ({ ...s, images: event.images }));
       else if (event.type === 'preferences:changed') setState((s) => ({ ...s, preferences: event.preferences }));
-      else if (event.type === 'containers:usage') applyUsage(event.usage);
+      else if (event.type === 'containers:usage') applyUsage('usage', event.usage);
+      else if (event.type === 'vms:usage') applyUsage('vmUsage', event.usage);
     });
     refresh().catch((err: Error) => setState((s) => ({ ...s, error: err.message })));
     return unsubscribe;

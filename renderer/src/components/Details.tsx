@@ -1,7 +1,7 @@
 // The details pane of a container: its configuration, terminal, log and snapshots.
 import { useEffect, useState } from 'react';
 import type { ContainerInfo, SnapshotInfo } from '../../../engine/api/channels.ts';
-import type { Usage } from '../app/useEngine.ts';
+import type { Usage } from '../app/format.ts';
 import { formatBytes, formatTime, shortDigest, shortId } from '../app/format.ts';
 import { useClient } from './context.ts';
 import { DetailsFrame, type Tab } from './DetailsFrame.tsx';

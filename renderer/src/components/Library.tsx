@@ -1,8 +1,7 @@
 // The library: VMs and containers with their state and resource use. One listbox, arrows move
 // the selection; groups for each kind of machine.
 import type { KeyboardEvent } from 'react';
-import type { Usage } from '../app/useEngine.ts';
-import { formatBytes } from '../app/format.ts';
+import { formatUsage, type Usage } from '../app/format.ts';
 
 export interface LibraryItem {
   key: string;
@@ -12,7 +11,7 @@ export interface LibraryItem {
   status: string;
   statusText?: string;
   detail: string;
-  /** Resource use measured by the engine (containers), or a line of its own. */
+  /** Resource use measured by the engine, or a line of its own. */
   usage?: Usage;
   usageText?: string;
 }
@@ -21,12 +20,6 @@ interface Props {
   groups: { label: string; items: LibraryItem[]; empty: string }[];
   selected?: string;
   onSelect: (key: string) => void;
-}
-
-function usageText(usage?: Usage): string {
-  if (!usage) return '';
-  const cpu = usage.cpuPercent === undefined ? '' : `CPU ${usage.cpuPercent.toFixed(usage.cpuPercent < 10 ? 1 : 0)}% · `;
-  return `${cpu}${formatBytes(usage.memoryBytes)}${usage.memoryLimitBytes ? ` / ${formatBytes(usage.memoryLimitBytes)}` : ''}`;
 }
 
 export function Library({ groups, selected, onSelect }: Props) {
@@ -65,7 +58,7 @@ export function Library({ groups, selected, onSelect }: Props) {
                 <span className="item-text">
                   <span className="item-name">{item.name}</span>
                   <span className="item-detail">{item.detail}</span>
-                  <span className="item-usage">{item.usageText ?? usageText(item.usage)}</span>
+                  <span className="item-usage">{item.usageText ?? (item.usage ? formatUsage(item.usage) : '')}</span>
                 </span>
                 <span className={`state state-${item.status}`}>{item.statusText ?? item.status}</span>
               </div>

@@ -1,15 +1,19 @@
 // The runner's steps against the VM folder, with the machine and the agent replaced by fakes
 // that record what they were asked (the real ones are exercised by the integration tests in
 // test/integration/vm): what the machine is started with, what vm.json says after each step,
-// and when the VM's hold is let go.
+// when the VM's hold is let go, and the resource use it reports.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FilePreferences } from '../../../engine/api/preferences-store.ts';
+import { ApiService } from '../../../engine/api/service.ts';
+import { ContainersService } from '../../../engine/containers/index.ts';
 import type { MachineExit } from '../../../engine/vcpu/protocol.ts';
 import type { AgentChannel } from '../../../engine/vm/agent.ts';
 import { VmStateError } from '../../../engine/vm/index.ts';
-import type { RunnerAgent, RunnerMachine, RunnerMachineConfig, RunnerParts } from '../../../engine/vm/runner.ts';
+import type { RunnerAgent, RunnerMachine, RunnerMachineConfig, RunnerParts, VmUsage } from '../../../engine/vm/runner.ts';
 import { VmRunners } from '../../../engine/vm/runners.ts';
 import { scratchLibrary } from './support.ts';
 
@@ -42,6 +46,9 @@ class FakeMachine extends EventEmitter implements RunnerMachine {
     writeFileSync(path, `state of ${vm}`);
   }
   async replaceDisks(disks: Array<{ path: string }>) { this.calls.push(`replaceDisks ${disks.map((d) => d.path).join(',')}`); }
+  /** What the harts have run so far, as the test sets it. */
+  busySeconds = 0;
+  cpuSeconds() { return this.busySeconds; }
 }
 
 class FakeAgent implements RunnerAgent {
@@ -187,4 +194,33 @@ test('a machine that cannot even be made lets go of the VM', async (t) => {
   await assert.rejects(runners.start('vm'), /no threads left/);
   assert.equal((await runners.info('vm')).state, 'powered-off');
   await assert.rejects(runners.start('vm'), /no threads left/, 'the VM is free to start again');
+});
+
+test('a running VM\'s usage (its harts\' CPU seconds, its RAM) reaches the service\'s sessions as vms:usage; none once it ends', async (t) => {
+  const { library, boot, machines, runners } = setup(t);
+  const { id } = await library.create({ name: 'vm', ...boot, diskSize: 1 << 20, memory: 64 });
+  const service = new ApiService({
+    containers: new ContainersService(join(library.root, '..', 'containers')),
+    vms: runners,
+    preferences: new FilePreferences(join(library.root, '..', 'preferences.json')),
+    version: '0',
+    watchIntervals: { stateMs: 60_000, usageMs: 20, imagesMs: 60_000 },
+  });
+  t.after(() => service.close());
+  const seen: Record<string, VmUsage>[] = [];
+  const session = service.connect((event) => { if (event.type === 'vms:usage') seen.push(event.usage); });
+  const until = async (check: () => boolean) => { while (!check()) await new Promise((resolve) => setTimeout(resolve, 5)); };
+
+  const runner = await runners.start('vm');
+  machines[0]!.busySeconds = 1.5;
+  assert.deepEqual(runner.usage(), { cpuSeconds: 1.5, memoryBytes: 64 << 20 });
+  await until(() => seen.at(-1)?.[id]?.cpuSeconds === 1.5);
+  assert.deepEqual(seen.at(-1), { [id]: { cpuSeconds: 1.5, memoryBytes: 64 << 20 } });
+  machines[0]!.busySeconds = 2.25;
+  await until(() => seen.at(-1)?.[id]?.cpuSeconds === 2.25);
+
+  await runner.stop({ force: true });
+  assert.equal(runner.usage(), undefined);
+  await until(() => seen.length > 0 && Object.keys(seen.at(-1)!).length === 0);
+  session.close();
 });
