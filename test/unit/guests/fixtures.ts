@@ -1,6 +1,6 @@
 // Test fixtures for the guest builder: module ELF files, an archive signing key, .deb packages.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -83,9 +83,13 @@ export function programElf({ interpreter, needed = [], machine = 243 }: { interp
   return elf;
 }
 
-/** A throwaway signing key and its public keyring. */
+/** A throwaway signing key and its public keyring; its gpg-agent and folder go when the tests end. */
 export function signer(): { sign(text: string): Buffer; keyring: string } {
   const home = mkdtempSync(join(tmpdir(), 'hangar-gpg-'));
+  process.once('exit', () => {
+    execFileSync('gpgconf', ['--homedir', home, '--kill', 'gpg-agent'], { stdio: 'ignore' });
+    rmSync(home, { recursive: true, force: true });
+  });
   const gpg = (args: string[], input?: string) => execFileSync('gpg', ['--homedir', home, '--batch', '--quiet', ...args], { input });
   gpg(['--passphrase', '', '--quick-gen-key', 'Hangar Test Archive <test@hangar.invalid>', 'ed25519', 'sign', 'never']);
   const keyring = join(home, 'archive.gpg');
