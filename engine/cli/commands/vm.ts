@@ -1,4 +1,4 @@
-// `hangar vm`: virtual machines — the library (create, list, info, rm, snapshots, clones) and
+// `hangar vm`: virtual machines — the library (create, list, info, modify, rm, snapshots, clones) and
 // running them (start, stop, pause, resume, save, exec, cp, console). Every verb is a call of
 // the service API (engine/api, vms:*): to the engine that owns the library when one runs (over
 // its loopback WebSocket, engine/daemon/owner.ts), else to an engine in this process. A VM runs
@@ -27,6 +27,7 @@ const USAGE = `usage: hangar vm create NAME [--preset debian | --kernel F --init
                       [--cpus N] [--memory SIZE] [--disk-size SIZE]
        hangar vm list
        hangar vm info NAME
+       hangar vm modify NAME [--name NEW] [--cpus N] [--memory SIZE] [--append S]   (powered off)
        hangar vm start NAME [--detach]
        hangar vm stop NAME [--force]
        hangar vm pause|resume NAME
@@ -40,7 +41,7 @@ const USAGE = `usage: hangar vm create NAME [--preset debian | --kernel F --init
        hangar vm console NAME             (Ctrl-] leaves the console)
 Every command takes --json for output meant for scripts.`;
 
-const VERBS = ['create', 'list', 'info', 'start', 'stop', 'pause', 'resume', 'save', 'rm', 'snapshot', 'clone', 'exec', 'cp', 'console'];
+const VERBS = ['create', 'list', 'info', 'modify', 'start', 'stop', 'pause', 'resume', 'save', 'rm', 'snapshot', 'clone', 'exec', 'cp', 'console'];
 /** API errors that mean bad input (exit status 2) rather than a refusal (1). */
 const BAD_INPUT = new Set(['invalid-argument', 'not-found', 'conflict']);
 /** Ctrl-] (telnet's escape): leaves a console. */
@@ -76,6 +77,14 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw err;
   }
+}
+
+/** --memory SIZE in bytes: a whole number of MiB. */
+function memoryOption(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const bytes = parseSize(String(value), '--memory');
+  if (bytes % (1024 * 1024) !== 0) throw new UsageError(`--memory ${String(value)}: must be a whole number of MiB`);
+  return bytes;
 }
 
 function print(json: boolean, value: unknown, text: () => string): void {
@@ -139,11 +148,6 @@ async function verbs(verb: string, argv: string[], client: ApiClient, want: (pos
       const [name] = want(positionals, ['NAME']);
       if (options.preset !== undefined && options.kernel !== undefined) throw new UsageError('--preset and --kernel exclude each other (--kernel makes a custom VM)');
       if (options.kernel !== undefined && options.initrd === undefined) throw new UsageError('--kernel goes with --initrd F');
-      let memory: number | undefined;
-      if (options.memory !== undefined) {
-        memory = parseSize(String(options.memory), '--memory');
-        if (memory % (1024 * 1024) !== 0) throw new UsageError(`--memory ${options.memory}: must be a whole number of MiB`);
-      }
       const info = await long(client, 'vms:create', {
         name: name!,
         preset: options.preset as string | undefined,
@@ -152,7 +156,7 @@ async function verbs(verb: string, argv: string[], client: ApiClient, want: (pos
         firmware: options.firmware as string | undefined,
         append: options.append as string | undefined,
         cpus: options.cpus === undefined ? undefined : wholeNumber(String(options.cpus), '--cpus'),
-        memory,
+        memory: memoryOption(options.memory),
         diskSize: options['disk-size'] === undefined ? undefined : parseSize(String(options['disk-size']), '--disk-size'),
       });
       print(Boolean(options.json), info, () => `created VM "${info.name}" (${info.id})`);
@@ -173,6 +177,24 @@ async function verbs(verb: string, argv: string[], client: ApiClient, want: (pos
     case 'info': {
       const { options, positionals } = parseArgs(argv, { json: { type: 'boolean' } });
       const info = await client.invoke('vms:inspect', { vm: want(positionals, ['NAME'])[0]! });
+      print(Boolean(options.json), info, () => describe(info));
+      return EXIT.ok;
+    }
+    case 'modify': {
+      const { options, positionals } = parseArgs(argv, {
+        name: { type: 'string' }, cpus: { type: 'string' }, memory: { type: 'string' }, append: { type: 'string' }, json: { type: 'boolean' },
+      });
+      const [name] = want(positionals, ['NAME']);
+      if (options.name === undefined && options.cpus === undefined && options.memory === undefined && options.append === undefined) {
+        throw new UsageError('vm modify: nothing to change (--name, --cpus, --memory, --append)');
+      }
+      const info = await client.invoke('vms:modify', {
+        vm: name!,
+        name: options.name as string | undefined,
+        cpus: options.cpus === undefined ? undefined : wholeNumber(String(options.cpus), '--cpus'),
+        memory: memoryOption(options.memory),
+        append: options.append as string | undefined,
+      });
       print(Boolean(options.json), info, () => describe(info));
       return EXIT.ok;
     }

@@ -78,6 +78,28 @@ test('create, list, info: human and --json output; the library is $HANGAR_HOME/v
   assert.match(hangar('vm', 'info', 'alpha'), /^name: +alpha\nid: +[0-9a-f-]{36}\nstate: +powered-off\n[\s\S]*disk 0: +disks\/disk0-[0-9a-f]{8}\.qcow2, 64\.0MiB virtual/);
 });
 
+test('modify: name, vCPUs, memory and kernel arguments of a powered-off VM; bad values refused with status 2, the VM unchanged', () => {
+  hangar('vm', 'create', 'tune', ...custom, '--disk-size', '8M');
+  const info = hangarJson<Info & { cpus: number; memory: number; boot: { append: string } }>('vm', 'modify', 'tune', '--name', 'tuned', '--cpus', '3', '--memory', '96M', '--append', 'console=ttyS0 loglevel=3');
+  assert.deepEqual([info.name, info.cpus, info.memory, info.boot.append], ['tuned', 3, 96, 'console=ttyS0 loglevel=3']);
+  assert.match(hangar('vm', 'list'), /^tuned\s+powered-off\s+3\s+96MiB/m);
+  for (const [args, message] of [
+    [['--cpus', '9'], /cpus/],
+    [['--memory', '100000000'], /--memory 100000000: must be a whole number of MiB/],
+    [[], /nothing to change/],
+  ] as const) {
+    const refused = hangarSync(['vm', 'modify', 'tuned', ...args]);
+    assert.equal(refused.status, 2, refused.stderr);
+    assert.match(refused.stderr, message);
+  }
+  const unknown = hangarSync(['vm', 'modify', 'nowhere', '--cpus', '2']);
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /nowhere/);
+  const after = hangarJson<{ cpus: number; memory: number }>('vm', 'info', 'tuned');
+  assert.deepEqual([after.cpus, after.memory], [3, 96]);
+  hangar('vm', 'rm', 'tuned');
+});
+
 test('the Debian preset: a VM with the Debian guest\'s boot files', () => {
   const info = hangarJson<Info & { preset: string; boot: { append: string } }>('vm', 'create', 'deb', '--preset', 'debian', '--disk-size', '1G');
   assert.deepEqual([info.preset, info.boot.append], ['debian', 'console=ttyS0']);

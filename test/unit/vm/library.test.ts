@@ -126,7 +126,8 @@ test('a running VM (its lock held for running) refuses offline changes at once; 
   assert.equal((await library.list())[0]!.state, 'running');
   const config = running.folder.machineConfig();
   assert.equal(config.kernelPath, join(running.folder.dir, 'boot', 'kernel'));
-  assert.deepEqual([config.harts, config.ramBytes, config.bootargs], [1, 512 << 20, 'console=ttyS0']);
+  // The kernel arguments, and the VM's machine id for the guest.
+  assert.deepEqual([config.harts, config.ramBytes, config.bootargs], [1, 512 << 20, `console=ttyS0 hangar.machine_id=${running.folder.config.machineId}`]);
   const started = Date.now();
   for (const attempt of [
     () => library.modify('vm1', { cpus: 2 }),
