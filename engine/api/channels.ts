@@ -11,6 +11,7 @@
 // added here and a handler table in the service (engine/api/domains); transports, preload and
 // IPC table follow by themselves.
 import type { ContainerInfo, ContainerStats, ImageDetails, ImageSummary, Progress, SnapshotInfo } from '../containers/index.ts';
+import type { ErrorCode } from '../common/errors.ts';
 import type { Preferences } from './preferences.ts';
 import type { Preset, SnapshotRecord, SnapshotTree, VmInfo, VmSummary } from '../vm/index.ts';
 import type { VmUsage } from '../vm/runner.ts';
@@ -190,19 +191,11 @@ export function isChannel(name: unknown): name is Channel {
 /** The domains (the part before the colon), in order: the preload exposes one object per domain. */
 export const domains = [...new Set(channelNames.map((c) => c.split(':')[0]!))];
 
-export type ErrorCode =
-  | 'invalid-argument' // the call's argument does not match its schema
-  | 'unknown-channel'
-  | 'not-found'
-  | 'conflict'         // a name already taken, an operation id already in use
-  | 'invalid-state'    // e.g. pausing a container that is not running
-  | 'invalid-image'
-  | 'registry'
-  | 'unsupported'      // not on this host (containers need Linux)
-  | 'cancelled'
-  | 'failed';          // anything else: the engine's message says what
+/** The engine's error codes (engine/common/errors.ts): what a client branches on. */
+export type { ErrorCode };
 
-export interface ApiError { code: ErrorCode; message: string }
+/** A refused or failed call: the code, the engine's message (shown as is), plain details. */
+export interface ApiError { code: ErrorCode; message: string; details?: Record<string, unknown> }
 export type Result<T> = { ok: true; value: T } | { ok: false; error: ApiError };
 
 /** Everything the engine tells its clients without being asked. */

@@ -2,7 +2,8 @@
 // name with checked types, results as values or, with invoke(), as thrown ApiRequestErrors.
 // A transport only moves untyped calls and events; three exist: in-process (below), Electron
 // IPC (main/preload) and WebSocket (websocket-client.ts).
-import type { ApiError, ApiEvent, ArgsOf, Channel, ErrorCode, Result, ResultOf } from './channels.ts';
+import { HangarError, reviveError } from '../common/errors.ts';
+import type { ApiError, ApiEvent, ArgsOf, Channel, Result, ResultOf } from './channels.ts';
 
 export interface Transport {
   call(channel: string, args: unknown): Promise<Result<unknown>>;
@@ -10,12 +11,12 @@ export interface Transport {
   subscribe(listener: (event: ApiEvent) => void): () => void;
 }
 
-export class ApiRequestError extends Error {
+/** A call's error as the client sees it: a HangarError with the engine's code, message and details. */
+export class ApiRequestError extends HangarError {
   override name = 'ApiRequestError';
-  readonly code: ErrorCode;
   constructor(readonly channel: string, error: ApiError) {
-    super(error.message);
-    this.code = error.code;
+    const { code, message, details } = reviveError(error); // from a transport: any code the engine does not have is `failed`
+    super(code, message, { details });
   }
 }
 

@@ -3,8 +3,14 @@
 // Infer<>. Small on purpose: the API's arguments are plain records of strings, numbers,
 // booleans, arrays and bytes, and the same file is bundled into the preload and the renderer.
 
-export class ValidationError extends Error {
+import { HangarError } from '../common/errors.ts';
+
+/** An argument that does not match its schema (invalid-argument). */
+export class ValidationError extends HangarError {
   override name = 'ValidationError';
+  constructor(message: string) {
+    super('invalid-argument', message);
+  }
 }
 
 export interface Schema<T> {

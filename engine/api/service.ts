@@ -9,7 +9,8 @@ import { containerHandlers } from './domains/containers.ts';
 import { imageHandlers } from './domains/images.ts';
 import { terminalHandlers } from './domains/terminals.ts';
 import { vmHandlers } from './domains/vms.ts';
-import { ApiCallError, toApiError } from './errors.ts';
+import { HangarError } from '../common/errors.ts';
+import { toApiError } from './errors.ts';
 import type { PreferencesStore } from './preferences-store.ts';
 import { TerminalHub } from './terminals.ts';
 import { LibraryWatcher, type WatchIntervals } from './watcher.ts';
@@ -164,12 +165,12 @@ export class ApiService implements ServiceCore, SessionSource {
   private async dispatch(session: SessionHandle, channel: string, args: unknown): Promise<Result<unknown>> {
     let registered: string | undefined;
     try {
-      if (!isChannel(channel)) throw new ApiCallError('unknown-channel', `unknown channel "${String(channel).slice(0, 100)}"`);
+      if (!isChannel(channel)) throw new HangarError('unsupported', `unknown channel "${String(channel).slice(0, 100)}"`);
       const checked = channels[channel].args.check(args ?? {}, channel) as { operation?: string };
       const controller = new AbortController();
       const operation = checked.operation;
       if (operation !== undefined) {
-        if (this.operations.has(operation)) throw new ApiCallError('conflict', `operation ${operation} is already running`);
+        if (this.operations.has(operation)) throw new HangarError('conflict', `operation ${operation} is already running`);
         this.operations.set(operation, controller);
         registered = operation;
       }

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Terminal } from '../containers/index.ts';
 import type { ContainerRuntime } from '../containers/runtime.ts';
-import { ApiCallError } from './errors.ts';
+import { HangarError } from '../common/errors.ts';
 
 /** How much recent console output is kept for new views. */
 const BACKLOG_BYTES = 256 << 10;
@@ -91,7 +91,7 @@ export class TerminalHub {
       info = await runtime.inspect(container);
     }
     if (info.status !== 'running') {
-      throw new ApiCallError('invalid-state', `container ${info.name} is ${info.status}: a terminal needs it running${info.status === 'paused' ? ' (resume it)' : ''}`);
+      throw new HangarError('invalid-state', `container ${info.name} is ${info.status}: a terminal needs it running${info.status === 'paused' ? ' (resume it)' : ''}`);
     }
     if (this.consoles.has(info.id)) return this.openConsole(owner, sink, info.id, size);
     const view: View = { id: randomUUID(), owner, sink };
@@ -107,7 +107,7 @@ export class TerminalHub {
   async openConsole(owner: object, sink: TerminalSink, id: string, size: { cols: number; rows: number }) {
     await this.starting.get(id);
     const console = this.consoles.get(id);
-    if (!console) throw new ApiCallError('not-found', 'no console: it is not running in this engine');
+    if (!console) throw new HangarError('not-found', 'no console: it is not running in this engine');
     const view: View = { id: randomUUID(), owner, sink, console };
     console.views.add(view);
     console.terminal.resize(size.cols, size.rows);
@@ -117,7 +117,7 @@ export class TerminalHub {
 
   private view(owner: object, id: string): View {
     const view = this.views.get(id);
-    if (!view || view.owner !== owner) throw new ApiCallError('not-found', `no open terminal ${id}`);
+    if (!view || view.owner !== owner) throw new HangarError('not-found', `no open terminal ${id}`);
     return view;
   }
 

@@ -1,6 +1,7 @@
 // Dispatch of `hangar SUBCOMMAND ...`. Each subcommand is one module in commands/ exporting
 // `run(argv): Promise<number>` (the exit status) and a one-line `summary`.
-import { EXIT, UsageError } from './errors.ts';
+import { serializeError } from '../common/errors.ts';
+import { EXIT, exitStatus } from './errors.ts';
 
 interface CommandModule {
   summary: string;
@@ -41,16 +42,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await (await load()).run(rest);
   } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`hangar ${name}: ${err.message}`);
-      return EXIT.usage;
-    }
-    if (err instanceof Error && err.name === 'AbortError') {
-      console.error(`hangar ${name}: cancelled`);
-      return EXIT.cancelled;
-    }
-    console.error(`hangar ${name}: ${err instanceof Error ? err.message : String(err)}`);
+    // The message as the engine wrote it; the error's code alone picks the status.
+    console.error(`hangar ${name}: ${serializeError(err).message}`);
     if (process.env.HANGAR_DEBUG && err instanceof Error) console.error(err.stack);
-    return EXIT.failure;
+    return exitStatus(err);
   }
 }

@@ -10,6 +10,7 @@ import * as fs from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { temporaryPath } from './atomic-file.ts';
 import { isProcessAlive } from './process.ts';
+import { HangarError } from './errors.ts';
 
 const RETRY_MS = 10;
 const TIMEOUT_MS = 30_000;
@@ -31,8 +32,11 @@ export interface LockOptions {
 }
 
 /** The lock stayed held for longer than the caller was prepared to wait. */
-export class LockTimeoutError extends Error {
+export class LockTimeoutError extends HangarError {
   override name = 'LockTimeoutError';
+  constructor(message: string) {
+    super('invalid-state', message);
+  }
 }
 
 export interface HeldLock {

@@ -6,6 +6,9 @@ import { ContainerError } from './errors.ts';
 
 export class ContainerfileError extends ContainerError {
   override name = 'ContainerfileError';
+  constructor(message: string) {
+    super(message, 'invalid-argument');
+  }
 }
 
 export const KEYWORDS = ['FROM', 'RUN', 'COPY', 'ADD', 'ENV', 'WORKDIR', 'USER', 'ENTRYPOINT', 'CMD', 'LABEL', 'EXPOSE', 'ARG'] as const;

@@ -6,7 +6,7 @@
 // read it directly, and SharedHartLines drives interrupt lines from threads without a core.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { BusError, type AccessWidth, type HartLines, type InterruptBit, type MmioBus } from '../devices/device.ts';
+import { BusError, type AccessWidth, type HartLines, type InterruptBit, type MmioBus } from './board.ts';
 import {
   RAM_OFFSET, MAX_RAM_MIB, MAX_HARTS, HART_BASE, HART_SIZE, HART_X, HART_F, HART_PC, HART_PRIV,
   HART_IRQ_LINES, HART_MTIMECMP, HART_INSTRET, JIT_ENTRIES,

@@ -21,6 +21,7 @@ import type { ApiService } from '../api/service.ts';
 import { connectWebSocket, type WebSocketTransport } from '../api/websocket-client.ts';
 import { serve, type RunningServer } from '../api/websocket-server.ts';
 import { WebSocket as NodeWebSocket } from 'ws';
+import { HangarError } from '../common/errors.ts';
 
 export interface Endpoint {
   pid: number;
@@ -35,10 +36,10 @@ const ENDPOINT_WAIT_MS = 30_000;
 const HANGAR = fileURLToPath(new URL('../cli/hangar.mjs', import.meta.url));
 
 /** Another live process owns the library. */
-export class EngineOwnedError extends Error {
+export class EngineOwnedError extends HangarError {
   override name = 'EngineOwnedError';
   constructor(readonly pid: number) {
-    super(`the library is owned by the engine in process ${pid}`);
+    super('conflict', `the library is owned by the engine in process ${pid}`, { details: { pid } });
   }
 }
 

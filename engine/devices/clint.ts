@@ -10,7 +10,7 @@
 // with mtime itself and raises MTIP; so it is saved with the CPU, not here. mtime is guest time
 // (GuestClock); writes to it are ignored. Registers are 32-bit; other widths are bus errors.
 import { BusError, InterruptBit, type AccessWidth, type Device, type DeviceState, type HartLines } from './device.ts';
-import type { GuestClock } from '../machine/clock.ts';
+import type { GuestClock } from './clock.ts';
 import { StateReader } from './state.ts';
 import { half, withHalf } from './u64.ts';
 

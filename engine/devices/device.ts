@@ -3,8 +3,11 @@
 // serialisable state. The board (engine/machine) is a table of (base, size, device, irq);
 // snapshots walk that table and nothing else knows a device's insides.
 
-/** Access width in bytes. The bus splits 8-byte CPU accesses into two 4-byte ones, low half first. */
-export type AccessWidth = 1 | 2 | 4;
+// The core's side of the board (access widths, the MMIO bus, bus errors, interrupt lines) is
+// declared in engine/cpu/board.ts, below the devices; a device takes them from here.
+import type { AccessWidth } from '../cpu/board.ts';
+
+export { BusError, InterruptBit, type AccessWidth, type HartLines, type MmioBus } from '../cpu/board.ts';
 
 /** A device's saved state: a plain JSON-serialisable object with named fields and a version. */
 export interface DeviceState {
@@ -36,30 +39,3 @@ export interface Device {
 /** An interrupt line into the PLIC (level-triggered). */
 export type IrqLine = (level: boolean) => void;
 
-/** Thrown by a device or the bus for an access the hardware would not answer (→ access fault). */
-export class BusError extends Error {}
-
-/** What the CPU core sees of the board: physical MMIO accesses, routed to the device mapped there. */
-export interface MmioBus {
-  /** Reads `width` bytes at guest physical `address`; throws BusError where nothing is mapped. */
-  read(address: number, width: AccessWidth): number;
-  write(address: number, width: AccessWidth, value: number): void;
-}
-
-/** Bits of the mip/mie CSRs (privileged spec, "Machine Interrupt Registers"). */
-export const enum InterruptBit {
-  SupervisorSoftware = 1,
-  MachineSoftware = 3,
-  SupervisorTimer = 5,
-  MachineTimer = 7,
-  SupervisorExternal = 9,
-  MachineExternal = 11,
-}
-
-/** A device's view of one hart's interrupt inputs and timer compare register (shared memory). */
-export interface HartLines {
-  /** Raises or lowers an interrupt input of `hart` (InterruptBit: MSIP, MEIP, SEIP). */
-  setIrqLine(hart: number, bit: InterruptBit, level: boolean): void;
-  getMtimecmp(hart: number): bigint;
-  setMtimecmp(hart: number, value: bigint): void;
-}

@@ -15,8 +15,8 @@
 // plus guest time elapsed since, so time the guest spent paused or saved is not a jump; a
 // restored guest's clock continues where it stopped. The alarm is checked in poll().
 import type { AccessWidth, Device, DeviceState, IrqLine } from './device.ts';
-import type { GuestClock } from '../machine/clock.ts';
-import { TIMEBASE_HZ } from '../machine/clock.ts';
+import type { GuestClock } from './clock.ts';
+import { TIMEBASE_HZ } from './clock.ts';
 import { StateReader, u64State } from './state.ts';
 import { half, withHalf } from './u64.ts';
 import { IrqOutput } from './irq-output.ts';

@@ -27,7 +27,8 @@ import { loadOrder, moduleInfo, moduleNameOf, type ModuleInfo } from './kernel-m
 import { PackageIndex, parsePackages, type DebianPackage } from './packages.ts';
 import { programEntries, readPackageFiles } from './programs.ts';
 import { parseRelease, verifyInRelease, type Release } from './release.ts';
-import { BootError, EM_RISCV, parseKernel } from '../machine/kernel-image.ts';
+import { BootError } from '../machine/errors.ts';
+import { EM_RISCV, parseKernel } from '../machine/kernel-image.ts';
 
 /** Bumped whenever the initramfs builder's output changes for the same inputs. */
 const INITRAMFS_FORMAT = 1;

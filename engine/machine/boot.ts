@@ -18,10 +18,10 @@
 import { readFileSync } from 'node:fs';
 import { DRAM_BASE } from '../cpu/layout.ts';
 import type { HartEntry } from '../cpu/cpu.ts';
-import { UsageError } from '../cli/errors.ts';
+import { BootError, type ImageRole } from './errors.ts';
 import type { MachineConfig } from './machine.ts';
 import { virtDtb, type VirtBoard } from './virt.ts';
-import { BootError, parseKernel, type ImageRole, type Segment } from './kernel-image.ts';
+import { parseKernel, type Segment } from './kernel-image.ts';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -140,8 +140,9 @@ export function loadBootImages(board: Pick<VirtBoard, 'memory'>, images: BootIma
 }
 
 /**
- * Checks a machine's boot files before a machine is built: each problem is one UsageError
- * line naming the file (missing, empty, not a RISC-V kernel, truncated, too large for RAM).
+ * Checks a machine's boot files before a machine is built: each problem is one BootError
+ * (invalid-argument) line naming the file (missing, empty, not a RISC-V kernel, truncated, too
+ * large for RAM); details.path is the file.
  */
 export function checkBootImages(config: MachineConfig): void {
   const paths: Record<ImageRole, string | undefined> = {
@@ -154,7 +155,7 @@ export function checkBootImages(config: MachineConfig): void {
     try {
       return readFileSync(path);
     } catch (err) {
-      throw new UsageError(`${role} ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`);
+      throw new BootError(role, `${role} ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`);
     }
   };
   try {
@@ -169,6 +170,6 @@ export function checkBootImages(config: MachineConfig): void {
   } catch (err) {
     if (!(err instanceof BootError)) throw err;
     const path = paths[err.image];
-    throw new UsageError(path === undefined ? `${err.image}: ${err.message}` : `${err.image} ${path}: ${err.message}`);
+    throw new BootError(err.image, path === undefined ? `${err.image}: ${err.message}` : `${err.image} ${path}: ${err.message}`);
   }
 }

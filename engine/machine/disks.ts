@@ -2,7 +2,17 @@
 // the content) for the board's virtio-blk devices. They are opened all or none, and closed —
 // flushed first — when the machine ends, whatever ended it.
 import { openDisk, type BlockDevice } from '../storage/index.ts';
-import type { DiskConfig } from '../vcpu/protocol.ts';
+
+/**
+ * A disk image the device thread opens (engine/storage openDisk: raw or qcow2, by content) and
+ * serves to the guest as a virtio-blk device; it is flushed and closed when the machine ends.
+ */
+export interface DiskConfig {
+  path: string;
+  readOnly: boolean;
+  /** What the guest reads as the disk's serial number (GET_ID; at most 20 bytes). */
+  serial?: string;
+}
 
 /** A disk as the board serves it. */
 export interface BoardDisk {

@@ -12,7 +12,7 @@
 //   ...   strings block (5.5): NUL-terminated property names, each stored once
 import { randomBytes } from 'node:crypto';
 import { DRAM_BASE } from '../cpu/layout.ts';
-import { TIMEBASE_HZ } from './clock.ts';
+import { TIMEBASE_HZ } from '../devices/clock.ts';
 import type { SlotDescription } from './virt.ts';
 
 const FDT_MAGIC = 0xd00dfeed;

@@ -6,6 +6,8 @@
 //   0x00 code0/code1 (or "MZ" for an EFI stub)  0x08 u64 text_offset  0x10 u64 image_size
 //   0x30 u64 magic "RISCV\0\0\0" (deprecated)   0x38 u32 magic2 "RSC\x05"
 
+import { BootError } from './errors.ts';
+
 const IMAGE_HEADER_SIZE = 64;
 const IMAGE_MAGIC = 'RISCV\0\0\0';
 const IMAGE_MAGIC2 = 'RSC\x05';
@@ -17,14 +19,6 @@ const ELFDATA2LSB = 1;
 export const EM_RISCV = 243;
 const PT_LOAD = 1;
 
-export type ImageRole = 'firmware' | 'kernel' | 'initrd' | 'device tree';
-
-/** A boot image that cannot be used; `image` says which one. */
-export class BootError extends Error {
-  constructor(readonly image: ImageRole, message: string) {
-    super(message);
-  }
-}
 
 /** A piece of guest RAM an image occupies: `bytes` at `address`, zero-filled up to `memSize`. */
 export interface Segment {

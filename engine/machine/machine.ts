@@ -3,7 +3,7 @@
 // to reset and inspect the harts — they run on their own vCPU threads, each with its own instance
 // over the same memory. Interrupt lines the devices drive wake the hart's thread (`wake`).
 //
-// Saved state (engine/vm/state-file.ts): `cpu` every hart's named fields (hart-state.ts),
+// Saved state (state-file.ts): `cpu` every hart's named fields (hart-state.ts),
 // `devices` the board table's slot name -> Device.saveState(), `clock` the guest ticks at the
 // pause, and guest RAM. A restore reads all of it into the fresh machine before any hart runs.
 import { readFileSync } from 'node:fs';
@@ -12,15 +12,14 @@ import { RAM_OFFSET } from '../cpu/layout.ts';
 import type { CharBackend } from '../devices/char.ts';
 import type { Device, DeviceState, MmioBus } from '../devices/device.ts';
 import { DeviceStateError, StateReader, u64State } from '../devices/state.ts';
-import { readStateFile, writeStateFile, type StateFileSummary } from '../vm/state-file.ts';
-import { StateFileError } from '../vm/errors.ts';
-import { GuestClock } from './clock.ts';
+import { readStateFile, writeStateFile, type StateFileSummary } from './state-file.ts';
+import { StateFileError } from './errors.ts';
+import { GuestClock } from '../devices/clock.ts';
 import { createVirtBoard, type VirtBoard } from './virt.ts';
 import { loadBootImages } from './boot.ts';
-import { closeDisks, openDisks, type BoardDisk } from './disks.ts';
+import { closeDisks, openDisks, type BoardDisk, type DiskConfig } from './disks.ts';
 import { cpuStateFromJson, cpuStateJson, writeHartState, type HartState } from './hart-state.ts';
-import { WakingHartLines, type MachineControl } from '../vcpu/control.ts';
-import type { DiskConfig } from '../vcpu/protocol.ts';
+import { WakingHartLines, type HartWaker } from './waking-hart-lines.ts';
 
 export interface MachineConfig {
   harts: number;
@@ -32,7 +31,7 @@ export interface MachineConfig {
   /** Served by virtio-blk devices in the order given (the guest's vda, vdb, ...). */
   disks?: DiskConfig[];
   /**
-   * A saved-state file (engine/vm/state-file.ts) to resume instead of booting; `vm`: the VM it
+   * A saved-state file (state-file.ts) to resume instead of booting; `vm`: the VM it
    * must belong to (null: any).
    */
   restoreFrom?: { path: string; vm: string | null };
@@ -77,7 +76,7 @@ export class Machine {
     this.pollable = board.devices.flatMap((slot) => (slot.device.poll ? [slot.device] : []));
   }
 
-  static async create(config: MachineConfig, consoles: MachineConsoles, control: Pick<MachineControl, 'wakeHart'>): Promise<Machine> {
+  static async create(config: MachineConfig, consoles: MachineConsoles, control: HartWaker): Promise<Machine> {
     const memory = Cpu.createMemory(config.ramBytes);
     const module = await Cpu.compile();
     const clock = new GuestClock(memory);

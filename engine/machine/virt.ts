@@ -24,10 +24,10 @@ import { VirtioConsole } from '../devices/virtio/console.ts';
 import { VirtioMmio } from '../devices/virtio/mmio.ts';
 import { VirtioRng } from '../devices/virtio/rng.ts';
 import { Bus } from './bus.ts';
-import type { GuestClock } from './clock.ts';
+import type { GuestClock } from '../devices/clock.ts';
 import type { BoardDisk } from './disks.ts';
 import { hartIntcPhandle, PLIC_PHANDLE, virtDeviceTree, type DeviceTree, type FdtNode, type VirtTreeOptions } from './fdt.ts';
-import { GuestMemory } from './guest-memory.ts';
+import { GuestMemory } from '../devices/guest-memory.ts';
 
 /** A device as the board maps it and the device tree describes it. */
 export interface SlotDescription {

@@ -2,6 +2,7 @@
 // thread calls it between virtio requests, and a blocking pread/pwrite on a local file costs less
 // than a promise round trip per request.
 import { readSync, writeSync } from 'node:fs';
+import { HangarError, type ErrorCode } from '../common/errors.ts';
 
 export type DiskFormat = 'raw' | 'qcow2';
 
@@ -33,8 +34,11 @@ export interface Extent {
 }
 
 /** A damaged, unsupported or misused image. The message names the file and what is wrong. */
-export class DiskError extends Error {
+export class DiskError extends HangarError {
   override name = 'DiskError';
+  constructor(message: string, code: ErrorCode = 'invalid-argument') {
+    super(code, message);
+  }
 }
 
 /** Refuses a request outside [0, size) or a write to a read-only disk, before anything is done. */

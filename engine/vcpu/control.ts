@@ -18,7 +18,6 @@
 //   word 17 + 16h          busy time of hart h: milliseconds it spent running guest code (not
 //                          asleep, not parked), written by its thread alone; unsigned, wraps after
 //                          49 days. The VM's CPU use.
-import type { HartLines, InterruptBit } from '../devices/device.ts';
 import { MAX_HARTS } from '../cpu/layout.ts';
 
 const DEVICE_BELL = 0;
@@ -251,27 +250,5 @@ export class MachineControl {
 
   stoppedHarts(): number {
     return Atomics.load(this.words, STOPPED_HARTS);
-  }
-}
-
-/**
- * The harts' interrupt inputs and timer compares as devices drive them, plus a ring of the hart's
- * wake word, so that a hart sleeping in WFI on its own thread looks at them again at once.
- */
-export class WakingHartLines implements HartLines {
-  constructor(private readonly lines: HartLines, private readonly control: Pick<MachineControl, 'wakeHart'>) {}
-
-  setIrqLine(hart: number, bit: InterruptBit, level: boolean): void {
-    this.lines.setIrqLine(hart, bit, level);
-    this.control.wakeHart(hart);
-  }
-
-  getMtimecmp(hart: number): bigint {
-    return this.lines.getMtimecmp(hart);
-  }
-
-  setMtimecmp(hart: number, value: bigint): void {
-    this.lines.setMtimecmp(hart, value);
-    this.control.wakeHart(hart);
   }
 }

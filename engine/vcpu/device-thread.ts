@@ -11,7 +11,8 @@ import type { CharBackend } from '../devices/char.ts';
 import { ByteRing } from './byte-ring.ts';
 import { MachineControl, ParkReason, StopReason } from './control.ts';
 import { MailboxServer } from './mmio-mailbox.ts';
-import { errorMessage, type DeviceCommand, type DeviceData, type DeviceMessage, type MachineExit } from './protocol.ts';
+import { errorMessage, HangarError, serializeError } from '../common/errors.ts';
+import type { DeviceCommand, DeviceData, DeviceMessage, MachineExit } from './protocol.ts';
 
 /** Devices are polled at least this often while vCPUs keep the thread busy with MMIO. */
 const POLL_MS = 1;
@@ -70,7 +71,7 @@ class Commands {
 
   readonly receive = (command: DeviceCommand): void => {
     if (!this.parked) {
-      post({ type: 'done', id: command.id, error: { name: 'Error', message: 'machine: it is not paused' } });
+      post({ type: 'done', id: command.id, error: serializeError(new HangarError('invalid-state', 'machine: it is not paused')) });
       return;
     }
     this.running = this.running.then(async () => {
@@ -82,7 +83,7 @@ class Commands {
           post({ type: 'done', id: command.id });
         }
       } catch (err) {
-        post({ type: 'done', id: command.id, error: { name: (err as Error).name ?? 'Error', message: errorMessage(err) } });
+        post({ type: 'done', id: command.id, error: serializeError(err) });
       }
     });
   };
@@ -145,7 +146,7 @@ async function serveMachine(machine: Machine, control: MachineControl, server: M
       }
     } catch (err) {
       // A host bug in a device: the machine stops, and says why.
-      exit ??= { reason: 'error', status: 1, message: errorMessage(err) };
+      exit ??= { reason: 'error', status: 1, message: errorMessage(err), error: serializeError(err) };
       control.requestStop(StopReason.Ended);
       continue;
     }
@@ -189,7 +190,7 @@ try {
     machine.close(); // every vCPU has stopped (or none started): no request can reach a disk
   }
 } catch (err) {
-  exit = { reason: 'error', status: 1, message: errorMessage(err) };
+  exit = { reason: 'error', status: 1, message: errorMessage(err), error: serializeError(err) };
 }
 if (commands) parentPort!.off('message', commands.receive); // else the port keeps the thread alive
 control.requestStop(StopReason.Ended);

@@ -7,14 +7,15 @@
 import { Worker } from 'node:worker_threads';
 import { EventEmitter } from 'node:events';
 import { ByteRing } from './byte-ring.ts';
-import { GuestClock } from '../machine/clock.ts';
+import { GuestClock } from '../devices/clock.ts';
 import type { MachineConfig } from '../machine/machine.ts';
-import { StateFileError } from '../vm/errors.ts';
-import type { StateFileSummary } from '../vm/state-file.ts';
+import { errorMessage, HangarError, reviveError, serializeError, type SerializedError } from '../common/errors.ts';
+import type { DiskConfig } from '../machine/disks.ts';
+import type { StateFileSummary } from '../machine/state-file.ts';
 import { MachineControl, ParkReason, StopReason } from './control.ts';
 import { createMailboxes } from './mmio-mailbox.ts';
 import { bundledThread } from './thread-bundle.ts';
-import { errorMessage, type DeviceCommand, type DeviceData, type DeviceMessage, type DiskConfig, type MachineExit, type VcpuBoard, type VcpuData, type VcpuFailure } from './protocol.ts';
+import type { DeviceCommand, DeviceData, DeviceMessage, MachineExit, VcpuBoard, VcpuData, VcpuFailure } from './protocol.ts';
 
 export interface MachineHostEvents {
   console: [Uint8Array];
@@ -46,7 +47,8 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
   private readonly agentInput = new ByteRing(AGENT_HOLD_BYTES);
   private readonly control = new MachineControl();
   private clock: GuestClock | null = null;
-  private failure: string | null = null;
+  /** The first vCPU thread's failure: the machine's, whatever the device thread then says. */
+  private failure: SerializedError | null = null;
   private paused = false;
   /** The vCPU threads have the board; before that, they wait for it and are ended without ado. */
   private boardSent = false;
@@ -70,19 +72,23 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
         this.startVcpuThreads(vcpuScript, mailboxes);
         return device;
       },
-      (err: unknown): MachineExit => ({ reason: 'error', status: 1, message: `machine: its threads' code does not build: ${errorMessage(err)}` }));
+      (err: unknown): MachineExit => {
+        const message = `machine: its threads' code does not build: ${errorMessage(err)}`;
+        return { reason: 'error', status: 1, message, error: { code: 'failed', message } };
+      });
     this.exited = ended.then(async (exit) => {
       this.control.requestStop(StopReason.Ended);
       await this.windDown();
-      const final: MachineExit = this.failure ? { ...exit, reason: 'error', status: 1, message: this.failure } : exit;
-      for (const { reject } of this.commands.values()) reject(new Error('machine: it has stopped'));
+      const final: MachineExit = this.failure ? { ...exit, reason: 'error', status: 1, message: this.failure.message, error: this.failure } : exit;
+      for (const { reject } of this.commands.values()) reject(new HangarError('invalid-state', 'machine: it has stopped'));
       this.commands.clear();
       this.emit('exit', final);
       return final;
     });
     this.started = Promise.race([
       startedRunning,
-      this.exited.then((exit) => { throw new Error(exit.message ?? `machine: it ended (${exit.reason}) before it ran`); }),
+      // The error as its thread raised it (a damaged state file is still `corrupt` here).
+      this.exited.then((exit) => { throw exit.error ? reviveError(exit.error) : new HangarError('failed', exit.message ?? `machine: it ended (${exit.reason}) before it ran`); }),
     ]);
     this.started.catch(() => {}); // an owner that only watches `exited` must not see an unhandled rejection
   }
@@ -104,7 +110,7 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
           case 'exit': resolve(message.exit); break;
         }
       });
-      worker.on('error', (err) => resolve({ reason: 'error', status: 1, message: err.message }));
+      worker.on('error', (err) => resolve({ reason: 'error', status: 1, message: err.message, error: serializeError(err) }));
       worker.on('exit', (code) => resolve({ reason: 'error', status: 1, message: `device thread ended (${code})` }));
     });
   }
@@ -119,8 +125,8 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
       const vcpu = startThread(script, {
         hart, harts: this.config.harts, ramBytes: this.config.ramBytes, control: this.control.buffer, mailboxes,
       } satisfies VcpuData);
-      vcpu.worker.on('message', (message: VcpuFailure) => this.fail(message.message));
-      vcpu.worker.on('error', (err) => this.fail(`hart ${hart}: ${err.message}`));
+      vcpu.worker.on('message', (message: VcpuFailure) => this.fail(message.error));
+      vcpu.worker.on('error', (err) => this.fail({ ...serializeError(err), message: `hart ${hart}: ${err.message}` }));
       this.vcpus.push(vcpu);
     }
   }
@@ -131,8 +137,8 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
     for (const { worker } of this.vcpus) worker.postMessage({ memory, module, clint } satisfies VcpuBoard);
   }
 
-  private fail(message: string): void {
-    this.failure ??= message;
+  private fail(error: SerializedError): void {
+    this.failure ??= error;
     this.control.requestStop(StopReason.Ended);
   }
 
@@ -201,7 +207,7 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
   }
 
   /**
-   * Paused only: writes the machine's state to `path` atomically (engine/vm/state-file.ts) with
+   * Paused only: writes the machine's state to `path` atomically (engine/machine/state-file.ts) with
    * VM id `vm`, after the devices took the input on its way to them and the disks were flushed.
    * Guest time in the file is the time at the pause.
    */
@@ -221,7 +227,7 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
   }
 
   private pausedClock(what: string): GuestClock {
-    if (!this.paused || this.stopped() || !this.clock) throw new Error(`machine: ${what} needs a paused machine`);
+    if (!this.paused || this.stopped() || !this.clock) throw new HangarError('invalid-state', `machine: ${what} needs a paused machine`);
     return this.clock;
   }
 
@@ -229,7 +235,7 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
   private command(command: Command): Promise<StateFileSummary | undefined> {
     const id = this.nextCommand++;
     const result = this.operation.catch(() => {}).then(() => new Promise<StateFileSummary | undefined>((resolve, reject) => {
-      if (this.stopped()) throw new Error('machine: it has stopped');
+      if (this.stopped()) throw new HangarError('invalid-state', 'machine: it has stopped');
       this.commands.set(id, { resolve, reject });
       this.device!.worker.postMessage({ ...command, id } satisfies DeviceCommand);
     }));
@@ -242,7 +248,7 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
     if (!waiting) return;
     this.commands.delete(done.id);
     if (!done.error) waiting.resolve(done.result);
-    else waiting.reject(done.error.name === 'StateFileError' ? new StateFileError(done.error.message) : new Error(done.error.message));
+    else waiting.reject(reviveError(done.error));
   }
 
   private stopped(): boolean {

@@ -1,19 +1,10 @@
 // What the threads of a running machine tell its owner (MachineHost) by message. Everything the
 // guest's progress depends on crosses in shared memory instead (control.ts, mmio-mailbox.ts,
 // byte-ring.ts); these messages need the owner's event loop, never the machine's.
+import type { SerializedError } from '../common/errors.ts';
+import type { DiskConfig } from '../machine/disks.ts';
 import type { BusWindow, MachineConfig } from '../machine/machine.ts';
-import type { StateFileSummary } from '../vm/state-file.ts';
-
-/**
- * A disk image the machine thread opens (engine/storage openDisk: raw or qcow2, by content) and
- * serves to the guest as a virtio-blk device; it is flushed and closed when the machine ends.
- */
-export interface DiskConfig {
-  path: string;
-  readOnly: boolean;
-  /** What the guest reads as the disk's serial number (GET_ID; at most 20 bytes). */
-  serial?: string;
-}
+import type { StateFileSummary } from '../machine/state-file.ts';
 
 export interface MachineExit {
   /** poweroff: the guest turned the machine off; quit: the owner stopped it; error: it failed. */
@@ -21,6 +12,8 @@ export interface MachineExit {
   /** The guest's exit status where it reports one (sifive test finisher), else 0; 1 on error. */
   status: number;
   message?: string;
+  /** Why it failed (reason 'error'), as raised in whichever thread raised it: its code survives. */
+  error?: SerializedError;
   /** Guest instructions retired by all harts (0 if the machine never started). */
   instructions?: number;
 }
@@ -36,7 +29,7 @@ export type DeviceMessage =
   /** Bytes the guest wrote to the virtio-console (hvc0), the agent's channel. */
   | { type: 'agent'; data: Uint8Array }
   /** The answer to a DeviceCommand: its result, or why it failed. */
-  | { type: 'done'; id: number; result?: StateFileSummary; error?: { name: string; message: string } }
+  | { type: 'done'; id: number; result?: StateFileSummary; error?: SerializedError }
   | { type: 'exit'; exit: MachineExit };
 
 /** To the device thread, only while it is parked (the machine paused): it answers each with 'done'. */
@@ -46,7 +39,7 @@ export type DeviceCommand =
   | { type: 'replaceDisks'; id: number; disks: DiskConfig[] };
 
 /** From a vCPU thread whose hart could not go on (a host error, not a guest one). */
-export interface VcpuFailure { type: 'failed'; message: string }
+export interface VcpuFailure { type: 'failed'; error: SerializedError }
 
 /** What a vCPU thread is started with. */
 export interface VcpuData {
@@ -74,5 +67,3 @@ export interface DeviceData {
   /** ByteRing of bytes for the guest agent (the virtio-console's receive queue). */
   agentInput: SharedArrayBuffer;
 }
-
-export const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));

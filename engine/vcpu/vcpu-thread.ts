@@ -7,11 +7,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Cpu, CpuExit, SharedHartLines } from '../cpu/cpu.ts';
 import { Clint } from '../devices/clint.ts';
 import { InterruptBit, type AccessWidth, type Device, type MmioBus } from '../devices/device.ts';
-import { GuestClock } from '../machine/clock.ts';
+import { GuestClock } from '../devices/clock.ts';
 import type { BusWindow } from '../machine/machine.ts';
-import { MachineControl, StopReason, WakingHartLines } from './control.ts';
+import { errorMessage, serializeError } from '../common/errors.ts';
+import { WakingHartLines } from '../machine/waking-hart-lines.ts';
+import { MachineControl, StopReason } from './control.ts';
 import { MailboxBus } from './mmio-mailbox.ts';
-import { errorMessage, type VcpuBoard, type VcpuData, type VcpuFailure } from './protocol.ts';
+import type { VcpuBoard, VcpuData, VcpuFailure } from './protocol.ts';
 
 /** Instructions between looks at the control block (how soon a park or stop is seen). */
 const BATCH = 20_000;
@@ -90,7 +92,8 @@ try {
   control.waitForGo(data.hart);
   runHart(cpu, data.hart, control, clock);
 } catch (err) {
-  parentPort!.postMessage({ type: 'failed', message: `hart ${data.hart}: ${errorMessage(err)}` } satisfies VcpuFailure);
+  const error = { ...serializeError(err), message: `hart ${data.hart}: ${errorMessage(err)}` };
+  parentPort!.postMessage({ type: 'failed', error } satisfies VcpuFailure);
   control.requestStop(StopReason.Ended);
 }
 control.hartStopped();

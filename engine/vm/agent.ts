@@ -35,6 +35,7 @@
 // it answers that handshake's id.
 import { randomBytes } from 'node:crypto';
 import { VmError } from './errors.ts';
+import type { ErrorCode } from '../common/errors.ts';
 
 export interface AgentChannel {
   write(bytes: Uint8Array): void;
@@ -57,11 +58,17 @@ export type AgentErrorCode =
   /** A bad argument: an empty argv, a NUL byte in an argument or path, a bad mode or date. */
   | 'argument';
 
-/** A VmError, so callers that branch on the VM library's errors show it as they show those. */
+/** The engine's code for each reason: a guest agent that does not answer is `unavailable`. */
+const CODE_OF: Record<AgentErrorCode, ErrorCode> = {
+  unanswered: 'unavailable', timeout: 'unavailable', guest: 'failed', protocol: 'failed',
+  closed: 'invalid-state', aborted: 'cancelled', argument: 'invalid-argument',
+};
+
+/** A VmError whose code follows its `reason` (CODE_OF). */
 export class AgentError extends VmError {
   override name = 'AgentError';
-  constructor(message: string, readonly code: AgentErrorCode) {
-    super(message);
+  constructor(message: string, readonly reason: AgentErrorCode) {
+    super(message, CODE_OF[reason]);
   }
 }
 

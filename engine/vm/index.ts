@@ -9,8 +9,5 @@ export { type VmConfig, type SnapshotRecord, type MachineSettings, type BootConf
 export { takeSnapshot, restoreSnapshot, type TakeOptions, type RestoreOptions, type SnapshotTree, type SnapshotNode } from './snapshots.ts';
 export { listPresets, loadPreset, type Preset } from './presets.ts';
 export {
-  writeStateFile, readStateFile, STATE_FORMAT_VERSION, type MachineState, type LoadedState, type ReadStateOptions,
-} from './state-file.ts';
-export {
-  VmError, VmArgumentError, VmNotFoundError, VmConflictError, VmStateError, VmConfigError, StateFileError,
+  VmError, VmArgumentError, VmNotFoundError, VmConflictError, VmStateError, VmConfigError,
 } from './errors.ts';

@@ -19,7 +19,6 @@ import { hangarHome } from '../common/hangar-home.ts';
 import { acquireLock, withLock, type HeldLock, type LockHolder } from '../common/lock.ts';
 import type { OperationOptions } from '../common/operation.ts';
 import { isProcessAlive } from '../common/process.ts';
-import { UsageError } from '../cli/errors.ts';
 import { cachedDebianGuest, ensureDebianGuest } from '../guests/debian.ts';
 import { checkBootImages } from '../machine/boot.ts';
 import { convertDisk, createQcow2, diskInfo } from '../storage/index.ts';
@@ -537,17 +536,12 @@ function absoluteBoot(vm: VmFolder, boot: BootConfig): BootConfig {
 
 /** The board's own check that the files boot with these settings (a kernel, an initrd that fits). */
 function checkBoot(settings: MachineSettings): void {
-  try {
-    checkBootImages({
-      harts: settings.cpus,
-      ramBytes: settings.memory * 1024 * 1024,
-      firmwarePath: settings.boot.firmware,
-      kernelPath: settings.boot.kernel,
-      initrdPath: settings.boot.initrd ?? undefined,
-      bootargs: settings.boot.append,
-    });
-  } catch (err) {
-    if (err instanceof UsageError) throw new VmArgumentError(err.message);
-    throw err;
-  }
+  checkBootImages({
+    harts: settings.cpus,
+    ramBytes: settings.memory * 1024 * 1024,
+    firmwarePath: settings.boot.firmware,
+    kernelPath: settings.boot.kernel,
+    initrdPath: settings.boot.initrd ?? undefined,
+    bootargs: settings.boot.append,
+  });
 }

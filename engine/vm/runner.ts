@@ -15,8 +15,10 @@
 // and the console work alongside them.
 import { EventEmitter } from 'node:events';
 import type { OperationOptions } from '../common/operation.ts';
+import { errorMessage, serializeError } from '../common/errors.ts';
+import type { DiskConfig } from '../machine/disks.ts';
 import type { MachineConfig } from '../machine/machine.ts';
-import { errorMessage, type DiskConfig, type MachineExit } from '../vcpu/protocol.ts';
+import type { MachineExit } from '../vcpu/protocol.ts';
 import { VmStateError } from './errors.ts';
 import type { AgentChannel, GuestAgent } from './agent.ts';
 import type { RunningVm } from './library.ts';
@@ -50,16 +52,12 @@ export interface VmUsage {
   memoryBytes: number;
 }
 
-export interface RunnerMachineConfig extends MachineConfig {
-  restoreFrom?: { path: string; vm: string | null };
-}
-
 /** What the runner uses of the guest agent. */
 export type RunnerAgent = Pick<GuestAgent, 'connect' | 'exec' | 'readFile' | 'writeFile' | 'setClock' | 'powerOff' | 'close'>;
 
 /** How a runner makes its machine and agent (the real ones in runner-machine.ts; fakes in unit tests). */
 export interface RunnerParts {
-  machine(config: RunnerMachineConfig): RunnerMachine;
+  machine(config: MachineConfig): RunnerMachine;
   agent(channel: AgentChannel): RunnerAgent;
 }
 
@@ -137,7 +135,8 @@ export class VmRunner extends EventEmitter<RunnerEvents> {
     try {
       machine = this.parts.machine({ ...folder.machineConfig(), disks, restoreFrom });
     } catch (err) {
-      await this.end({ reason: 'error', status: 1, message: errorMessage(err) });
+      const error = serializeError(err);
+      await this.end({ reason: 'error', status: 1, message: error.message, error });
       throw err;
     }
     this.machine = machine;

@@ -1,7 +1,7 @@
 // vms: — the VM library (engine/vm) and the VMs this engine runs (engine/vm/runners.ts). Sizes
 // cross the API in bytes (the library counts memory in MiB). A VM started here hands its serial
 // console to the terminal hub, so vms:console is a view like a container's console.
-import { ApiCallError } from '../errors.ts';
+import { HangarError } from '../../common/errors.ts';
 import type { HandlersOf, ServiceCore } from '../service.ts';
 import { sessionSink } from './terminals.ts';
 import { listPresets } from '../../vm/index.ts';
@@ -10,7 +10,7 @@ const MiB = 1024 * 1024;
 
 function mebibytes(bytes: number | undefined): number | undefined {
   if (bytes === undefined) return undefined;
-  if (bytes % MiB !== 0) throw new ApiCallError('invalid-argument', `memory ${bytes}: must be a whole number of MiB`);
+  if (bytes % MiB !== 0) throw new HangarError('invalid-argument', `memory ${bytes}: must be a whole number of MiB`);
   return bytes / MiB;
 }
 
@@ -75,7 +75,7 @@ export function vmHandlers(core: ServiceCore): HandlersOf<'vms'> {
     'vms:clone': async ({ vm, name, linked, snapshot }, { signal, onProgress }) => vms.clone(vm, name, { linked, snapshot }, { signal, onProgress })
       .then((info) => vms.info(info.id)),
     'vms:exec': async ({ vm, command, stdin, timeoutSeconds }, { signal }) => {
-      if (command.length === 0) throw new ApiCallError('invalid-argument', 'vms:exec: command: a program to run is required');
+      if (command.length === 0) throw new HangarError('invalid-argument', 'vms:exec: command: a program to run is required');
       const runner = await vms.runner(vm);
       return runner.exec(command, { stdin, signal, timeoutMs: timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000 });
     },

@@ -2,7 +2,7 @@
 // `qemu-system-riscv64 -M virt -nographic`. Ctrl-A X quits; Ctrl-A Ctrl-A types a Ctrl-A.
 import { realpathSync, statSync } from 'node:fs';
 import { parseArgs, parseSize } from '../args.ts';
-import { EXIT, UsageError } from '../errors.ts';
+import { EXIT, STATUS_OF, UsageError } from '../errors.ts';
 import { MachineHost } from '../../vcpu/machine-host.ts';
 import { MAX_RAM_MIB, MAX_HARTS } from '../../cpu/layout.ts';
 import { checkBootImages } from '../../machine/boot.ts';
@@ -11,7 +11,7 @@ import { MAX_DISKS } from '../../machine/virt.ts';
 import { DiskError } from '../../storage/index.ts';
 import { ensureDebianGuest } from '../../guests/debian.ts';
 import type { MachineConfig } from '../../machine/machine.ts';
-import type { DiskConfig } from '../../vcpu/protocol.ts';
+import type { DiskConfig } from '../../machine/disks.ts';
 
 export const summary = 'boot a machine with its serial console on this terminal';
 
@@ -163,7 +163,7 @@ async function attachConsole(machine: MachineHost): Promise<number> {
   stdin.pause();
   if (exit.reason === 'error') {
     console.error(`\nhangar run: ${exit.message}`);
-    return EXIT.failure;
+    return STATUS_OF[exit.error?.code ?? 'failed'];
   }
   return exit.status;
 }

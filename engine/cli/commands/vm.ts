@@ -42,8 +42,6 @@ const USAGE = `usage: hangar vm create NAME [--preset debian | --kernel F --init
 Every command takes --json for output meant for scripts.`;
 
 const VERBS = ['create', 'list', 'info', 'modify', 'start', 'stop', 'pause', 'resume', 'save', 'rm', 'snapshot', 'clone', 'exec', 'cp', 'console'];
-/** API errors that mean bad input (exit status 2) rather than a refusal (1). */
-const BAD_INPUT = new Set(['invalid-argument', 'not-found', 'conflict']);
 /** Ctrl-] (telnet's escape): leaves a console. */
 const CTRL_RIGHT_BRACKET = 0x1d;
 
@@ -67,16 +65,7 @@ export async function run(argv: string[]): Promise<number> {
   if (typeof taken === 'number') return taken;
   const { verb, rest } = taken;
   if (!VERBS.includes(verb)) throw new UsageError(`unknown vm command "${verb}"\n${USAGE}`);
-  try {
-    return await dispatch(verb, rest);
-  } catch (err) {
-    if (err instanceof ApiRequestError) {
-      // Naming what does not exist, or a name already taken, is bad input like a bad argument.
-      if (BAD_INPUT.has(err.code)) throw new UsageError(err.message);
-      if (err.code === 'cancelled') throw Object.assign(new Error('cancelled'), { name: 'AbortError' });
-    }
-    throw err;
-  }
+  return dispatch(verb, rest); // an API error's code is the exit status (cli/errors.ts STATUS_OF)
 }
 
 /** --memory SIZE in bytes: a whole number of MiB. */

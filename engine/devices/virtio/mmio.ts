@@ -27,7 +27,7 @@
 // A driver that breaks the ring rules gets DEVICE_NEEDS_RESET and a configuration change
 // interrupt (§2.1.2); the device then does nothing more until it is reset.
 import type { AccessWidth, Device, DeviceState, IrqLine } from '../device.ts';
-import { GuestMemoryError, type GuestMemory } from '../../machine/guest-memory.ts';
+import { GuestMemoryError, type GuestMemory } from '../guest-memory.ts';
 import { IrqOutput } from '../irq-output.ts';
 import { DeviceStateError, StateReader, u64State } from '../state.ts';
 import { half, withHalf } from '../u64.ts';

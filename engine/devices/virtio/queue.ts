@@ -18,7 +18,7 @@
 // with Atomics (loadIndex/storeIndex): the acquire/release pairs of §2.7.13. Atomics are
 // sequentially consistent, which also orders pop()'s avail_event store before its re-read of
 // the available index (the full barrier §2.7.10 asks for).
-import { GuestMemoryError, type GuestMemory } from '../../machine/guest-memory.ts';
+import { GuestMemoryError, type GuestMemory } from '../guest-memory.ts';
 import { u64State, type StateReader } from '../state.ts';
 
 export const VIRTQ_DESC_F_NEXT = 1;

@@ -84,7 +84,7 @@ test('the guest agent runs commands, copies files both ways, sets the clock, sur
   assert.ok(Math.abs(guestSeconds - Date.now() / 1000) < 2, `guest clock ${guestSeconds}, host ${Date.now() / 1000}`);
 
   // An agent that ends (here killed by the command it runs) is started again by /init.
-  await assert.rejects(agent.exec(['sh', '-c', 'kill -9 $PPID'], { timeoutMs: 1000 }), (err: AgentError) => err.code === 'timeout');
+  await assert.rejects(agent.exec(['sh', '-c', 'kill -9 $PPID'], { timeoutMs: 1000 }), (err: AgentError) => err.reason === 'timeout');
   await agent.connect({ timeoutMs: 30_000 });
   assert.equal(text((await agent.exec(['echo', 'back'])).stdout), 'back\n');
 

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readStateFile, writeStateFile } from '../../../engine/vm/index.ts';
+import { readStateFile, writeStateFile } from '../../../engine/machine/state-file.ts';
 import { qemuCheck } from '../storage/support/qemu.ts';
 import { daemonPid, guest, hangar, hangarAsync, hangarJson, killDaemon, scratchHome, stateOf, waitUntilGone } from './support.ts';
 

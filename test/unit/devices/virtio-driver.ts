@@ -3,7 +3,7 @@
 // transport's registers, and split virtqueues laid out and filled in RAM as Linux's
 // virtio_ring does — plus raw access to descriptors and indexes, for drivers that misbehave.
 import { RAM_OFFSET, DRAM_BASE } from '../../../engine/cpu/layout.ts';
-import { GuestMemory } from '../../../engine/machine/guest-memory.ts';
+import { GuestMemory } from '../../../engine/devices/guest-memory.ts';
 import { VirtioMmio, VirtioStatus } from '../../../engine/devices/virtio/mmio.ts';
 import { VIRTIO_F_VERSION_1, type VirtioDevice } from '../../../engine/devices/virtio/virtio-device.ts';
 import { VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from '../../../engine/devices/virtio/queue.ts';

@@ -7,10 +7,9 @@ import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RAM_OFFSET } from '../../../engine/cpu/layout.ts';
-import { GuestMemory } from '../../../engine/machine/guest-memory.ts';
+import { GuestMemory } from '../../../engine/devices/guest-memory.ts';
 import { checkBootImages, loadBootImages, planBoot } from '../../../engine/machine/boot.ts';
-import { BootError } from '../../../engine/machine/kernel-image.ts';
-import { UsageError } from '../../../engine/cli/errors.ts';
+import { BootError } from '../../../engine/machine/errors.ts';
 import { decodeDtb } from './dts.ts';
 
 const MiB = 1024 * 1024;
@@ -157,7 +156,7 @@ test('images that overlap or do not fit in RAM are refused, naming the image', (
   assert.throws(() => planBoot({ harts: 1, ramBytes: 16 * MiB, firmware, kernel: riscvElf(0, [], 62), bootargs: '' }), refusal('kernel', /machine 62/));
 });
 
-test('checkBootImages names the file in one UsageError line', () => {
+test('checkBootImages names the file in one invalid-argument BootError line', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hangar-boot-'));
   const file = (name: string, bytes: Uint8Array) => { const p = join(dir, name); writeFileSync(p, bytes); return p; };
   const firmwarePath = file('fw_dynamic.bin', fill(4096, 0));
@@ -165,7 +164,7 @@ test('checkBootImages names the file in one UsageError line', () => {
   const config = { harts: 1, ramBytes: 64 * MiB, firmwarePath, kernelPath, bootargs: 'console=ttyS0' };
   assert.doesNotThrow(() => checkBootImages(config));
   const refused = (overrides: object, path: string, pattern: RegExp) => assert.throws(() => checkBootImages({ ...config, ...overrides }), (err: unknown) => {
-    assert.ok(err instanceof UsageError, String(err));
+    assert.ok(err instanceof BootError && err.code === 'invalid-argument', String(err));
     assert.ok(err.message.includes(path) && !err.message.includes('\n'), err.message);
     assert.match(err.message, pattern);
     return true;

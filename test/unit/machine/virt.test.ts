@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RAM_OFFSET } from '../../../engine/cpu/layout.ts';
 import { BusError, InterruptBit, type HartLines } from '../../../engine/devices/device.ts';
-import { GuestClock } from '../../../engine/machine/clock.ts';
+import { GuestClock } from '../../../engine/devices/clock.ts';
 import { createVirtBoard } from '../../../engine/machine/virt.ts';
 import { decodeDtb } from './dts.ts';
 

@@ -109,8 +109,8 @@ test('arguments reach the command exactly: spaces, quotes, newlines, tabs, $, ba
   const result = await agent.exec(['printf', '[%s]', ...args]);
   assert.equal(result.exitCode, 0);
   assert.equal(text(result.stdout), args.map((a) => `[${a}]`).join(''));
-  await assert.rejects(agent.exec(['echo', 'nul\0byte']), (err: AgentError) => err.code === 'argument' && /NUL/.test(err.message));
-  await assert.rejects(agent.exec([]), (err: AgentError) => err.code === 'argument');
+  await assert.rejects(agent.exec(['echo', 'nul\0byte']), (err: AgentError) => err.reason === 'argument' && /NUL/.test(err.message));
+  await assert.rejects(agent.exec([]), (err: AgentError) => err.reason === 'argument');
 });
 
 test('stdin is the payload, binary and large; without one it is empty', async (t) => {
@@ -154,13 +154,13 @@ test('files in and out: every byte value, a few MiB, the mode; missing files and
 
   const missing = join(guest.dir, 'no-such-file');
   await assert.rejects(agent.readFile(missing),
-    (err: AgentError) => err.code === 'guest' && err.message === `guest file ${missing}: no such file or directory`);
+    (err: AgentError) => err.reason === 'guest' && err.message === `guest file ${missing}: no such file or directory`);
   await assert.rejects(agent.readFile(guest.dir),
-    (err: AgentError) => err.code === 'guest' && err.message === `guest file ${guest.dir}: is a directory`);
+    (err: AgentError) => err.reason === 'guest' && err.message === `guest file ${guest.dir}: is a directory`);
   const nowhere = join(guest.dir, 'no-such-folder', 'f');
   await assert.rejects(agent.writeFile(nowhere, small),
-    (err: AgentError) => err.code === 'guest' && err.message.startsWith(`guest file ${nowhere}: `) && /nonexistent directory|No such file/.test(err.message));
-  await assert.rejects(agent.writeFile(path, small, { mode: 0o10000 }), (err: AgentError) => err.code === 'argument');
+    (err: AgentError) => err.reason === 'guest' && err.message.startsWith(`guest file ${nowhere}: `) && /nonexistent directory|No such file/.test(err.message));
+  await assert.rejects(agent.writeFile(path, small, { mode: 0o10000 }), (err: AgentError) => err.reason === 'argument');
   // The agent serves on after each refusal.
   assert.deepEqual(Buffer.from(await agent.readFile(path)), Buffer.from(small));
 });
@@ -169,7 +169,7 @@ test('a command past its time limit is killed in the guest and the agent serves 
   const { agent } = await connected(t);
   const started = Date.now();
   await assert.rejects(agent.exec(['sleep', '30'], { timeoutMs: 1000 }),
-    (err: AgentError) => err.code === 'timeout' && /timed out after 1000 ms/.test(err.message));
+    (err: AgentError) => err.reason === 'timeout' && /timed out after 1000 ms/.test(err.message));
   assert.ok(Date.now() - started < 5000, 'killed at its limit, not at its end');
   assert.equal(text((await agent.exec(['echo', 'next'], { timeoutMs: 5000 })).stdout), 'next\n');
 });
@@ -286,7 +286,7 @@ test('garbage from the guest fails the request with a protocol error, never more
   ];
   for (const [change, expected] of cases) {
     arm(onEchoReply(change));
-    await assert.rejects(agent.exec(['echo', 'hi']), (err: AgentError) => err.code === 'protocol' && expected.test(err.message));
+    await assert.rejects(agent.exec(['echo', 'hi']), (err: AgentError) => err.reason === 'protocol' && expected.test(err.message));
     // The rest of the failed request's answer is skipped by the next handshake.
     assert.equal(text((await agent.exec(['echo', 'ok'])).stdout), 'ok\n');
   }
@@ -295,7 +295,7 @@ test('garbage from the guest fails the request with a protocol error, never more
     const reply = bytes.toString('latin1');
     return /^\ndone \S+ 0 14 0\n/.test(reply) ? Buffer.from(reply.replace(/ 0 14 0\n/, ' 0 65 0\n'), 'latin1') : null;
   });
-  await assert.rejects(agent.connect(), (err: AgentError) => err.code === 'protocol' && /at most 64 each/.test(err.message));
+  await assert.rejects(agent.connect(), (err: AgentError) => err.reason === 'protocol' && /at most 64 each/.test(err.message));
   assert.equal(text((await agent.exec(['echo', 'ok'])).stdout), 'ok\n');
 });
 
@@ -304,29 +304,29 @@ test('a channel with nothing on the other end: connect fails as unanswered; clos
   const silent: AgentChannel = { write: (bytes) => void sent.push(bytes), onData: () => () => {} };
   const agent = new GuestAgent(silent);
   await assert.rejects(agent.connect({ timeoutMs: 600 }),
-    (err: AgentError) => err instanceof AgentError && err.code === 'unanswered' && /no guest agent answered within 600 ms/.test(err.message));
+    (err: AgentError) => err instanceof AgentError && err.reason === 'unanswered' && /no guest agent answered within 600 ms/.test(err.message));
   assert.ok(sent.length >= 3, `hellos retried (${sent.length})`);
   assert.match(Buffer.from(sent[0]!).toString(), /^\n[0-9a-f]{12}\.\d+ hello\n$/);
 
   const controller = new AbortController();
   const aborted = agent.connect({ signal: controller.signal });
   controller.abort();
-  await assert.rejects(aborted, (err: AgentError) => err.code === 'aborted');
+  await assert.rejects(aborted, (err: AgentError) => err.reason === 'aborted');
 
   const inFlight = agent.exec(['true']);
   setTimeout(() => agent.close('the machine stopped'), 50);
-  await assert.rejects(inFlight, (err: AgentError) => err.code === 'closed' && /the machine stopped/.test(err.message));
-  await assert.rejects(agent.readFile('/etc/hostname'), (err: AgentError) => err.code === 'closed');
+  await assert.rejects(inFlight, (err: AgentError) => err.reason === 'closed' && /the machine stopped/.test(err.message));
+  await assert.rejects(agent.readFile('/etc/hostname'), (err: AgentError) => err.reason === 'closed');
 
   const refusing = new GuestAgent({ write: () => { throw new Error('machine: it has stopped'); }, onData: () => () => {} });
-  await assert.rejects(refusing.connect(), (err: AgentError) => err.code === 'closed' && /it has stopped/.test(err.message));
+  await assert.rejects(refusing.connect(), (err: AgentError) => err.reason === 'closed' && /it has stopped/.test(err.message));
   // A machine that stops while the handshake is being retried: the retry fails the handshake.
   let writes = 0;
   const stopping = new GuestAgent({
     write: () => { if (++writes > 2) throw new Error('machine: it has stopped'); },
     onData: () => () => {},
   });
-  await assert.rejects(stopping.connect({ timeoutMs: 10_000 }), (err: AgentError) => err.code === 'closed' && /it has stopped/.test(err.message));
+  await assert.rejects(stopping.connect({ timeoutMs: 10_000 }), (err: AgentError) => err.reason === 'closed' && /it has stopped/.test(err.message));
   assert.equal(writes, 3);
 });
 

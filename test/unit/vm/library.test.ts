@@ -7,12 +7,14 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { createRaw, openDisk } from '../../../engine/storage/index.ts';
 import {
-  defaultVmsRoot, RUNNING, VmArgumentError, VmConflictError, VmFolder, VmNotFoundError, VmStateError,
+  defaultVmsRoot, RUNNING, VmConflictError, VmFolder, VmNotFoundError, VmStateError,
 } from '../../../engine/vm/index.ts';
 import { listPresets } from '../../../engine/vm/presets.ts';
-import { writeStateFile } from '../../../engine/vm/state-file.ts';
+import { writeStateFile } from '../../../engine/machine/state-file.ts';
 import { pattern } from '../storage/support/workload.ts';
 import { scratchLibrary } from './support.ts';
+import { HangarError } from '../../../engine/common/errors.ts';
+import { BootError } from '../../../engine/machine/errors.ts';
 
 test('the library lives in $HANGAR_HOME/vms, HANGAR_HOME defaulting to the user data folder', () => {
   assert.equal(defaultVmsRoot({ HANGAR_HOME: '/data/h' }), '/data/h/vms');
@@ -63,7 +65,8 @@ test('create a custom VM: its folder, vm.json, copied boot files, a fresh qcow2 
 test('bad input is refused before anything is written, naming the value', async (t) => {
   const { library, boot } = scratchLibrary(t);
   const refused = async (options: Parameters<typeof library.create>[0], message: RegExp) => {
-    await assert.rejects(library.create(options), (err: Error) => err instanceof VmArgumentError && message.test(err.message));
+    // VmArgumentError for the settings, the machine's BootError for boot files: both invalid-argument.
+    await assert.rejects(library.create(options), (err: Error) => err instanceof HangarError && err.code === 'invalid-argument' && message.test(err.message));
   };
   await refused({ name: 'bad name', ...boot }, /name "bad name": must be 1 to 64 letters/);
   await refused({ name: 'x', ...boot, cpus: 9 }, /cpus 9: must be a whole number from 1 to 8/);
@@ -166,7 +169,7 @@ test('memory that cannot hold the initrd is refused by the board\'s own check', 
   const { library, boot, dir } = scratchLibrary(t);
   const big = join(dir, 'big-initrd');
   writeFileSync(big, new Uint8Array(20 << 20).fill(1));
-  await assert.rejects(library.create({ name: 'x', ...boot, initrd: big, memory: 16 }), (err: Error) => err instanceof VmArgumentError && /initrd/.test(err.message));
+  await assert.rejects(library.create({ name: 'x', ...boot, initrd: big, memory: 16 }), (err: Error) => err instanceof BootError && /initrd/.test(err.message));
 });
 
 test('remove deletes the folder; a missing VM is named', async (t) => {

@@ -10,7 +10,7 @@ import { checkDisk, openDisk } from '../../../engine/storage/index.ts';
 import {
   VmConflictError, VmFolder, VmNotFoundError, VmStateError, type SnapshotNode, type VmLibrary,
 } from '../../../engine/vm/index.ts';
-import { readStateFile, writeStateFile } from '../../../engine/vm/state-file.ts';
+import { readStateFile, writeStateFile } from '../../../engine/machine/state-file.ts';
 import { firstDifference, pattern } from '../storage/support/workload.ts';
 import { scratchLibrary } from './support.ts';
 

@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { Cpu, CpuExit } from '../../../../engine/cpu/cpu.ts';
 import { MACHINE_CLOCK_BASE_NS } from '../../../../engine/cpu/layout.ts';
 import { BusError, type AccessWidth, type MmioBus } from '../../../../engine/devices/device.ts';
-import { GuestMemory } from '../../../../engine/machine/guest-memory.ts';
+import { GuestMemory } from '../../../../engine/devices/guest-memory.ts';
 import { assemble, type Assembled } from './assemble.ts';
 
 export const RAM_BYTES = 1 << 20;

@@ -9,11 +9,11 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   decodeStateFile, readStateFile, STATE_FORMAT_VERSION, writeStateFile, type MachineState,
-} from '../../../engine/vm/state-file.ts';
-import { StateFileError } from '../../../engine/vm/errors.ts';
+} from '../../../engine/machine/state-file.ts';
+import { StateFileError } from '../../../engine/machine/errors.ts';
 import { pattern } from '../storage/support/workload.ts';
 import { FIXTURE_V1, fixtureV1State } from './fixtures/state-v1.ts';
-import { scratch } from './support.ts';
+import { scratch } from '../vm/support.ts';
 
 const VM = '0b9d4c1e-8f3a-4d2b-9c6e-1a2b3c4d5e6f';
 const PAGE = 4096;
