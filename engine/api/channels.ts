@@ -18,6 +18,10 @@ import type { VmUsage } from '../vm/runner.ts';
 import { preferencesChangeSchema } from './preferences.ts';
 import { array, boolean, bytes, integer, number, object, oneOf, optional, string, type Infer, type Schema } from './schema.ts';
 
+/** What a client checks its input with before a call (pure: the renderer bundles them). */
+export { MAX_CPUS, MAX_MEMORY_MIB, MIN_MEMORY_MIB } from '../vm/config.ts';
+export { splitWords } from '../containers/containerfile.ts';
+
 /** A phantom carrying a channel's result type (no value at run time). */
 export interface Returns<T> { readonly __result?: T }
 const returns = <T>(): Returns<T> => ({});

@@ -17,7 +17,7 @@ import type { Device, HartLines, IrqLine } from '../devices/device.ts';
 import { Clint } from '../devices/clint.ts';
 import { GoldfishRtc } from '../devices/goldfish-rtc.ts';
 import { Plic, PLIC_SOURCES } from '../devices/plic.ts';
-import { SifiveTest } from '../devices/sifive-test.ts';
+import { SifiveTest, type MachineEvents } from '../devices/sifive-test.ts';
 import { Ns16550a } from '../devices/uart-ns16550a.ts';
 import { VirtioBlk } from '../devices/virtio/blk.ts';
 import { VirtioConsole } from '../devices/virtio/console.ts';
@@ -63,7 +63,8 @@ export interface VirtBoardOptions {
   /** Disks, each a virtio-blk device in the next free virtio slot; the board does not close them. */
   disks?: readonly BoardDisk[];
   hart: HartLines;
-  events: { powerOff(status: number): void; reset(): void };
+  /** What the guest asks of the board through the sifive test device. */
+  events: MachineEvents;
 }
 
 interface BoardContext extends VirtBoardOptions {

@@ -21,7 +21,7 @@ function ipcTransport(api: PreloadApi): Transport {
     call: (channel, args) => {
       const [domain, verb] = channel.split(':') as [string, string];
       const method = api[domain]?.[verb];
-      return method ? method(args) : Promise.resolve({ ok: false, error: { code: 'unknown-channel', message: `unknown channel "${channel}"` } });
+      return method ? method(args) : Promise.resolve({ ok: false, error: { code: 'unsupported', message: `unknown channel "${channel}"` } });
     },
     subscribe: (listener) => api.events.subscribe(listener),
   };

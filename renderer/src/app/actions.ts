@@ -37,4 +37,4 @@ export function vmActions(state: VmRunState): ReadonlySet<Action> {
 export const vmIsLive = (state: VmRunState) => state === 'starting' || state === 'running' || state === 'paused' || state === 'stopping' || state === 'saving';
 
 /** Splits a command line into words as a shell would (the Containerfile parser's splitter). */
-export { splitWords as splitCommand } from '../../../engine/containers/containerfile.ts';
+export { splitWords as splitCommand } from '../../../engine/api/channels.ts';

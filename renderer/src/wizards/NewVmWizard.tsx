@@ -4,7 +4,7 @@
 import { useState } from 'react';
 import type { Preferences, VmDetails, VmListEntry } from '../../../engine/api/channels.ts';
 import type { Preset } from '../../../engine/vm/presets.ts';
-import { MAX_CPUS, MAX_MEMORY_MIB, MIN_MEMORY_MIB } from '../../../engine/vm/config.ts';
+import { MAX_CPUS, MAX_MEMORY_MIB, MIN_MEMORY_MIB } from '../../../engine/api/channels.ts';
 import { freeName, vmNameProblem, wholeNumberProblem } from '../app/validation.ts';
 import { Choices } from '../components/Choices.tsx';
 import { useClient } from '../components/context.ts';

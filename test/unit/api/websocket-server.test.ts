@@ -100,7 +100,7 @@ test('calls get results by id, events arrive, and a message that is not a call c
   await until(() => messages.filter((m) => m.type === 'result').length === 2);
   const results = new Map(messages.flatMap((m) => (m.type === 'result' ? [[m.id, m.result]] as const : [])));
   assert.equal(results.get(1)?.ok && (results.get(1) as { value: { theme: string } }).value.theme, 'light');
-  assert.deepEqual(results.get(2), { ok: false, error: { code: 'unknown-channel', message: 'unknown channel "nope:never"' } });
+  assert.deepEqual(results.get(2), { ok: false, error: { code: 'unsupported', message: 'unknown channel "nope:never"' } });
   assert.ok(messages.some((m) => m.type === 'event' && m.event.type === 'preferences:changed'));
 
   const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));

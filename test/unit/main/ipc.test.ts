@@ -98,7 +98,7 @@ test('malformed arguments are refused with the field named', async () => {
 test('an unknown channel has no handler, and the service refuses one by name', async () => {
   assert.equal(table.has('shell:exec'), false);
   const result = await session.call('shell:exec', { command: 'rm -rf /' });
-  assert.deepEqual(result, { ok: false, error: { code: 'unknown-channel', message: 'unknown channel "shell:exec"' } });
+  assert.deepEqual(result, { ok: false, error: { code: 'unsupported', message: 'unknown channel "shell:exec"' } });
 });
 
 test('callers other than the app page are refused', async () => {
