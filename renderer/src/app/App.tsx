@@ -20,6 +20,7 @@ import { PreferencesDialog } from '../wizards/PreferencesDialog.tsx';
 import { RestoreSnapshotWizard, TakeSnapshotWizard } from '../wizards/SnapshotWizards.tsx';
 import { DeleteVmSnapshotWizard, RestoreVmSnapshotWizard, TakeVmSnapshotWizard } from '../wizards/VmSnapshotWizards.tsx';
 import { CloneVmWizard, DeleteVmWizard, ResumeVmWizard, SuspendVmWizard } from '../wizards/VmWizards.tsx';
+import { errorText } from './errors.ts';
 
 type Open =
   | { kind: 'new-vm' }
@@ -160,7 +161,7 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
       }
       else if (selected) await actOnContainer(selected, action);
     } catch (err) {
-      setActionError((err as Error).message);
+      setActionError(errorText(err, action));
     }
   }
 

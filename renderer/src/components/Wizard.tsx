@@ -4,7 +4,7 @@
 // and can be cancelled, and an engine error is shown in place.
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import type { Progress } from '../../../engine/api/channels.ts';
-import { ApiRequestError } from '../../../engine/api/client.ts';
+import { errorText } from '../app/errors.ts';
 import { newOperationId, useClient } from './context.ts';
 import { ErrorMessage } from './ErrorMessage.tsx';
 import { ProgressBar } from './ProgressBar.tsx';
@@ -68,7 +68,7 @@ export function Wizard({ title, steps, finishLabel, finish, onClose }: Props) {
       await work(operation);
       return true;
     } catch (err) {
-      setError(err instanceof ApiRequestError && err.code === 'cancelled' ? `${label}: cancelled.` : (err as Error).message);
+      setError(errorText(err, label));
       return false;
     } finally {
       setRunning(undefined);

@@ -28,3 +28,13 @@ test('CPU use is the CPU seconds spent over the seconds passed', () => {
   assert.equal(formatBytes(64 << 20), '64 MiB');
   assert.equal(formatBytes(1536), '1.5 KiB');
 });
+
+test('an engine error is shown by its code: a damaged file says so, a cancel is short, others as the engine wrote them', async () => {
+  const { errorText } = await import('../../../renderer/src/app/errors.ts');
+  const { ApiRequestError } = await import('../../../engine/api/client.ts');
+  const corrupt = new ApiRequestError('vms:start', { code: 'corrupt', message: '/vms/x/state/a.hst: is truncated (4096 of 8192 bytes)' });
+  assert.equal(errorText(corrupt, 'Start'), 'Damaged file: /vms/x/state/a.hst: is truncated (4096 of 8192 bytes)');
+  assert.equal(errorText(new ApiRequestError('vms:save', { code: 'cancelled', message: 'cancelled' }), 'Suspend'), 'Suspend: cancelled.');
+  assert.equal(errorText(new ApiRequestError('vms:start', { code: 'invalid-state', message: 'VM "x" is running' }), 'Start'), 'VM "x" is running');
+  assert.equal(errorText(new Error('socket closed'), 'Start'), 'socket closed');
+});
