@@ -28,6 +28,7 @@ import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { deflateRaw, inflateRawSync } from 'node:zlib';
 import { writeAtomic } from '../common/atomic-file.ts';
+import { MAX_RAM_MIB } from '../cpu/layout.ts';
 import { StateFileError } from './errors.ts';
 
 export const STATE_FORMAT_VERSION = 1;
@@ -237,12 +238,14 @@ function decodeV1(json: Record<string, unknown>, section: Buffer, bad: (what: st
     throw bad(`ram: must give bytes (a whole number of ${STATE_PAGE_SIZE}-byte pages) and pageSize ${STATE_PAGE_SIZE}`);
   }
   if (into && into.length !== bytes) throw bad(`holds ${bytes} bytes of RAM; the machine has ${into.length}`);
+  // Checked before RAM is allocated: a hostile count must not make the host reserve memory.
+  if (bytes > MAX_RAM_MIB * 1024 * 1024) throw bad(`ram: ${bytes} bytes, more than a machine has (${MAX_RAM_MIB} MiB)`);
+  if (section.length < Math.ceil(bytes / STATE_PAGE_SIZE / 8)) throw bad('RAM section is shorter than its page bitmap');
   const target = into ?? new Uint8Array(bytes);
   if (into && !zeroed) target.fill(0);
   const memory = Buffer.from(target.buffer, target.byteOffset, target.byteLength);
   const pages = bytes / STATE_PAGE_SIZE;
   const bitmap = section.subarray(0, Math.ceil(pages / 8));
-  if (bitmap.length < Math.ceil(pages / 8)) throw bad('RAM section is shorter than its page bitmap');
   let at = bitmap.length;
   let page = 0;
   const nextStored = () => {
