@@ -80,10 +80,10 @@ export async function importArchive(store: ImageStore, file: string, tag: string
         : undefined;
     if (!named) throw new InvalidImageError(`${file}: neither an OCI archive (index.json) nor a docker save archive (manifest.json)`);
     if (tag !== undefined) {
-      if (new Set(named.map((n) => n.descriptor.digest)).size !== 1) throw new InvalidImageError(`${file}: --tag needs an archive with exactly one image (it has ${named.length})`);
+      if (new Set(named.map((n) => n.descriptor.digest)).size !== 1) throw new InvalidImageError(`${file}: a tag names one image, and the archive has ${named.length}`);
       named.splice(0, named.length, { name: tag, descriptor: named[0]!.descriptor });
     }
-    if (named.some((n) => !n.name)) throw new InvalidImageError(`${file}: the archive does not name its image; give it a name with --tag NAME:TAG`);
+    if (named.some((n) => !n.name)) throw new InvalidImageError(`${file}: the archive does not name its image; give it a tag (NAME:TAG)`);
     const images: ResolvedImage[] = [];
     for (const { name, descriptor } of named) images.push(await store.setName(name!, descriptor, options));
     return images;

@@ -352,21 +352,21 @@ export class VmLibrary {
   private async bootSources(kind: 'debian-guest' | 'files', options: CreateVmOptions, op: OperationOptions) {
     if (kind === 'debian-guest') {
       if (options.kernel !== undefined || options.initrd !== undefined) {
-        throw new VmArgumentError('the debian preset boots the Debian guest\'s own kernel and initrd; give --kernel and --initrd without --preset debian');
+        throw new VmArgumentError('the debian preset boots the Debian guest\'s own kernel and initrd; a kernel and initrd of your own make a custom VM');
       }
-      if (options.firmware !== undefined) throw new VmArgumentError('the debian preset boots Debian\'s OpenSBI; --firmware goes with --kernel');
+      if (options.firmware !== undefined) throw new VmArgumentError('the debian preset boots Debian\'s OpenSBI; a firmware of your own goes with a kernel of your own');
       const guest = await ensureDebianGuest({
         signal: op.signal,
         onProgress: (_line, p) => op.onProgress?.({ phase: `guest ${p.phase}`, item: p.item, done: p.done, total: p.total }),
       });
       return { firmware: guest.firmware, kernel: guest.kernel, initrd: guest.initrd as string | undefined, append: guest.bootargs, fromCache: true };
     }
-    if (options.kernel === undefined) throw new VmArgumentError('the custom preset needs a kernel (--kernel FILE)');
+    if (options.kernel === undefined) throw new VmArgumentError('the custom preset needs a kernel');
     let firmware = options.firmware;
     if (firmware === undefined) {
       firmware = (await cachedDebianGuest())?.firmware;
       if (firmware === undefined || !existsSync(firmware)) {
-        throw new VmArgumentError('--firmware FILE is needed: there is no OpenSBI in the guest cache (hangar guest fetch downloads Debian\'s)');
+        throw new VmArgumentError('a firmware file is needed: there is no OpenSBI in the guest cache (fetching the Debian guest brings Debian\'s)');
       }
     }
     for (const [what, path] of [['kernel', options.kernel], ['initrd', options.initrd], ['firmware', firmware]] as const) {

@@ -99,7 +99,7 @@ export class VmRunners extends EventEmitter<RunnersEvents> {
     if (runner) {
       let snapshot = options.snapshot;
       if (snapshot === undefined) {
-        if (!options.linked) throw new VmStateError(`VM "${runner.name}" is running: a full clone copies a snapshot of it (--snapshot SNAP), or stop it first`);
+        if (!options.linked) throw new VmStateError(`VM "${runner.name}" is running: a full clone copies one of its snapshots, or stop it first`);
         snapshot = (await runner.snapshot(`linked clone ${newName}`, { noRam: true }, op)).id;
       }
       info = await this.library.clone(ref, newName, { ...options, snapshot }, op, runner.folder);

@@ -76,7 +76,7 @@ test('bad input is refused before anything is written, naming the value', async 
   await refused({ name: 'x', ...boot, kernel: '/nonexistent/Image' }, /kernel \/nonexistent\/Image: no such file/);
   await refused({ name: 'x', preset: 'custom', initrd: boot.initrd }, /the custom preset needs a kernel/);
   await refused({ name: 'x', preset: 'debian', ...boot }, /the debian preset boots the Debian guest's own kernel/);
-  await refused({ name: 'x', preset: 'debian', firmware: boot.firmware }, /the debian preset boots Debian's OpenSBI; --firmware goes with --kernel/);
+  await refused({ name: 'x', preset: 'debian', firmware: boot.firmware }, /the debian preset boots Debian's OpenSBI; a firmware of your own goes with a kernel of your own/);
   assert.deepEqual(existsSync(library.root) ? readdirSync(library.root) : [], [], 'no VM, no staging folder, no lock left');
 });
 
