@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { HangarError } from '../../../engine/common/errors.ts';
 import { StateFileError } from '../../../engine/machine/errors.ts';
 import { decodeStateFile, writeStateFile } from '../../../engine/machine/state-file.ts';
+import { prng } from '../storage/support/workload.ts';
 import { scratch } from '../vm/support.ts';
 
 const SEED = 0x5eed_57a7;
@@ -22,18 +23,6 @@ const HEADER = 128;
 const VM = 'fuzz-vm';
 /** More than this much new ArrayBuffer memory during the run means a length field was believed. */
 const MEMORY_BOUND = 256 * 1024 * 1024;
-
-/** mulberry32: small, fast, and the same sequence on every host. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The header's checksum as the format defines it: SHA-256 of the sections, then header bytes 0..63. */
 function resealed(file: Buffer): Buffer {
@@ -75,7 +64,7 @@ test('fuzz state-file: only StateFileError (corrupt), no hang, bounded memory', 
   assert.deepEqual(Buffer.from(clean.ram), Buffer.from(ram));
   assert.deepEqual(resealed(Buffer.from(original)), original);
 
-  const next = random(SEED);
+  const next = prng(SEED);
   const int = (n: number) => Math.floor(next() * n);
   const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
   const mutations: Array<[string, () => Buffer]> = [
