@@ -218,7 +218,14 @@ async function verbs(verb: string, argv: string[], client: ApiClient, want: (pos
     case 'clone': {
       const { options, positionals } = parseArgs(argv, { linked: { type: 'boolean' }, snapshot: { type: 'string' }, json: { type: 'boolean' } });
       const [name, newName] = want(positionals, ['NAME', 'NEW']);
-      const info = await long(client, 'vms:clone', { vm: name!, name: newName!, linked: Boolean(options.linked), snapshot: options.snapshot as string | undefined });
+      const info = await long(client, 'vms:clone', { vm: name!, name: newName!, linked: Boolean(options.linked), snapshot: options.snapshot as string | undefined })
+        .catch((err: unknown) => {
+          // The engine names no flags: the one that answers a running VM's refusal.
+          if (err instanceof ApiRequestError && err.code === 'invalid-state' && / is running: a full clone/.test(err.message)) {
+            throw new ApiRequestError(err.channel, { code: err.code, message: `${err.message} (--snapshot SNAP, or --linked)` });
+          }
+          throw err;
+        });
       print(Boolean(options.json), info, () => `cloned "${name}" as "${info.name}" (${info.id}, ${info.linkedClone ? `linked to snapshot "${info.linkedClone.snapshotName}"` : 'full copy'})`);
       return EXIT.ok;
     }
