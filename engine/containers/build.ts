@@ -12,7 +12,8 @@ import {
   commandForm, ContainerfileError, keyValues, parseContainerfile, splitWords, substitute, type Instruction,
 } from './containerfile.ts';
 import { ContainerError } from './errors.ts';
-import { entryComponents, resolveInside, writeGzipLayer, type LayerBlob } from './layer.ts';
+import { resolveInside } from './confined.ts';
+import { entryComponents, writeGzipLayer, type LayerBlob } from './layer.ts';
 import { hostPlatform, MEDIA, type Descriptor, type ImageConfig } from './oci.ts';
 import type { OperationOptions } from './operation.ts';
 import type { ContainerRuntime, OutputListener } from './runtime.ts';
