@@ -81,14 +81,14 @@ export async function readFileInside(root: string, path: string, maxBytes: numbe
   const components = path.split('/');
   const found = await walk(root, components, { create: false, symlinks: 'follow', directory: false, what, path });
   if (!found.stat) return undefined;
-  const notRegular = () => new InvalidImageError(`${what}: ${path} is not a regular file`);
+  const notRegular = () => new InvalidImageError(`${what}: /${path} is not a regular file`);
   if (!found.stat.isFile()) throw notRegular();
   // O_NOFOLLOW|O_NONBLOCK: the walk saw a regular file there; should that change, never block or follow.
   const handle = await fs.open(found.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     const stat = await handle.stat();
     if (!stat.isFile()) throw notRegular();
-    if (stat.size > maxBytes) throw new InvalidImageError(`${what}: ${path} is larger than ${maxBytes} bytes`);
+    if (stat.size > maxBytes) throw new InvalidImageError(`${what}: /${path} is larger than ${maxBytes} bytes`);
     const data = Buffer.alloc(stat.size);
     const { bytesRead } = await handle.read(data, 0, data.length, 0);
     return data.subarray(0, bytesRead);

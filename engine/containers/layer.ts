@@ -13,7 +13,7 @@ import { createGunzip, createGzip } from 'node:zlib';
 import { DigestCounter } from './digest.ts';
 import { findPlainInside, resolveInside } from './confined.ts';
 import { ContainerError, DigestMismatchError, InvalidImageError, UnsafeLayerError } from './errors.ts';
-import { readTar, writeTar, type TarEntry, type TarInput, type TarRecord } from './tar.ts';
+import { readImageTar, writeTar, type TarEntry, type TarInput, type TarRecord } from './tar.ts';
 
 const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE = '.wh..wh..opq';
@@ -27,18 +27,24 @@ export function entryComponents(path: string, what: string): string[] {
   return parts;
 }
 
-/** The decompressed tar stream of a layer blob (gzip recognised by its magic number). */
+/** The decompressed tar stream of a layer blob (gzip recognised by its magic number); the file is closed however reading ends. */
 async function* layerBytes(blobPath: string): AsyncGenerator<Buffer> {
   const handle = await fs.open(blobPath, 'r');
   const magic = Buffer.alloc(2);
-  await handle.read(magic, 0, 2, 0);
-  await handle.close();
+  try {
+    await handle.read(magic, 0, 2, 0);
+  } finally {
+    await handle.close();
+  }
   const file = createReadStream(blobPath);
   const gzip = magic[0] === 0x1f && magic[1] === 0x8b;
   try {
     yield* (gzip ? file.pipe(createGunzip()) : file) as AsyncIterable<Buffer>;
   } catch (err) {
     throw new InvalidImageError(`layer ${blobPath.slice(-64)}: ${gzip ? 'corrupt gzip stream' : 'unreadable'} (${(err as Error).message})`);
+  } finally {
+    // pipe() does not end its source when the gunzip side stops: a refused layer would keep its descriptor.
+    file.destroy();
   }
 }
 
@@ -54,7 +60,7 @@ export async function forEachLayerEntry(
   signal?: AbortSignal,
 ): Promise<void> {
   const counter = new DigestCounter();
-  for await (const record of readTar(counter.pass(layerBytes(blobPath)))) {
+  for await (const record of readImageTar(counter.pass(layerBytes(blobPath)))) {
     signal?.throwIfAborted();
     const components = entryComponents(record.entry.path, what);
     if (record.entry.type === 'hardlink') entryComponents(record.entry.linkname, `${what}: hard link ${record.entry.path}`);

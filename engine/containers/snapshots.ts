@@ -14,7 +14,7 @@ import { writeGzipLayer, type LayerBlob } from './layer.ts';
 import { MEDIA, type ImageConfig } from './oci.ts';
 import type { ContainerRuntime } from './runtime.ts';
 import type { ResolvedImage } from './store.ts';
-import { readTar, type TarInput } from './tar.ts';
+import { readImageTar, type TarInput } from './tar.ts';
 
 export interface SnapshotInfo {
   id: string;
@@ -116,7 +116,7 @@ export class Snapshots {
 /** Translates the overlay's upper directory (as a raw tar) into an OCI layer. */
 async function ociLayerFrom(rawTar: string, gzPath: string): Promise<LayerBlob> {
   async function* translate(): AsyncGenerator<TarInput> {
-    for await (const { entry, body } of readTar(createReadStream(rawTar) as AsyncIterable<Buffer>)) {
+    for await (const { entry, body } of readImageTar(createReadStream(rawTar) as AsyncIterable<Buffer>)) {
       const path = entry.path.replace(/^\.\/?/, '');
       if (!path) continue;
       const { [OPAQUE_XATTR]: opaque, ...xattrs } = entry.xattrs;
