@@ -186,6 +186,14 @@ export class LayerApplier {
 /** A gzip layer as written: the blob's digest and size, and the diff_id of its tar. */
 export interface LayerBlob { digest: string; diffId: string; size: number }
 
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/** Whether a value read back from disk (snapshot.json, a build-cache entry) is a whole LayerBlob. */
+export function isLayerBlob(value: unknown): value is LayerBlob {
+  const layer = value as Partial<LayerBlob> | null | undefined;
+  return DIGEST.test(String(layer?.digest)) && DIGEST.test(String(layer?.diffId)) && Number.isSafeInteger(layer?.size) && layer!.size! >= 0;
+}
+
 /** Writes entries as a gzip-compressed layer file, hashing both forms on the way. */
 export async function writeGzipLayer(entries: AsyncIterable<TarInput> | Iterable<TarInput>, path: string): Promise<LayerBlob> {
   const diff = new DigestCounter();

@@ -161,6 +161,6 @@ test('fuzz layer unpack: hostile tars change nothing outside the root, and fail 
   const seconds = (performance.now() - started) / 1000;
   console.log(`fuzz layer unpack: ${inputs} inputs (${layers} layers) in ${seconds.toFixed(1)} s, ${refused} refused, ${failures.length} failures (seed ${SEED})`);
   assert.deepEqual(failures, []);
-  assert.ok(inputs > 100, 'enough inputs were tried to mean something');
+  assert.ok(inputs > 50, 'enough inputs were tried to mean something');
   assert.ok(refused > 0 && refused < inputs, 'some inputs were refused and some applied');
 });
