@@ -27,6 +27,13 @@ export function entryComponents(path: string, what: string): string[] {
   return parts;
 }
 
+/** What a whiteout `.wh.NAME` removes: NAME, which must name something ("", "." and ".." do not). */
+function whiteoutTarget(name: string, what: string, path: string): string {
+  const target = name.slice(WHITEOUT_PREFIX.length);
+  if (target === '' || target === '.' || target === '..') throw new UnsafeLayerError(`${what}: whiteout "${path}" names no file of its directory`);
+  return target;
+}
+
 /** The decompressed tar stream of a layer blob (gzip recognised by its magic number); the file is closed however reading ends. */
 async function* layerBytes(blobPath: string): AsyncGenerator<Buffer> {
   const handle = await fs.open(blobPath, 'r');
@@ -64,6 +71,8 @@ export async function forEachLayerEntry(
     signal?.throwIfAborted();
     const components = entryComponents(record.entry.path, what);
     if (record.entry.type === 'hardlink') entryComponents(record.entry.linkname, `${what}: hard link ${record.entry.path}`);
+    const name = components[components.length - 1];
+    if (name?.startsWith(WHITEOUT_PREFIX) && name !== OPAQUE) whiteoutTarget(name, what, record.entry.path);
     await visit(record, components);
   }
   const actual = counter.digest();
@@ -76,13 +85,6 @@ export async function verifyLayer(blobPath: string, diffId: string, what: string
 }
 
 const isRoot = () => process.getuid?.() === 0;
-
-/** What a whiteout `.wh.NAME` removes: NAME, which must name something ("", "." and ".." do not). */
-function whiteoutTarget(name: string, what: string, path: string): string {
-  const target = name.slice(WHITEOUT_PREFIX.length);
-  if (target === '' || target === '.' || target === '..') throw new UnsafeLayerError(`${what}: whiteout "${path}" names no file of its directory`);
-  return target;
-}
 
 /** Whether every component of path below root is still a real directory (none replaced by a symlink since). */
 async function stillDirectory(root: string, path: string): Promise<boolean> {
