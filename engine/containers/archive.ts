@@ -18,7 +18,7 @@ import {
 import type { OperationOptions } from './operation.ts';
 import { normalizeName } from './reference.ts';
 import type { ImageStore, ResolvedImage } from './store.ts';
-import { readTar, writeTar, type TarInput } from './tar.ts';
+import { readImageTar, writeTar, type TarInput } from './tar.ts';
 
 export type ArchiveFormat = 'oci' | 'docker';
 
@@ -45,7 +45,7 @@ async function readArchive(store: ImageStore, file: string, ingested: Set<string
       yield chunk;
     }
   };
-  for await (const { entry, body } of readTar(counted())) {
+  for await (const { entry, body } of readImageTar(counted())) {
     options.signal?.throwIfAborted();
     const path = posix.normalize(entry.path).replace(/^\.\//, '');
     if (path === '..' || path.startsWith('/') || path.startsWith('../')) throw new InvalidImageError(`${file}: archive entry "${entry.path}" points outside the archive`);

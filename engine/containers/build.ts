@@ -8,11 +8,13 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join, posix, relative, resolve, sep } from 'node:path';
+import { writeFileAtomic } from '../common/atomic-file.ts';
 import {
   commandForm, ContainerfileError, keyValues, parseContainerfile, splitWords, substitute, type Instruction,
 } from './containerfile.ts';
 import { ContainerError } from './errors.ts';
-import { entryComponents, resolveInside, writeGzipLayer, type LayerBlob } from './layer.ts';
+import { resolveInside } from './confined.ts';
+import { entryComponents, isLayerBlob, writeGzipLayer, type LayerBlob } from './layer.ts';
 import { hostPlatform, MEDIA, type Descriptor, type ImageConfig } from './oci.ts';
 import type { OperationOptions } from './operation.ts';
 import type { ContainerRuntime, OutputListener } from './runtime.ts';
@@ -199,11 +201,11 @@ export class Builder {
   private async cachedLayer(state: BuildState, key: string, options: BuildOptions, make: () => Promise<LayerBlob>): Promise<boolean> {
     state.key = key;
     const entry = join(this.cacheDir, `${key}.json`);
-    let layer = options.noCache ? undefined : await fs.readFile(entry, 'utf8').then((t) => JSON.parse(t) as LayerBlob, () => undefined);
+    let layer = options.noCache ? undefined : await readCacheEntry(entry, options);
     const cached = layer !== undefined && (await this.runtime.store.hasBlob(layer.digest));
     if (!cached) {
       layer = await make();
-      await fs.writeFile(entry, JSON.stringify(layer));
+      await writeFileAtomic(entry, JSON.stringify(layer));
     }
     state.layers.push({ mediaType: MEDIA.layerGzip, digest: layer!.digest, size: layer!.size });
     state.config.rootfs = { type: 'layers', diff_ids: [...state.config.rootfs.diff_ids, layer!.diffId] };
@@ -295,6 +297,23 @@ export class Builder {
     };
     return { entries, digest: hash.digest('hex') };
   }
+}
+
+/**
+ * The layer a build-cache entry remembers. A damaged entry (a crash before entries were written
+ * atomically, a damaged disk) is a miss, reported through onProgress: the step is made again and
+ * the entry replaced.
+ */
+async function readCacheEntry(path: string, options: OperationOptions): Promise<LayerBlob | undefined> {
+  const text = await fs.readFile(path, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch { /* judged below */ }
+  if (isLayerBlob(value)) return value;
+  options.onProgress?.({ phase: 'build cache', item: `${path} is damaged: the step is made again` });
+  return undefined;
 }
 
 /** A directory's content as copy entries, in a stable order; symlinks stay symlinks. */

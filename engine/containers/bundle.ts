@@ -2,8 +2,7 @@
 // image config, overridden by the caller), its namespaces, mounts, and cgroup limits. The
 // defaults follow `runc spec` and Docker's (capabilities, masked paths).
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFileInside } from './confined.ts';
 import { InvalidImageError } from './errors.ts';
 import type { ExecConfig } from './oci.ts';
 
@@ -65,8 +64,14 @@ export function mergeEnv(...lists: (string[] | undefined)[]): string[] {
   return [...byKey.values()];
 }
 
-async function readLines(path: string): Promise<string[][]> {
-  const text = await readFile(path, 'utf8').catch(() => '');
+/** Bounds what is read of the image's passwd and group files. */
+const MAX_ACCOUNTS_FILE = 4 << 20;
+
+/** The lines of an image's passwd or group file (none when it has none), split into fields. */
+async function readLines(rootfs: string, path: string): Promise<string[][]> {
+  // The image's own file, as the container sees it: a symlink out of the root, to a FIFO or a device is refused.
+  const data = await readFileInside(rootfs, path, MAX_ACCOUNTS_FILE, 'the image');
+  const text = data?.toString('utf8') ?? '';
   return text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':'));
 }
 
@@ -74,8 +79,8 @@ async function readLines(path: string): Promise<string[][]> {
 export async function resolveUser(rootfs: string, user: string | undefined): Promise<{ uid: number; gid: number; additionalGids: number[] }> {
   if (!user) return { uid: 0, gid: 0, additionalGids: [] };
   const [userPart, groupPart] = user.split(':', 2) as [string, string | undefined];
-  const passwd = await readLines(join(rootfs, 'etc/passwd'));
-  const groups = await readLines(join(rootfs, 'etc/group'));
+  const passwd = await readLines(rootfs, 'etc/passwd');
+  const groups = await readLines(rootfs, 'etc/group');
   const numeric = (text: string) => /^\d+$/.test(text) ? Number(text) : undefined;
   let uid = numeric(userPart);
   let gid: number | undefined;

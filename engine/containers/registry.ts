@@ -33,6 +33,8 @@ export interface RegistryOptions {
 const DEFAULT_REGISTRY = 'registry-1.docker.io';
 const ACCEPT = [MEDIA.manifest, MEDIA.index, MEDIA.dockerManifest, MEDIA.dockerManifestList].join(', ');
 const MAX_MANIFEST = 4 << 20;
+/** Token answers and error documents: small JSON. */
+const MAX_DOCUMENT = 1 << 20;
 
 function isLoopback(host: string): boolean {
   const name = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
@@ -48,6 +50,35 @@ interface RegistryRequest {
   headers?: Record<string, string>;
   body?: () => BodyInit;
   scope: 'pull' | 'pull,push';
+}
+
+/**
+ * A response body of at most `limit` bytes. The limit holds while the body streams in: an
+ * announced Content-Length over it is refused before anything is read, and a body that runs past
+ * it (no Content-Length, or a wrong one) is cut off there — never buffered whole first.
+ */
+async function readBounded(response: Response, limit: number, what: string): Promise<Buffer> {
+  const tooLarge = () => new InvalidImageError(`${what}: larger than ${limit >> 20} MiB, refused`);
+  const announced = Number(response.headers.get('content-length') ?? NaN);
+  if (announced > limit) {
+    await response.body?.cancel();
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  const reader = response.body?.getReader();
+  try {
+    for (;;) {
+      const next = await reader?.read();
+      if (!next || next.done) break;
+      length += next.value.length;
+      if (length > limit) throw tooLarge();
+      chunks.push(next.value);
+    }
+  } finally {
+    if (reader && length > limit) await reader.cancel().catch(() => { /* the connection is gone already */ });
+  }
+  return Buffer.concat(chunks, length);
 }
 
 const basicAuth = (c: Credentials) => `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
@@ -118,7 +149,12 @@ export class RegistryClient {
       throw new RegistryError(`${endpoint.registry}: token service ${realm.origin}: ${(err.cause as Error)?.message ?? err.message}`);
     });
     if (!response.ok) throw new RegistryError(`${endpoint.registry}: the token service refused (${response.status})`, response.status);
-    const body = (await response.json()) as { token?: string; access_token?: string };
+    let body: { token?: string; access_token?: string };
+    try {
+      body = JSON.parse((await readBounded(response, MAX_DOCUMENT, `${endpoint.registry}: token`)).toString('utf8')) as typeof body;
+    } catch (err) {
+      throw new RegistryError(`${endpoint.registry}: the token service sent no valid token document (${(err as Error).message})`);
+    }
     const token = body.token ?? body.access_token;
     if (!token) throw new RegistryError(`${endpoint.registry}: the token service sent no token`);
     return token;
@@ -127,7 +163,7 @@ export class RegistryClient {
   private async fail(endpoint: Endpoint, response: Response, what: string): Promise<never> {
     let detail = '';
     try {
-      const body = (await response.json()) as { errors?: { code: string; message: string }[] };
+      const body = JSON.parse((await readBounded(response, MAX_DOCUMENT, 'error document')).toString('utf8')) as { errors?: { code: string; message: string }[] };
       detail = body.errors?.map((e) => `${e.code}: ${e.message}`).join('; ') ?? '';
     } catch { /* not a registry error document */ }
     throw new RegistryError(`${endpoint.registry}/${endpoint.repository}: ${what}: HTTP ${response.status}${detail ? ` (${detail})` : ''}`, response.status);
@@ -137,8 +173,7 @@ export class RegistryClient {
   private async getManifest(endpoint: Endpoint, reference: string, signal?: AbortSignal): Promise<{ data: Buffer; descriptor: Descriptor }> {
     const response = await this.request(endpoint, `/manifests/${reference}`, { headers: { accept: ACCEPT }, scope: 'pull' }, signal);
     if (!response.ok) await this.fail(endpoint, response, `manifest ${reference}`);
-    const data = Buffer.from(await response.arrayBuffer());
-    if (data.length > MAX_MANIFEST) throw new InvalidImageError(`${endpoint.repository}: manifest larger than 4 MiB`);
+    const data = await readBounded(response, MAX_MANIFEST, `${endpoint.repository}: manifest ${reference}`);
     const digest = sha256Digest(data);
     const expected = reference.startsWith('sha256:') ? reference : response.headers.get('docker-content-digest') ?? undefined;
     if (expected && expected !== digest) throw new DigestMismatchError(`${endpoint.repository}: manifest ${reference}`, expected, digest);

@@ -323,6 +323,17 @@ export class ContainerRuntime {
     };
   }
 
+  /**
+   * Starts a container and leaves it running on its own; one created with a terminal gets a
+   * pseudo-terminal of the given size that nobody reads (its output still reaches the log).
+   */
+  async startDetached(ref: string, size = { cols: 80, rows: 24 }): Promise<ContainerInfo> {
+    const record = await this.find(ref);
+    if (!record.spec.tty) return this.start(record.id);
+    (await this.startTerminal(record.id, size)).detach();
+    return this.info(record);
+  }
+
   /** Waits until the container's current run ends, and returns its final state. */
   async wait(ref: string): Promise<ContainerInfo> {
     const record = await this.find(ref);

@@ -7,7 +7,7 @@ import * as zlib from 'node:zlib';
 import xz from 'xz-decompress';
 import { listAr, readArMember } from './ar.ts';
 import { FormatError } from './errors.ts';
-import { readTar, type TarRecord } from '../containers/tar.ts';
+import { readTar, type TarRecord } from '../common/tar.ts';
 
 /** Decompresses an xz stream (the xz-decompress WebAssembly decoder). */
 export async function* xzDecompress(source: AsyncIterable<Buffer> | Iterable<Buffer>, what: string): AsyncGenerator<Buffer> {
@@ -63,14 +63,10 @@ export async function* readDebData(path: string): AsyncGenerator<TarRecord> {
   if (!data) throw new FormatError(`${path}: no data.tar member`);
   const decompress = decompressor(data.name, path);
   const content = (async function* () { yield* decompress(readArMember(path, data)); })();
-  try {
-    for await (const record of readTar(content)) {
-      record.entry.path = record.entry.path.replace(/^\.?\/+/, '');
-      yield record;
-    }
-  } finally {
-    // readTar does not close its source when its reader stops early: close the decompressor here.
-    await content.return(undefined);
+  // readTar closes its source (the decompressor) however the reading ends.
+  for await (const record of readTar(content, (message) => new FormatError(`${path}: ${message}`))) {
+    record.entry.path = record.entry.path.replace(/^\.?\/+/, '');
+    yield record;
   }
 }
 

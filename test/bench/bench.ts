@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { GuestConsole, SHELL_PROMPT } from '../support/guest-console.ts';
 import { startGuestMachine } from '../support/guest-machine.ts';
 import { ensureDebianGuest } from '../../engine/guests/debian.ts';
-import { benchContainerStartup, median } from '../../engine/containers/bench.ts';
+import { benchContainerStartup, median } from './containers.ts';
 import { createQcow2, createRaw, type DiskFormat } from '../../engine/storage/index.ts';
 import { benchVms } from './vms.ts';
 

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median } from '../../engine/containers/bench.ts';
+import { median } from './containers.ts';
 import { VmLibrary } from '../../engine/vm/library.ts';
 import { machineParts } from '../../engine/vm/runner-machine.ts';
 import { VmRunners } from '../../engine/vm/runners.ts';

@@ -14,6 +14,17 @@ export function containerHandlers(core: ServiceCore): HandlersOf<'containers'> {
     core.watcher.poke();
     return (await runtime()).inspect(container);
   };
+  /** A container with a terminal started here hands it to the hub (the app's console for it). */
+  const start = async (container: string, size: { cols?: number; rows?: number } = {}) => {
+    const rt = await runtime();
+    const info = await rt.inspect(container);
+    if (info.tty) {
+      await core.terminals.adoptConsole(info.id, rt.startTerminal(info.id, { cols: size.cols ?? DEFAULT_SIZE.cols, rows: size.rows ?? DEFAULT_SIZE.rows }));
+    } else {
+      await rt.start(info.id);
+    }
+    return info.id;
+  };
   return {
     'containers:list': async () => (await runtime()).list(),
     'containers:inspect': async ({ container }) => (await runtime()).inspect(container),
@@ -22,16 +33,7 @@ export function containerHandlers(core: ServiceCore): HandlersOf<'containers'> {
       core.watcher.poke();
       return info;
     },
-    'containers:start': async ({ container, cols, rows }) => {
-      const rt = await runtime();
-      const info = await rt.inspect(container);
-      if (info.tty) {
-        await core.terminals.adoptConsole(info.id, rt.startTerminal(info.id, { cols: cols ?? DEFAULT_SIZE.cols, rows: rows ?? DEFAULT_SIZE.rows }));
-      } else {
-        await rt.start(info.id);
-      }
-      return changed(info.id);
-    },
+    'containers:start': async ({ container, cols, rows }) => changed(await start(container, { cols, rows })),
     'containers:stop': async ({ container, timeoutSeconds }) => {
       await (await runtime()).stop(container, timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000);
       return changed(container);
@@ -71,8 +73,10 @@ export function containerHandlers(core: ServiceCore): HandlersOf<'containers'> {
 
     'containers:snapshots': async ({ container }) => (await snapshots()).list(container),
     'containers:snapshot': async ({ container }) => (await snapshots()).take(container),
+    // A running container is stopped, rolled back and started again (through the hub, as above).
     'containers:restore': async ({ container, snapshot }) => {
-      await (await snapshots()).restore(container, snapshot);
+      await (await snapshots()).restore(container, snapshot, { start: (id) => start(id) });
+      core.watcher.poke();
       return null;
     },
     'containers:commit': async ({ container, snapshot, image }) => {

@@ -16,8 +16,8 @@ const USAGE = `usage: hangar ct run [--name N] [--rm] [-d] [-it] [--memory SIZE]
        hangar ct start|stop|kill|pause|resume|rm NAME   (stop --time SECONDS, kill --signal SIG, rm --force)
        hangar ct exec [-it] NAME CMD...
        hangar ct logs NAME | stats NAME [--json] | ls [--json]
-       hangar ct snapshot NAME take|list [--json]|restore SNAP
-       hangar ct snapshot NAME commit SNAP NAME:TAG`;
+       hangar ct snapshot NAME take SNAP | list [--json] | restore SNAP | rm SNAP
+       hangar ct snapshot NAME commit SNAP NAME:TAG   (SNAP: a snapshot's name or id)`;
 
 const VERBS = ['run', 'create', 'start', 'stop', 'kill', 'pause', 'resume', 'rm', 'exec', 'logs', 'stats', 'ls', 'snapshot'];
 
@@ -133,8 +133,7 @@ export async function run(argv: string[]): Promise<number> {
       if (options.rm && options.detach) throw new UsageError('--rm needs an attached run (it cannot be combined with -d)');
       const created = await runtime.create(image, spec, { onProgress: progressPrinter() });
       if (options.detach) {
-        if (spec.tty) (await runtime.startTerminal(created.id, terminalSize())).detach();
-        else await runtime.start(created.id);
+        await runtime.startDetached(created.id, terminalSize());
         console.log(created.name);
         return EXIT.ok;
       }
@@ -162,13 +161,9 @@ export async function run(argv: string[]): Promise<number> {
       if (options.rm) await runtime.remove(created.id, { force: true });
       return status;
     }
-    case 'start': {
-      const name = one(parseArgs(rest, {}).positionals);
-      const info = await runtime.inspect(name);
-      if (info.tty) (await runtime.startTerminal(name, terminalSize())).detach();
-      else await runtime.start(name);
+    case 'start':
+      await runtime.startDetached(one(parseArgs(rest, {}).positionals), terminalSize());
       return EXIT.ok;
-    }
     case 'stop': {
       const { options, positionals } = parseArgs(rest, { time: { type: 'string', short: 't' } });
       const seconds = options.time === undefined ? 10 : Number(options.time);
@@ -242,31 +237,45 @@ async function snapshot(service: ContainersService, argv: string[]): Promise<num
   const [name, action, ...args] = positionals;
   const expect = (count: number, form: string) => {
     if (args.length !== count) throw new UsageError(`ct snapshot NAME ${form}\n${USAGE}`);
+    return args[0]!;
   };
-  if (!name || !action) throw new UsageError(`ct snapshot NAME take|list|restore SNAP|commit SNAP NAME:TAG\n${USAGE}`);
+  if (!name || !action) throw new UsageError(`ct snapshot NAME take SNAP|list|restore SNAP|rm SNAP|commit SNAP NAME:TAG\n${USAGE}`);
+  const snapshots = service.snapshots;
   switch (action) {
-    case 'take':
-      expect(0, 'take');
-      console.log((await service.snapshots.take(name)).id);
-      return EXIT.ok;
-    case 'list': {
-      expect(0, 'list');
-      const list = await service.snapshots.list(name);
-      if (options.json) console.log(JSON.stringify(list, null, 2));
-      else for (const s of list) console.log(`${s.id}  ${s.created}  ${formatBytes(s.layer.size)}`);
+    case 'take': {
+      const snap = await snapshots.take(name, expect(1, 'take SNAP'));
+      console.log(`took snapshot "${snap.name}" (${snap.id}) of ${name}`);
       return EXIT.ok;
     }
-    case 'restore':
-      expect(1, 'restore SNAP');
-      await service.snapshots.restore(name, args[0]!);
+    case 'list': {
+      expect(0, 'list');
+      const list = await snapshots.list(name, { onDamaged: (message) => console.error(`hangar ct: ${message}`) });
+      if (options.json) console.log(JSON.stringify(list, null, 2));
+      else {
+        console.log(`${'SNAPSHOT'.padEnd(24)} ${'ID'.padEnd(12)} ${'CREATED'.padEnd(24)} SIZE`);
+        for (const s of list) console.log(`${s.name.padEnd(24)} ${s.id} ${s.created.padEnd(24)} ${formatBytes(s.layer.size)}`);
+      }
       return EXIT.ok;
+    }
+    case 'restore': {
+      const snap = expect(1, 'restore SNAP');
+      const info = await snapshots.restore(name, snap);
+      console.log(`restored snapshot "${snap}"${info.status === 'running' ? ` (${name} was running: it runs again from the snapshot)` : ''}`);
+      return EXIT.ok;
+    }
+    case 'rm': {
+      const snap = expect(1, 'rm SNAP');
+      await snapshots.remove(name, snap);
+      console.log(`deleted snapshot "${snap}"`);
+      return EXIT.ok;
+    }
     case 'commit': {
       expect(2, 'commit SNAP NAME:TAG');
-      const image = await service.snapshots.commit(name, args[0]!, args[1]!);
+      const image = await snapshots.commit(name, args[0]!, args[1]!);
       console.log(`${image.name} ${image.descriptor.digest}`);
       return EXIT.ok;
     }
     default:
-      throw new UsageError(`unknown snapshot action "${action}" (take, list, restore, commit)`);
+      throw new UsageError(`unknown snapshot action "${action}" (take, list, restore, rm, commit)`);
   }
 }

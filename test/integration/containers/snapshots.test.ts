@@ -1,7 +1,9 @@
-// Snapshots of a container's writable layer: restore brings a deleted file back; a committed
-// snapshot is an image whose containers see the file (and not what the container deleted).
+// Snapshots of a container's writable layer, by name: restore brings a deleted file back (a
+// running container runs again from the snapshot); a committed snapshot is an image whose
+// containers see the file (and not what the container deleted); rm deletes one.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerRuntime } from '../../../engine/containers/runtime.ts';
 import { Snapshots } from '../../../engine/containers/snapshots.ts';
@@ -46,33 +48,53 @@ async function runOnce(image: string, script: string): Promise<string> {
 }
 
 test('write, snapshot (while running), delete, restore: the file is back', async () => {
-  const c = await runtime.create('busybox', { name: 'snappy', command: ['sleep', '60'] });
+  // PID 1 ends on SIGTERM (a plain sleep as PID 1 ignores it: each stop would wait its 10 s for SIGKILL).
+  const c = await runtime.create('busybox', { name: 'snappy', command: ['sh', '-c', 'trap "exit 0" TERM; sleep 60 & wait'] });
   await runtime.start(c.id);
   // /etc removed and made again: an opaque directory in the overlay, .wh..wh..opq in the layer.
-  await sh('snappy', 'mkdir -p /data && echo precious > /data/file && rm -r /etc && mkdir /etc && echo fresh > /etc/only');
-  const snap = await snapshots.take('snappy');
+  // Two files of the image deleted: two whiteouts, which overlayfs may share as one inode (hard links).
+  await sh('snappy', 'mkdir -p /data && echo precious > /data/file && rm -r /etc && mkdir /etc && echo fresh > /etc/only && rm /bin/vi /bin/ed');
+  const snap = await snapshots.take('snappy', 'precious');
+  assert.equal(snap.name, 'precious');
   assert.equal((await runtime.inspect('snappy')).status, 'running', 'the capture pause is undone');
   assert.match(snap.layer.digest, /^sha256:/);
-  assert.deepEqual((await snapshots.list('snappy')).map((s) => s.id), [snap.id]);
+  assert.deepEqual((await snapshots.list('snappy')).map((s) => [s.id, s.name]), [[snap.id, 'precious']]);
+  await assert.rejects(snapshots.take('snappy', 'precious'), /already has a snapshot named "precious"/);
   await sh('snappy', 'rm -r /data && echo other > /etc/group');
-  await assert.rejects(snapshots.restore('snappy', snap.id), /stop it before restoring/);
   await runtime.stop('snappy', 1000);
   await snapshots.restore('snappy', snap.id);
+  assert.equal((await runtime.inspect('snappy')).status, 'exited', 'a stopped container stays stopped');
   await runtime.start('snappy');
   assert.equal(await sh('snappy', 'cat /data/file; ls /etc'), 'precious\nonly\n');
+});
+
+test('restoring a running container restarts it from the snapshot, as a VM\'s restore does', async () => {
+  const before = (await runtime.inspect('snappy')).startedAt;
+  await sh('snappy', 'echo changed > /data/file && touch /after-snapshot');
+  const restored = await snapshots.restore('snappy', 'precious');
+  assert.equal(restored.status, 'running');
+  assert.notEqual(restored.startedAt, before, 'a new run');
+  assert.equal(await sh('snappy', 'cat /data/file; test -e /after-snapshot || echo gone'), 'precious\ngone\n');
+  await runtime.pause('snappy');
+  assert.equal((await snapshots.restore('snappy', 'precious')).status, 'running', 'a paused one too');
   await runtime.stop('snappy', 1000);
 });
 
 test('a committed snapshot runs as a new image with the file there (and deletions kept)', async () => {
-  const [snap] = await snapshots.list('snappy');
-  const image = await snapshots.commit('snappy', snap!.id, 'snappy:committed');
+  const image = await snapshots.commit('snappy', 'precious', 'snappy:committed');
   assert.equal(image.manifest.layers.length, 2);
-  assert.equal(await runOnce('snappy:committed', 'cat /data/file; ls /etc'), 'precious\nonly\n');
+  assert.equal(await runOnce('snappy:committed', 'cat /data/file; ls /etc; test -e /bin/vi || echo no vi; test -e /bin/ed || echo no ed; ls /bin/sed'), 'precious\nonly\nno vi\nno ed\n/bin/sed\n');
 });
 
-test('an unknown snapshot is refused clearly', async () => {
+test('an unknown snapshot is refused clearly; a removed one is gone', async () => {
   await assert.rejects(snapshots.restore('snappy', 'abcdefabcdef'), /has no snapshot "abcdefabcdef"/);
   await assert.rejects(snapshots.commit('snappy', '../../etc', 'x:y'), /has no snapshot/);
+  await assert.rejects(snapshots.take('snappy', '../evil'), /snapshot name "..\/evil"/);
+  const [snap] = await snapshots.list('snappy');
+  await snapshots.remove('snappy', 'precious');
+  assert.deepEqual(await snapshots.list('snappy'), []);
+  assert.equal(existsSync(join(runtime.root, 'containers', (await runtime.inspect('snappy')).id, 'snapshots', snap!.id)), false);
+  await assert.rejects(snapshots.remove('snappy', 'precious'), /has no snapshot "precious"/);
 });
 
 test('without overlayfs (a copied root filesystem) snapshots cover the whole root and commit as one layer', async () => {
@@ -81,7 +103,7 @@ test('without overlayfs (a copied root filesystem) snapshots cover the whole roo
   const c = await copying.create('busybox', { name: 'copied', command: ['sleep', '60'] });
   await copying.start(c.id);
   await sh('copied', 'echo kept > /kept && rm /etc/group');
-  const snap = await copySnapshots.take('copied');
+  const snap = await copySnapshots.take('copied', 'whole-root');
   await sh('copied', 'rm /kept');
   await copying.stop('copied', 1000);
   await copySnapshots.restore('copied', snap.id);

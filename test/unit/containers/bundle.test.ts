@@ -2,9 +2,11 @@
 // users resolved in the image's own passwd and group files, and limits in config.json.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mergeEnv, planProcess, resolveUser, runtimeConfig } from '../../../engine/containers/bundle.ts';
+import { InvalidImageError, UnsafeLayerError } from '../../../engine/containers/errors.ts';
 import { scratchDir } from '../../integration/containers/fixtures.ts';
 
 let scratch: ReturnType<typeof scratchDir>;
@@ -56,4 +58,26 @@ test('config.json carries limits, namespaces, read-only root and mounts', async 
   assert.deepEqual(config.linux.resources.pids, { limit: 64 });
   assert.ok(!config.linux.namespaces.some((n) => n.type === 'network'), 'host network: no network namespace');
   assert.deepEqual(config.mounts.find((m) => m.destination === '/data')?.options, ['rbind', 'ro']);
+});
+
+test('the image\'s passwd is read inside its root: a symlink to a FIFO, out of the root or to the host\'s shadow is refused', async () => {
+  const image = (label: string, make: (etc: string) => void) => {
+    const root = join(scratch.dir, label);
+    mkdirSync(join(root, 'etc'), { recursive: true });
+    make(join(root, 'etc'));
+    return root;
+  };
+  const fifo = image('fifo', (etc) => { execFileSync('mkfifo', [join(etc, 'pipe')]); symlinkSync('pipe', join(etc, 'passwd')); });
+  const started = Date.now();
+  await assert.rejects(resolveUser(fifo, 'app'), (err: Error) => err instanceof InvalidImageError && /\/etc\/passwd is not a regular file/.test(err.message));
+  assert.ok(Date.now() - started < 2000, 'refused at once, not blocked on the FIFO');
+  // Absolute targets are the container's own: /etc/shadow of the image, which it does not have.
+  const absolute = image('absolute', (etc) => symlinkSync('/etc/shadow', join(etc, 'passwd')));
+  await assert.rejects(resolveUser(absolute, 'root'), /user "root" is not in the image's \/etc\/passwd/);
+  const climbing = image('climbing', (etc) => symlinkSync('../../../../../../../../etc/passwd', join(etc, 'passwd')));
+  await assert.rejects(resolveUser(climbing, 'root'), (err: Error) => err instanceof UnsafeLayerError && /leads outside the root/.test(err.message));
+  const huge = image('huge', (etc) => writeFileSync(join(etc, 'passwd'), Buffer.alloc((4 << 20) + 1, 0x41)));
+  await assert.rejects(resolveUser(huge, 'root'), /\/etc\/passwd is larger than/);
+  const inside = image('inside', (etc) => { writeFileSync(join(etc, 'passwd.real'), 'app:x:7:8::/:/bin/sh\n'); symlinkSync('/etc/passwd.real', join(etc, 'passwd')); });
+  assert.deepEqual(await resolveUser(inside, 'app'), { uid: 7, gid: 8, additionalGids: [] }, 'a symlink inside the image is followed there');
 });

@@ -2,11 +2,11 @@
 // the store; whiteouts and opaque directories follow the OCI image spec.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256Digest } from '../../../engine/containers/digest.ts';
 import { DigestMismatchError, InvalidImageError, UnsafeLayerError } from '../../../engine/containers/errors.ts';
-import { LayerApplier } from '../../../engine/containers/layer.ts';
+import { LayerApplier, verifyLayer } from '../../../engine/containers/layer.ts';
 import { ImageStore } from '../../../engine/containers/store.ts';
 import { importArchive } from '../../../engine/containers/archive.ts';
 import { archiveOf, ociLayout, scratchDir, tarBuffer } from '../../integration/containers/fixtures.ts';
@@ -74,7 +74,7 @@ describe('applying layers', () => {
     writeFileSync(join(secret, 'key'), 'secret');
     await assert.rejects(
       applyAll('hardlink-escape', [[symlink('out', '../secret-dir'), hardlink('stolen', 'out/key')]]),
-      (err: Error) => err instanceof UnsafeLayerError && /leads outside the root/.test(err.message),
+      (err: Error) => err instanceof UnsafeLayerError && /goes through the symlink "out"/.test(err.message),
     );
   });
 
@@ -155,5 +155,63 @@ describe('importing bad images', () => {
     writeFileSync(archive, Buffer.alloc(4096, 0x41));
     await assert.rejects(importArchive(store, archive, undefined), /checksum mismatch/);
     assert.equal(existsSync(join(store.layout, 'index.json')), true);
+  });
+});
+
+describe('hostile layers (that verifyLayer let through before)', () => {
+  /** A root laid out as the store lays one out (ROOT/tmp/rootfs-*), with a file beside it in tmp. */
+  function storeLikeRoot(label: string) {
+    const tmp = join(scratch.dir, `${label}-store`, 'tmp');
+    const root = join(tmp, 'rootfs-1');
+    mkdirSync(root, { recursive: true });
+    writeFileSync(join(tmp, 'partial-download'), 'keep me');
+    return { tmp, root };
+  }
+
+  /** verifyLayer (as an import does), then the applier (as ct create does); `verify: false` for the applier alone. */
+  async function applyTo(root: string, label: string, entries: TarInput[], { verify = true } = {}): Promise<void> {
+    const tar = await tarBuffer(entries);
+    const blob = join(scratch.dir, `${label}.tar`);
+    writeFileSync(blob, tar);
+    if (verify) await verifyLayer(blob, sha256Digest(tar), label);
+    await new LayerApplier(root).apply(blob, sha256Digest(tar), label);
+  }
+
+  test('a whiteout aimed past the root (".wh..." = "..") is refused and removes nothing outside', async () => {
+    const { tmp, root } = storeLikeRoot('whiteout-up');
+    for (const verify of [true, false]) {
+      await assert.rejects(applyTo(root, 'whiteout-up', [file('.wh...', '')], { verify }), UnsafeLayerError);
+      assert.equal(readFileSync(join(tmp, 'partial-download'), 'utf8'), 'keep me');
+      assert.ok(existsSync(root));
+    }
+    await assert.rejects(applyTo(root, 'whiteout-self', [dir('d'), file('d/.wh.', '')], { verify: false }), UnsafeLayerError);
+    assert.ok(existsSync(join(root, 'd')), 'a whiteout naming nothing removes nothing');
+  });
+
+  test('metadata of a directory entry later replaced by a symlink never reaches the symlink\'s target', async () => {
+    const { tmp, root } = storeLikeRoot('metadata-through-link');
+    const victim = join(tmp, 'partial-download');
+    chmodSync(victim, 0o600);
+    mkdirSync(join(tmp, 'd'), { mode: 0o700 });
+    const before = statSync(victim);
+    await applyTo(root, 'metadata-through-link', [
+      { entry: { path: 'a', type: 'dir', mode: 0o777, mtime: 1234 } },
+      symlink('a', victim),
+      { entry: { path: 'sub', type: 'dir' } },
+      { entry: { path: 'sub/d', type: 'dir', mode: 0o777, mtime: 1234 } },
+      symlink('sub', tmp),
+    ]);
+    const after = statSync(victim);
+    assert.equal(after.mode & 0o7777, 0o600, 'the host file keeps its mode');
+    assert.equal(after.mtimeMs, before.mtimeMs, 'and its mtime');
+    assert.equal(statSync(join(tmp, 'd')).mode & 0o7777, 0o700, 'a host directory reached through a replaced parent keeps its mode');
+    assert.equal(readlinkSync(join(root, 'a')), victim, 'the symlink itself is in the root');
+  });
+
+  test('a hard link to a symlink, or through one, is refused', async () => {
+    const { tmp, root } = storeLikeRoot('hardlink-symlink');
+    const hardlink = (path: string, linkname: string): TarInput => ({ entry: { path, type: 'hardlink', linkname } });
+    await assert.rejects(applyTo(root, 'hardlink-to-symlink', [symlink('s', join(tmp, 'partial-download')), hardlink('h', 's')]), UnsafeLayerError);
+    await assert.rejects(applyTo(root, 'hardlink-via-symlink', [dir('real'), file('real/f', 'x'), symlink('via', 'real'), hardlink('h2', 'via/f')]), UnsafeLayerError);
   });
 });

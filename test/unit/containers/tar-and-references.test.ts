@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readTar } from '../../../engine/containers/tar.ts';
+import { readImageTar as readTar } from '../../../engine/containers/tar.ts';
 import { parseReference, normalizeName } from '../../../engine/containers/reference.ts';
 import { scratchDir, tarBuffer } from '../../integration/containers/fixtures.ts';
 

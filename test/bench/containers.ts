@@ -5,8 +5,8 @@ import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ContainersService } from './index.ts';
-import { unmount } from './host.ts';
+import { ContainersService } from '../../engine/containers/index.ts';
+import { unmount } from '../../engine/containers/host.ts';
 
 const BUSYBOX = '/bin/busybox';
 const COMMAND = ['/bin/busybox', 'true'];
