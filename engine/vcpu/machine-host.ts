@@ -117,7 +117,8 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
   private startVcpuThreads(script: URL, mailboxes: SharedArrayBuffer): void {
     for (let hart = 0; hart < this.config.harts; hart++) {
       const vcpu = startThread(script, {
-        hart, harts: this.config.harts, ramBytes: this.config.ramBytes, control: this.control.buffer, mailboxes,
+        hart, harts: this.config.harts, ramBytes: this.config.ramBytes, jitThreshold: this.config.jitThreshold,
+        control: this.control.buffer, mailboxes,
       } satisfies VcpuData);
       vcpu.worker.on('message', (message: VcpuFailure) => this.fail(message.message));
       vcpu.worker.on('error', (err) => this.fail(`hart ${hart}: ${err.message}`));
@@ -125,10 +126,10 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
     }
   }
 
-  private startHarts({ memory, module, clint }: Extract<DeviceMessage, { type: 'started' }>): void {
+  private startHarts({ memory, module }: Extract<DeviceMessage, { type: 'started' }>): void {
     this.clock = new GuestClock(memory);
     this.boardSent = true;
-    for (const { worker } of this.vcpus) worker.postMessage({ memory, module, clint } satisfies VcpuBoard);
+    for (const { worker } of this.vcpus) worker.postMessage({ memory, module } satisfies VcpuBoard);
   }
 
   private fail(message: string): void {

@@ -1,7 +1,7 @@
 // What the threads of a running machine tell its owner (MachineHost) by message. Everything the
 // guest's progress depends on crosses in shared memory instead (control.ts, mmio-mailbox.ts,
 // byte-ring.ts); these messages need the owner's event loop, never the machine's.
-import type { BusWindow, MachineConfig } from '../machine/machine.ts';
+import type { MachineConfig } from '../machine/machine.ts';
 import type { StateFileSummary } from '../vm/state-file.ts';
 
 /**
@@ -28,7 +28,7 @@ export interface MachineExit {
 /** From the device thread. */
 export type DeviceMessage =
   /** The board is built: what the vCPU threads need to start. */
-  | { type: 'started'; memory: WebAssembly.Memory; module: WebAssembly.Module; clint: BusWindow }
+  | { type: 'started'; memory: WebAssembly.Memory; module: WebAssembly.Module }
   /** The machine is booted or restored: the harts run. */
   | { type: 'running' }
   /** Bytes the guest wrote to the serial console (ttyS0). */
@@ -53,6 +53,8 @@ export interface VcpuData {
   hart: number;
   harts: number;
   ramBytes: number;
+  /** MachineConfig.jitThreshold. */
+  jitThreshold?: number;
   control: SharedArrayBuffer;
   mailboxes: SharedArrayBuffer;
 }
@@ -61,7 +63,6 @@ export interface VcpuData {
 export interface VcpuBoard {
   memory: WebAssembly.Memory;
   module: WebAssembly.Module;
-  clint: BusWindow;
 }
 
 /** What the device thread is started with. */
