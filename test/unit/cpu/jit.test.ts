@@ -57,24 +57,31 @@ replacement:
   m.expectX({ s2: 1n, s3: 2n });
 });
 
-test('an atomic store (run by the interpreter) into compiled code: the new instruction runs', async () => {
-  const [, m] = await bothWays(`
+/**
+ * Three calls of `patched` (which sets a0 to 1 until it is rewritten to set `replacement`),
+ * summing a0 in s2; `rewrite` runs after each call (t0 holds patched's address, t1 the new word).
+ */
+function callsOfPatched(rewrite: string, replacement: number): [string, string] {
+  return [`
     li s1, 3
 again:
     call patched
     add s2, s2, a0
     la t0, patched
     lw t1, replacement
-    amoswap.w zero, t1, (t0)
+${rewrite}
     addi s1, s1, -1
-    bnez s1, again`, {
-    data: `
+    bnez s1, again`, `
 patched:
     addi a0, zero, 1
     ret
 replacement:
-    addi a0, zero, 10`,
-  });
+    addi a0, zero, ${replacement}`];
+}
+
+test('an atomic store (run by the interpreter) into compiled code: the new instruction runs', async () => {
+  const [code, data] = callsOfPatched('    amoswap.w zero, t1, (t0)', 10);
+  const [, m] = await bothWays(code, { data });
   m.expectX({ s2: 21n }); // 1 + 10 + 10
 });
 
@@ -106,22 +113,12 @@ original:
 
 test('code a device rewrites behind the hart\'s back runs after FENCE.I', async () => {
   let rewrites = 0;
-  const [, m] = await bothWays(`
-    li s1, 3
-    li s4, ${MMIO_BASE}
-again:
-    call patched
-    add s2, s2, a0
-    lw zero, 0(s4)
-    fence.i
-    addi s1, s1, -1
-    bnez s1, again`, {
-    data: `
-patched:
-    addi a0, zero, 1
-    ret
-replacement:
-    addi a0, zero, 100`,
+  const [code, data] = callsOfPatched(`
+    li t2, ${MMIO_BASE}
+    lw zero, 0(t2)
+    fence.i`, 100);
+  const [, m] = await bothWays(code, {
+    data,
     // The device's register read copies `replacement` over `patched` (as a DMA write would).
     setup: (machine) => {
       machine.bus.readValue = () => {
