@@ -9,7 +9,7 @@
 import {
   HART_PC, HART_X, HART_F, HART_WAITING, HART_INSTRET, HART_RESERVATION, HART_RESERVED_VALUE,
   HART_IRQ_LINES, HART_JIT_RETIRED, HART_JIT_YIELD, RVC_TABLE, JIT_ENTRY_STATE, JIT_ENTRY_RUNS,
-  EXIT_BUDGET, EXIT_IDLE,
+  JIT_STATE_COUNTING, EXIT_BUDGET, EXIT_IDLE, NO_RESERVATION,
 } from '../layout';
 import {
   hb, selectHart, configure, raise, excCause, excTval, clearException, refreshTime, priv,
@@ -43,7 +43,6 @@ const CHUNK: i32 = 1024;
 /** Chunks between readings of the host clock (for the timer comparisons). */
 const CHUNKS_PER_CLOCK: i32 = 4;
 const NO_PAGE: u64 = <u64>-1;
-const NO_RESERVATION: u64 = <u64>-1;
 // Major opcodes (insn[6:2]) jit.ts translates; after any other instruction a block may start.
 const TRANSLATED_OPCODES: u32 = (1 << 0x00) | (1 << 0x04) | (1 << 0x05) | (1 << 0x06) | (1 << 0x08)
   | (1 << 0x0c) | (1 << 0x0d) | (1 << 0x0e) | (1 << 0x18) | (1 << 0x19) | (1 << 0x1b);
@@ -74,7 +73,7 @@ export function resetHart(hart: i32, pc: u64, a0: u64, a1: u64, a2: u64): void {
   setX(12, a2);
   setField(HART_PC, pc);
   setField(HART_INSTRET, 0);
-  setField(HART_RESERVATION, NO_RESERVATION);
+  setField(HART_RESERVATION, <u64>NO_RESERVATION);
   atomic.store<i32>(hb + HART_IRQ_LINES, 0);
   resetCsrs(<u64>hart);
   flushTlb();
@@ -221,7 +220,7 @@ function atomicOperation(insn: u32): void {
   }
   if (op == AMO_SC) {
     const reserved = field(HART_RESERVATION) == va;
-    setField(HART_RESERVATION, NO_RESERVATION);
+    setField(HART_RESERVATION, <u64>NO_RESERVATION);
     if (!reserved) {
       if ((va & (size - 1)) != 0) return raise(CAUSE_STORE_MISALIGNED, va);
       setX(rd, 1);
@@ -342,7 +341,7 @@ export function run(hart: i32, budget: i32): i32 {
         blockStart = false;
         const host = <u32>(pc + fetchAddend);
         const entry = blockEntry(host);
-        if (entry != 0 && load<i32>(entry, JIT_ENTRY_STATE) == 0) countRun(entry); // may translate it
+        if (entry != 0 && load<i32>(entry, JIT_ENTRY_STATE) == JIT_STATE_COUNTING) countRun(entry); // may translate it
         const state = entry != 0 ? load<i32>(entry, JIT_ENTRY_STATE) : -1;
         if (state > 0 && n + state <= budget) {
           // uses: the colder way is evicted first

@@ -32,8 +32,9 @@ import {
   HART_JIT_YIELD,
   JIT_BASE, JIT_HART_SIZE, JIT_ENTRIES, JIT_ENTRY_SIZE, JIT_ENTRY_HOST, JIT_ENTRY_STATE,
   JIT_ENTRY_RUNS, JIT_ENTRY_GENERATION, JIT_ENTRY_EPOCH, JIT_ENTRY_BYTES, JIT_ENTRY_SPARE,
-  JIT_ENTRY_CHECKSUM, JIT_BATCH, JIT_QUEUE, JIT_QUEUE_SLOTS, JIT_BUFFER, JIT_THRESHOLD, RVC_TABLE,
-  TLB_ENTRIES,
+  JIT_ENTRY_CHECKSUM, JIT_STATE_COUNTING, JIT_STATE_UNTRANSLATABLE, JIT_STATE_QUEUED, JIT_BATCH,
+  JIT_QUEUE, JIT_QUEUE_SLOTS, JIT_BUFFER, JIT_THRESHOLD, RVC_TABLE, TLB_ENTRIES, TLB_ENTRY_SHIFT,
+  TLB_ENTRY_TAG, TLB_ENTRY_ADDEND,
 } from '../layout';
 import { hb, hartIndex, excCause, chunkEnd } from './state';
 import { loadSlow, storeSlow, markCodePage, codeGeneration } from './mmu';
@@ -60,10 +61,6 @@ const JIT_MAX_WAIT_CHUNKS: i32 = 4096;
 // Block table entries: layout.ts (JIT_ENTRY_*). The checksum is the low half of a 64-bit
 // FNV-1a; the first entry of each two-way set keeps the set's eviction-patience count in its
 // JIT_ENTRY_SPARE.
-const JIT_ENTRY_HOST = 0, JIT_ENTRY_STATE = 4, JIT_ENTRY_RUNS = 8, JIT_ENTRY_GENERATION = 12, JIT_ENTRY_EPOCH = 16, JIT_ENTRY_BYTES = 20, JIT_ENTRY_SPARE = 24, JIT_ENTRY_CHECKSUM = 28;
-const ENTRY_COUNTING: i32 = 0;
-const ENTRY_UNTRANSLATABLE: i32 = -1;
-const ENTRY_QUEUED: i32 = -2;
 const NO_BLOCK: u32 = 1; // an odd host address: no instruction starts there
 const JIT_SET_BITS: u32 = 15; // two-way sets: JIT_ENTRIES = 2 << JIT_SET_BITS
 const JIT_EVICT_PATIENCE: u32 = 32;
@@ -107,12 +104,12 @@ export function blockEntry(host: u32): usize {
   if (entry != 0) {
     if (load<u32>(entry, JIT_ENTRY_GENERATION) != generation || load<u32>(entry, JIT_ENTRY_EPOCH) != epoch) {
       const state = load<i32>(entry, JIT_ENTRY_STATE);
-      const decided = state > 0 || state == ENTRY_UNTRANSLATABLE;
+      const decided = state > 0 || state == JIT_STATE_UNTRANSLATABLE;
       if (decided && checksum(<usize>host, load<u32>(entry, JIT_ENTRY_BYTES)) == load<u32>(entry, JIT_ENTRY_CHECKSUM)) {
         // The same bytes: the translation (or the verdict that there is none) stands.
         if (state > 0) markCodePage(<usize>host); // the write cleared the page's mark: watch it again
       } else if (decided) {
-        store<i32>(entry, ENTRY_COUNTING, JIT_ENTRY_STATE);
+        store<i32>(entry, JIT_STATE_COUNTING, JIT_ENTRY_STATE);
         store<u32>(entry, 0, JIT_ENTRY_RUNS);
       } // counting and queued blocks go on: a queued one is translated from the bytes of then
       store<u32>(entry, generation, JIT_ENTRY_GENERATION);
@@ -121,8 +118,8 @@ export function blockEntry(host: u32): usize {
     return entry;
   }
   const first = load<i32>(set, JIT_ENTRY_STATE), second = load<i32>(set + JIT_ENTRY_SIZE, JIT_ENTRY_STATE);
-  const firstCold = first == ENTRY_COUNTING || first == ENTRY_UNTRANSLATABLE;
-  const secondCold = second == ENTRY_COUNTING || second == ENTRY_UNTRANSLATABLE;
+  const firstCold = first == JIT_STATE_COUNTING || first == JIT_STATE_UNTRANSLATABLE;
+  const secondCold = second == JIT_STATE_COUNTING || second == JIT_STATE_UNTRANSLATABLE;
   if (firstCold != secondCold) {
     entry = firstCold ? set : set + JIT_ENTRY_SIZE;
   } else {
@@ -134,7 +131,7 @@ export function blockEntry(host: u32): usize {
     entry = load<u32>(set, JIT_ENTRY_RUNS) <= load<u32>(set + JIT_ENTRY_SIZE, JIT_ENTRY_RUNS) ? set : set + JIT_ENTRY_SIZE;
   }
   store<u32>(entry, host, JIT_ENTRY_HOST);
-  store<i32>(entry, ENTRY_COUNTING, JIT_ENTRY_STATE);
+  store<i32>(entry, JIT_STATE_COUNTING, JIT_ENTRY_STATE);
   store<u32>(entry, 0, JIT_ENTRY_RUNS);
   store<u32>(entry, generation, JIT_ENTRY_GENERATION);
   store<u32>(entry, epoch, JIT_ENTRY_EPOCH);
@@ -302,13 +299,13 @@ function tlbHit(table: u32, size: i32): void {
   byte(I32_WRAP_I64);
   i32Const(TLB_ENTRIES - 1);
   byte(I32_AND);
-  i32Const(4);
+  i32Const(TLB_ENTRY_SHIFT);
   byte(I32_SHL);
   byte(I32_ADD);
   byte(LOCAL_TEE);
   uleb(L_ENTRY);
   byte(I64_LOAD);
-  memarg(3, 0);
+  memarg(3, TLB_ENTRY_TAG);
   localGet(L_VA);
   i64Const(size - 1);
   byte(I64_ADD);
@@ -321,7 +318,7 @@ function hostOfVa(): void {
   localGet(L_VA);
   localGet(L_ENTRY);
   byte(I64_LOAD);
-  memarg(3, 8);
+  memarg(3, TLB_ENTRY_ADDEND);
   byte(I64_ADD);
   byte(I32_WRAP_I64);
 }
@@ -617,7 +614,7 @@ export function countRun(entry: usize): void {
   if (runs < jitThreshold) return;
   const queue = jitArea() + <usize>JIT_QUEUE;
   const queued = load<i32>(queue);
-  store<i32>(entry, ENTRY_QUEUED, JIT_ENTRY_STATE);
+  store<i32>(entry, JIT_STATE_QUEUED, JIT_ENTRY_STATE);
   store<u32>(queue + 4 + (<usize>queued << 2), <u32>entry);
   store<i32>(queue, queued + 1);
   if (queued + 1 >= JIT_BATCH || jitThreshold == 1) translateQueue();
@@ -643,7 +640,7 @@ export function translateQueue(): void {
   let count = 0;
   for (let i = 0; i < queued; i++) {
     const entry = <usize>load<u32>(queue + 4 + (<usize>i << 2));
-    if (load<i32>(entry, JIT_ENTRY_STATE) != ENTRY_QUEUED) continue;
+    if (load<i32>(entry, JIT_ENTRY_STATE) != JIT_STATE_QUEUED) continue;
     store<u32>(queue + 4 + (<usize>count << 2), <u32>entry);
     count++;
   }
@@ -661,7 +658,7 @@ export function translateQueue(): void {
     const host = load<u32>(entry, JIT_ENTRY_HOST);
     markCodePage(<usize>host); // before reading it: any later write makes the block stale
     const instructions = emitFunction(host);
-    store<i32>(entry, instructions > 0 ? instructions : ENTRY_UNTRANSLATABLE, JIT_ENTRY_STATE);
+    store<i32>(entry, instructions > 0 ? instructions : JIT_STATE_UNTRANSLATABLE, JIT_ENTRY_STATE);
     store<u32>(entry, codeGeneration(<usize>host), JIT_ENTRY_GENERATION);
     store<u32>(entry, load<u32>(hb + HART_JIT_EPOCH), JIT_ENTRY_EPOCH);
     store<u32>(entry, blockBytes, JIT_ENTRY_BYTES);
