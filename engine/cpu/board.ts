@@ -30,6 +30,8 @@ export const enum InterruptBit {
 export interface HartLines {
   /** Raises or lowers an interrupt input of `hart` (InterruptBit: MSIP, MEIP, SEIP). */
   setIrqLine(hart: number, bit: InterruptBit, level: boolean): void;
+  /** The level the line was last driven to (by any thread). */
+  irqLine(hart: number, bit: InterruptBit): boolean;
   getMtimecmp(hart: number): bigint;
   setMtimecmp(hart: number, value: bigint): void;
 }

@@ -9,10 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { BusError, type AccessWidth, type HartLines, type InterruptBit, type MmioBus } from './board.ts';
 import {
   RAM_OFFSET, MAX_RAM_MIB, MAX_HARTS, HART_BASE, HART_SIZE, HART_X, HART_F, HART_PC, HART_PRIV,
-  HART_IRQ_LINES, HART_MTIMECMP, HART_INSTRET, JIT_ENTRIES,
+  HART_IRQ_LINES, HART_MTIMECMP, HART_INSTRET, JIT_ENTRIES, JIT_THRESHOLD, EXIT_BUDGET, EXIT_IDLE,
 } from './layout.ts';
 
-export const enum CpuExit { Budget = 0, Idle = 1 }
+/** Why run() returned: the budget was spent, or the hart sits in WFI with nothing pending. */
+export const CpuExit = { Budget: EXIT_BUDGET, Idle: EXIT_IDLE } as const;
+export type CpuExit = (typeof CpuExit)[keyof typeof CpuExit];
 
 export interface HartEntry { pc: bigint; a0: bigint; a1: bigint; a2: bigint }
 
@@ -22,11 +24,17 @@ export interface CpuOptions {
   bus: MmioBus;
   /** Host monotonic time in ns (guest mtime = (nowNs() - clock base) / 100). */
   nowNs?: () => bigint;
+  /**
+   * Runs of a block start before the translator compiles it (default JIT_THRESHOLD, 64). At 1
+   * every block is compiled at its first run and runs compiled from then on: how the CPU tests
+   * reach translated code.
+   */
+  jitThreshold?: number;
 }
 
 interface CoreExports {
   _initialize(): void;
-  init(ramBytes: number, harts: number): void;
+  init(ramBytes: number, harts: number, jitThreshold: number): void;
   resetHart(hart: number, pc: bigint, a0: bigint, a1: bigint, a2: bigint): void;
   run(hart: number, budget: number): number;
   readCsr(hart: number, csr: number): bigint;
@@ -64,7 +72,6 @@ export class SharedHartLines implements HartLines {
     else Atomics.and(this.words, index, ~(1 << bit));
   }
 
-  /** The level the line was last driven to. */
   irqLine(hart: number, bit: InterruptBit): boolean {
     return (Atomics.load(this.words, (hartBase(hart, this.harts) + HART_IRQ_LINES) >> 2) & (1 << bit)) !== 0;
   }
@@ -84,6 +91,7 @@ export class Cpu implements HartLines {
   private readonly quads: BigUint64Array;
   private readonly harts: number;
   private readonly lines: SharedHartLines;
+  private translated = 0;
 
   /** A shared memory big enough for the core's tables and `ramBytes` of guest RAM. */
   static createMemory(ramBytes: number): WebAssembly.Memory {
@@ -110,6 +118,10 @@ export class Cpu implements HartLines {
     if (memory.buffer.byteLength < RAM_OFFSET + options.ramBytes) {
       throw new RangeError('the memory is smaller than the RAM it should hold (use Cpu.createMemory)');
     }
+    const jitThreshold = options.jitThreshold ?? JIT_THRESHOLD;
+    if (!Number.isInteger(jitThreshold) || jitThreshold < 1 || jitThreshold > 0xffff_ffff) {
+      throw new RangeError(`jitThreshold must be a whole number of runs, at least 1, not ${jitThreshold}`);
+    }
     this.harts = options.harts;
     const { bus } = options;
     const nowNs = options.nowNs ?? process.hrtime.bigint;
@@ -125,6 +137,7 @@ export class Cpu implements HartLines {
         const blocks = new WebAssembly.Instance(module, { e: { m: memory, l: jitLoad, s: jitStore, d: jitMulDiv } }).exports;
         const slot = new Uint32Array(memory.buffer, slots, count);
         for (let i = 0; i < count; i++) table.set(slot[i], blocks[String.fromCharCode(0x61 + (i >> 4), 0x61 + (i & 15))] as Function);
+        this.translated += count;
       },
       nowNs: () => nowNs(),
       // A BusError becomes an access fault in the guest (-1 / nonzero); other errors are host bugs.
@@ -152,10 +165,15 @@ export class Cpu implements HartLines {
     const instance = new WebAssembly.Instance(module, { env });
     this.core = instance.exports as unknown as CoreExports;
     this.core._initialize();
-    this.core.init(options.ramBytes, options.harts);
+    this.core.init(options.ramBytes, options.harts, jitThreshold);
     this.words = new Int32Array(memory.buffer);
     this.quads = new BigUint64Array(memory.buffer);
     this.lines = new SharedHartLines(memory, options.harts);
+  }
+
+  /** Blocks this instance's translator has compiled so far (each function of each module). */
+  get translatedBlocks(): number {
+    return this.translated;
   }
 
   resetHart(hart: number, entry: HartEntry): void {
@@ -168,6 +186,10 @@ export class Cpu implements HartLines {
 
   setIrqLine(hart: number, bit: InterruptBit, level: boolean): void {
     this.lines.setIrqLine(hart, bit, level);
+  }
+
+  irqLine(hart: number, bit: InterruptBit): boolean {
+    return this.lines.irqLine(hart, bit);
   }
 
   getMtimecmp(hart: number): bigint {

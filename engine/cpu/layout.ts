@@ -24,7 +24,6 @@ export const TLB_BASE = 0x0020_0000;
 export const TLB_SIZE = 0x8_0000;
 
 export const DECODE_BASE = 0x0060_0000;
-export const DECODE_SIZE = 0x10_0000;
 // Inside the decode area, shared by all harts: the 32-bit expansion of every 16-bit parcel
 // (u32 each, 0 for illegal ones), filled by the core at start-up.
 export const RVC_TABLE = DECODE_BASE;
@@ -33,22 +32,51 @@ export const RVC_TABLE_SIZE = 0x4_0000;
 // were made from the page, bits 30..0 a generation that changes when the page is then written.
 export const PAGE_CODE = DECODE_BASE + RVC_TABLE_SIZE;
 export const PAGE_CODE_SIZE = 0x30_0000; // 4 bytes for each of MAX_RAM_MIB * 256 pages
-// Per hart: the block table (JIT_ENTRIES entries of 32 bytes, indexed by a hash of the host
-// address of the block's first instruction), the queue of blocks waiting to be translated
-// (JIT_QUEUE: a u32 count, then entry addresses, then at +0x200 their table slots) and the
-// buffer the translator writes a module into.
+// Per hart (engine/cpu/assembly/jit.ts): the block table (JIT_ENTRIES entries of
+// JIT_ENTRY_SIZE bytes, indexed by a hash of the host address of the block's first
+// instruction), the queue of blocks waiting to be translated and the buffer the translator
+// writes a module into. The decode area ends at JIT_BASE + MAX_HARTS * JIT_HART_SIZE, below
+// RAM_OFFSET (test/unit/cpu/layout.test.ts checks that the regions do not overlap).
 export const JIT_BASE = PAGE_CODE + PAGE_CODE_SIZE;
 export const JIT_HART_SIZE = 0x58_0000;
 export const JIT_ENTRIES = 0x1_0000;
-export const JIT_QUEUE = JIT_ENTRIES * 32;
+// A block table entry. Its state is one of JIT_STATE_*, else the translated block's
+// instruction count (> 0).
+export const JIT_ENTRY_SIZE = 32;
+export const JIT_ENTRY_HOST = 0; // u32: host address of the block's first instruction
+export const JIT_ENTRY_STATE = 4; // i32
+export const JIT_ENTRY_RUNS = 8; // u32: runs while cold, then one per use
+export const JIT_ENTRY_GENERATION = 12; // u32: generation of the block's page when last checked
+export const JIT_ENTRY_EPOCH = 16; // u32: the hart's JIT epoch when last checked
+export const JIT_ENTRY_BYTES = 20; // u32: bytes of guest code the block covers
+export const JIT_ENTRY_SPARE = 24; // u32: in a set's first entry, the set's eviction patience
+export const JIT_ENTRY_CHECKSUM = 28; // u32: of the block's bytes
+export const JIT_STATE_COUNTING = 0; // cold: its runs are counted
+export const JIT_STATE_UNTRANSLATABLE = -1; // its first instruction is one the translator leaves alone
+export const JIT_STATE_QUEUED = -2; // waiting in the queue to be compiled
+// The queue: a u32 count, then up to JIT_BATCH entry addresses (u32), then at
+// JIT_QUEUE_SLOTS the function-table slots of the blocks of the module being compiled.
+export const JIT_BATCH = 256;
+export const JIT_QUEUE = JIT_ENTRIES * JIT_ENTRY_SIZE;
+export const JIT_QUEUE_SLOTS = JIT_QUEUE + 0x800;
 export const JIT_BUFFER = JIT_QUEUE + 0x1000;
 export const JIT_BUFFER_SIZE = JIT_HART_SIZE - JIT_BUFFER;
+// Runs of a block start before it is queued for translation, unless the core is told otherwise
+// (CpuOptions.jitThreshold).
+export const JIT_THRESHOLD = 64;
 
 export const RAM_OFFSET = 0x0400_0000;
 // Guest physical address of DRAM (the virt board's memory map).
 export const DRAM_BASE = 0x8000_0000;
 // Largest guest RAM: 3 GiB, so RAM_OFFSET + RAM fits in a 4 GiB wasm32 memory.
 export const MAX_RAM_MIB = 3072;
+
+// What the core's run() returns (cpu.ts: CpuExit).
+export const EXIT_BUDGET = 0; // the instruction budget is spent
+export const EXIT_IDLE = 1; // the hart stopped in WFI with nothing pending
+
+// HART_RESERVATION when the hart holds no LR reservation (all ones as an i64).
+export const NO_RESERVATION = -1;
 
 // HART block fields (byte offsets inside one hart's HART_SIZE block). Every field is an i64
 // unless marked i32; the core keeps the whole architectural state here, so any thread can
@@ -102,8 +130,10 @@ export const HART_PMPADDR = 0x440; // 64 × i64
 // 0x640..HART_SIZE: free
 
 // TLB block of one hart: for each privilege a data access can run at (U, S, M), three tables
-// (fetch, load, store) of TLB_ENTRIES entries of 16 bytes: tag (virtual page address of the
-// entry, or -1) and addend (host address minus virtual address).
+// (fetch, load, store) of TLB_ENTRIES entries (the core and compiled blocks look them up).
 export const TLB_ENTRIES = 512;
-export const TLB_TABLE_SIZE = TLB_ENTRIES * 16;
+export const TLB_ENTRY_SHIFT = 4; // entries of 16 bytes:
+export const TLB_ENTRY_TAG = 0; // i64: virtual page address of the entry, or -1
+export const TLB_ENTRY_ADDEND = 8; // i64: host address minus virtual address
+export const TLB_TABLE_SIZE = TLB_ENTRIES << TLB_ENTRY_SHIFT;
 export const TLB_SET_SIZE = TLB_TABLE_SIZE * 3;

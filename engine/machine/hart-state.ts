@@ -13,12 +13,11 @@ import {
   HART_MSTATUS, HART_MEDELEG, HART_MIDELEG, HART_MIE, HART_MTVEC, HART_MSCRATCH, HART_MEPC,
   HART_MCAUSE, HART_MTVAL, HART_MCOUNTEREN, HART_MENVCFG, HART_MCOUNTINHIBIT, HART_STVEC,
   HART_SSCRATCH, HART_SEPC, HART_SCAUSE, HART_STVAL, HART_SCOUNTEREN, HART_SENVCFG, HART_SATP,
-  HART_STIMECMP, HART_FCSR, HART_MHARTID, HART_PMPCFG, HART_PMPADDR,
+  HART_STIMECMP, HART_FCSR, HART_MHARTID, HART_PMPCFG, HART_PMPADDR, NO_RESERVATION,
 } from '../cpu/layout.ts';
 import { DeviceStateError, StateReader, u64State } from '../devices/state.ts';
 
 const VERSION = 1;
-const NO_RESERVATION = (1n << 64n) - 1n;
 const PMPCFG_REGISTERS = 8;
 const PMPADDR_REGISTERS = 64;
 
@@ -112,7 +111,7 @@ export function writeHartState(memory: WebAssembly.Memory, hart: number, state: 
   block.setI32(HART_WAITING, state.waiting ? 1 : 0);
   block.setU64(HART_INSTRET, state.instret);
   block.setU64(HART_CYCLE_DELTA, state.cycle - state.instret);
-  block.setU64(HART_RESERVATION, NO_RESERVATION);
+  block.setU64(HART_RESERVATION, BigInt(NO_RESERVATION));
 }
 
 /** A hart's state as plain JSON data. */

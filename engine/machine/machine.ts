@@ -35,6 +35,8 @@ export interface MachineConfig {
    * must belong to (null: any).
    */
   restoreFrom?: { path: string; vm: string | null };
+  /** Runs of a block of guest code before the vCPUs translate it (CpuOptions.jitThreshold; default 64). */
+  jitThreshold?: number;
 }
 
 /** The character back-ends of the board's two consoles. */
@@ -55,9 +57,6 @@ interface PendingRestore {
 
 /** What the guest asked of the board (through the sifive test device), taken once. */
 export type BoardRequest = { type: 'poweroff'; status: number } | { type: 'reset' };
-
-/** A device window on the physical bus. */
-export interface BusWindow { base: number; size: number }
 
 export class Machine {
   private request: BoardRequest | null = null;
@@ -111,16 +110,9 @@ export class Machine {
     return new Uint8Array(this.memory.buffer, RAM_OFFSET, this.config.ramBytes);
   }
 
-  /** The board's bus: every device but the per-hart CLINT is reached through it. */
+  /** The device thread's bus: every slot of the board but those the vCPU threads serve (the CLINT). */
   get bus(): MmioBus {
     return this.board.bus;
-  }
-
-  /** Where the CLINT is mapped: each vCPU thread serves it for its own hart. */
-  get clint(): BusWindow {
-    const slot = this.board.devices.find((s) => s.device.kind === 'clint');
-    if (!slot) throw new Error('the board has no CLINT');
-    return { base: slot.base, size: slot.size };
   }
 
   /**
@@ -151,7 +143,7 @@ export class Machine {
     }
     this.pendingRestore = null;
     // After the device states: the lines the interrupt controllers drove on loading are the
-    // saved ones anyway, and the CLINT's msip bits live only in the harts' lines.
+    // saved ones anyway, and the CLINT's registers (msip, mtimecmp) live only in the harts' state.
     restore.harts.forEach((state, hart) => writeHartState(this.memory, hart, state));
     this.clock.start(restore.ticks);
   }

@@ -3,7 +3,7 @@
 // strings, as engine/devices/state.ts does) and guest RAM — and holds nothing of the host, so a
 // state restores on another host and OS.
 //
-// Format version 1, little-endian:
+// Format version 2 (version 1 differs only in the devices it names: MIGRATIONS), little-endian:
 //   header (128 bytes)
 //     0  "HNGRSTAT"            magic
 //     8  u32 format version    bumped when the layout below or the JSON schema changes
@@ -31,7 +31,7 @@ import { writeAtomic } from '../common/atomic-file.ts';
 import { MAX_RAM_MIB } from '../cpu/layout.ts';
 import { StateFileError } from './errors.ts';
 
-export const STATE_FORMAT_VERSION = 1;
+export const STATE_FORMAT_VERSION = 2;
 const MAGIC = Buffer.from('HNGRSTAT');
 const HEADER_BYTES = 128;
 const CHECKED_HEADER_BYTES = 64;
@@ -69,8 +69,16 @@ export interface StateDocument {
 /** MIGRATIONS[n] turns a version-n document into a version-(n + 1) one. */
 export type MigrationTable = Readonly<Record<number, (document: StateDocument) => StateDocument>>;
 
-/** Empty while version 1 is the only format: the first change to the format adds MIGRATIONS[1]. */
-export const MIGRATIONS: MigrationTable = {};
+export const MIGRATIONS: MigrationTable = {
+  // 1 → 2: the CLINT keeps no state of its own (msip and mtimecmp are the harts' lines, saved
+  // with the harts), so its entry under `devices` goes.
+  1: (document) => {
+    const devices = document.json.devices;
+    if (typeof devices !== 'object' || devices === null || Array.isArray(devices)) return document; // refused by the checks
+    const { clint: _dropped, ...others } = devices as Record<string, unknown>;
+    return { json: { ...document.json, devices: others }, ram: document.ram };
+  },
+};
 
 export interface StateFileSummary {
   /** Bytes of the whole file. */

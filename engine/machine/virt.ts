@@ -1,10 +1,12 @@
 // The `virt` board: QEMU's riscv64 virt machine (hw/riscv/virt.c), so that firmware and kernels
-// built for it boot unmodified. One table describes every device once; both the MMIO bus and
-// the device tree are made from it.
+// built for it boot unmodified. One table describes every device once; the MMIO buses and the
+// device tree are made from it. Each slot says which thread serves it: the device thread (its
+// Bus, its saved state and reset) or every vCPU thread for itself (createVcpuBus: registers
+// that are views of the harts' shared lines, with no state of their own).
 //
 //   0x0010_0000  0x1000      test/syscon   sifive,test0 (+ syscon-poweroff / syscon-reboot)
 //   0x0010_1000  0x1000      rtc           google,goldfish-rtc            irq 11
-//   0x0200_0000  0x10000     clint         riscv,clint0 (msip, mtimecmp, mtime)
+//   0x0200_0000  0x10000     clint         riscv,clint0 (msip, mtimecmp, mtime)   vCPU threads
 //   0x0c00_0000  0x60_0000   plic          sifive,plic-1.0.0 (M and S context per hart)
 //   0x1000_0000  0x100       uart0         ns16550a, 3686400 Hz           irq 10
 //   0x1000_1000  0x1000 × 8  virtio0..7    virtio,mmio                    irqs 1..8
@@ -13,7 +15,7 @@
 //   0x8000_0000  RAM         DRAM
 import type { CharBackend } from '../devices/char.ts';
 import { nullCharBackend } from '../devices/char.ts';
-import type { Device, HartLines, IrqLine } from '../devices/device.ts';
+import type { AccessWidth, Device, HartLines, IrqLine, MmioBus } from '../devices/device.ts';
 import { Clint } from '../devices/clint.ts';
 import { GoldfishRtc } from '../devices/goldfish-rtc.ts';
 import { Plic, PLIC_SOURCES } from '../devices/plic.ts';
@@ -40,6 +42,8 @@ export interface SlotDescription {
   /** PLIC source the device's interrupt line drives. */
   irq?: number;
   compatible: string[];
+  /** Who serves the slot's accesses: the device thread, or each vCPU thread for its hart. */
+  thread: 'device' | 'vcpu';
   /** Adds the node's device-specific properties (and any nodes that refer to it). */
   describe?(node: FdtNode, context: { tree: DeviceTree; harts: number }): void;
 }
@@ -73,10 +77,22 @@ interface BoardContext extends VirtBoardOptions {
   blockDevices: VirtioBlk[];
 }
 
-interface SlotDefinition extends SlotDescription {
-  /** Makes the device; `irq` is the PLIC input of the slot's `irq` source. */
-  create(board: BoardContext, irq: IrqLine): Device;
+/** What a vCPU thread's slots are made from. */
+export interface VcpuContext {
+  harts: number;
+  clock: Pick<GuestClock, 'now'>;
+  /** The harts' shared interrupt lines and timer compares (waking the hart they change). */
+  lines: HartLines;
 }
+
+/** The registers of a slot a vCPU thread serves: views of shared state, nothing to save or reset. */
+type Registers = Pick<Device, 'read' | 'write'>;
+
+type SlotDefinition = SlotDescription & (
+  /** Makes the device; `irq` is the PLIC input of the slot's `irq` source. */
+  | { thread: 'device'; create(board: BoardContext, irq: IrqLine): Device }
+  | { thread: 'vcpu'; create(context: VcpuContext): Registers }
+);
 
 const VIRTIO_BASE = 0x1000_1000;
 const VIRTIO_SLOT_SIZE = 0x1000;
@@ -113,7 +129,7 @@ function perHartInterrupts(tree: DeviceTree, harts: number, machine: number, sup
 
 const VIRT_SLOTS: readonly SlotDefinition[] = [
   {
-    name: 'test', node: 'test', base: 0x10_0000, size: 0x1000,
+    name: 'test', node: 'test', base: 0x10_0000, size: 0x1000, thread: 'device',
     compatible: ['sifive,test1', 'sifive,test0', 'syscon'],
     describe(node, { tree }) {
       const syscon = tree.phandle(TEST_PHANDLE);
@@ -125,20 +141,20 @@ const VIRT_SLOTS: readonly SlotDefinition[] = [
     create: (board) => new SifiveTest(board.events),
   },
   {
-    name: 'rtc', node: 'rtc', base: 0x10_1000, size: 0x1000, irq: 11,
+    name: 'rtc', node: 'rtc', base: 0x10_1000, size: 0x1000, irq: 11, thread: 'device',
     compatible: ['google,goldfish-rtc'],
     create: (board, irq) => new GoldfishRtc(irq, board.clock),
   },
   {
-    name: 'clint', node: 'clint', base: 0x200_0000, size: 0x1_0000,
+    name: 'clint', node: 'clint', base: 0x200_0000, size: 0x1_0000, thread: 'vcpu',
     compatible: ['sifive,clint0', 'riscv,clint0'],
     describe(node, { tree, harts }) {
       node.prop('interrupts-extended', perHartInterrupts(tree, harts, 3, 7)); // MSIP, MTIP
     },
-    create: (board) => new Clint(board.harts, board.clock, board.hart),
+    create: ({ harts, clock, lines }) => new Clint(harts, clock, lines),
   },
   {
-    name: 'plic', node: 'plic', base: 0xc00_0000, size: 0x60_0000,
+    name: 'plic', node: 'plic', base: 0xc00_0000, size: 0x60_0000, thread: 'device',
     compatible: ['sifive,plic-1.0.0', 'riscv,plic0'],
     describe(node, { tree, harts }) {
       node.prop('phandle', tree.phandle(PLIC_PHANDLE))
@@ -151,7 +167,7 @@ const VIRT_SLOTS: readonly SlotDefinition[] = [
     create: (board) => board.plic,
   },
   {
-    name: 'uart0', node: 'serial', base: 0x1000_0000, size: 0x100, irq: 10,
+    name: 'uart0', node: 'serial', base: 0x1000_0000, size: 0x100, irq: 10, thread: 'device',
     compatible: ['ns16550a'],
     describe(node) {
       node.prop('clock-frequency', UART_CLOCK_HZ);
@@ -160,7 +176,7 @@ const VIRT_SLOTS: readonly SlotDefinition[] = [
   },
   ...Array.from({ length: VIRTIO_SLOTS }, (_, slot): SlotDefinition => ({
     name: `virtio${slot}`, node: 'virtio_mmio', base: VIRTIO_BASE + slot * VIRTIO_SLOT_SIZE, size: VIRTIO_SLOT_SIZE,
-    irq: slot + 1,
+    irq: slot + 1, thread: 'device',
     compatible: ['virtio,mmio'],
     create: (board, irq) => new VirtioMmio(virtioDevice(slot, board), board.guestMemory, irq),
   })),
@@ -174,7 +190,9 @@ export function virtDtb(options: VirtTreeOptions): Uint8Array {
 export interface VirtBoard {
   harts: number;
   ramBytes: number;
+  /** The device thread's bus: its slots only (a vCPU thread serves the others: createVcpuBus). */
   bus: Bus;
+  /** The device thread's slots: the ones with saved state and a reset. */
   devices: BoardSlot[];
   memory: GuestMemory;
   /** The virtio-blk devices, one per disk in the order given (to swap their images: replaceDisk). */
@@ -189,10 +207,11 @@ export function createVirtBoard(options: VirtBoardOptions): VirtBoard {
   const plic = new Plic(options.harts, options.hart);
   const board: BoardContext = { ...options, guestMemory, plic, blockDevices: [] };
   const noIrq: IrqLine = () => { throw new Error('device raised an interrupt on a slot that has none'); };
-  const devices = VIRT_SLOTS.map(({ create, ...description }): BoardSlot => ({
-    ...description,
-    device: create(board, description.irq === undefined ? noIrq : plic.irqLine(description.irq)),
-  }));
+  const devices = VIRT_SLOTS.flatMap((slot): BoardSlot[] => {
+    if (slot.thread !== 'device') return [];
+    const { create, ...description } = slot;
+    return [{ ...description, device: create(board, description.irq === undefined ? noIrq : plic.irqLine(description.irq)) }];
+  });
   return {
     harts: options.harts,
     ramBytes: options.ramBytes,
@@ -200,6 +219,39 @@ export function createVirtBoard(options: VirtBoardOptions): VirtBoard {
     devices,
     memory: guestMemory,
     blockDevices: board.blockDevices,
-    dtb: (tree) => virtDeviceTree(devices, { harts: options.harts, ramBytes: options.ramBytes, ...tree }),
+    dtb: (tree) => virtDeviceTree(VIRT_SLOTS, { harts: options.harts, ramBytes: options.ramBytes, ...tree }),
   };
+}
+
+/** A slot a vCPU thread serves, with its registers. */
+interface VcpuSlot { base: number; size: number; registers: Registers }
+
+/**
+ * A vCPU thread's physical bus: the slots the table gives to vCPU threads (the CLINT), served
+ * right here over the harts' shared lines; every other access goes to `devices` (the mailbox to
+ * the device thread, whose bus refuses what no slot covers).
+ */
+export function createVcpuBus(context: VcpuContext, devices: MmioBus): MmioBus {
+  const own = VIRT_SLOTS.flatMap((slot): VcpuSlot[] => (slot.thread === 'vcpu' ? [{ base: slot.base, size: slot.size, registers: slot.create(context) }] : []));
+  return new VcpuBus(own, devices);
+}
+
+class VcpuBus implements MmioBus {
+  constructor(private readonly own: readonly VcpuSlot[], private readonly devices: MmioBus) {}
+
+  read(address: number, width: AccessWidth): number {
+    const slot = this.slotAt(address, width);
+    return slot ? slot.registers.read(address - slot.base, width) : this.devices.read(address, width);
+  }
+
+  write(address: number, width: AccessWidth, value: number): void {
+    const slot = this.slotAt(address, width);
+    if (slot) slot.registers.write(address - slot.base, width, value);
+    else this.devices.write(address, width, value);
+  }
+
+  private slotAt(address: number, width: AccessWidth): VcpuSlot | undefined {
+    for (const slot of this.own) if (address >= slot.base && address + width <= slot.base + slot.size) return slot;
+    return undefined;
+  }
 }

@@ -19,6 +19,10 @@ export class WakingHartLines implements HartLines {
     this.control.wakeHart(hart);
   }
 
+  irqLine(hart: number, bit: InterruptBit): boolean {
+    return this.lines.irqLine(hart, bit);
+  }
+
   getMtimecmp(hart: number): bigint {
     return this.lines.getMtimecmp(hart);
   }

@@ -180,7 +180,7 @@ try {
   const agent = new BufferedConsole({ write: (data) => post({ type: 'agent', data }), read: () => agentRing.read() });
   const machine = await Machine.create(config, { console, agent }, control);
   try {
-    post({ type: 'started', memory: machine.memory, module: machine.module, clint: machine.clint });
+    post({ type: 'started', memory: machine.memory, module: machine.module });
     // While the vCPU threads start: they touch no RAM and no hart state before the go.
     if (config.restoreFrom) await machine.loadSavedState(config.restoreFrom);
     commands = new Commands(machine);

@@ -123,7 +123,8 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
   private startVcpuThreads(script: URL, mailboxes: SharedArrayBuffer): void {
     for (let hart = 0; hart < this.config.harts; hart++) {
       const vcpu = startThread(script, {
-        hart, harts: this.config.harts, ramBytes: this.config.ramBytes, control: this.control.buffer, mailboxes,
+        hart, harts: this.config.harts, ramBytes: this.config.ramBytes, jitThreshold: this.config.jitThreshold,
+        control: this.control.buffer, mailboxes,
       } satisfies VcpuData);
       vcpu.worker.on('message', (message: VcpuFailure) => this.fail(message.error));
       vcpu.worker.on('error', (err) => this.fail({ ...serializeError(err), message: `hart ${hart}: ${err.message}` }));
@@ -131,10 +132,10 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
     }
   }
 
-  private startHarts({ memory, module, clint }: Extract<DeviceMessage, { type: 'started' }>): void {
+  private startHarts({ memory, module }: Extract<DeviceMessage, { type: 'started' }>): void {
     this.clock = new GuestClock(memory);
     this.boardSent = true;
-    for (const { worker } of this.vcpus) worker.postMessage({ memory, module, clint } satisfies VcpuBoard);
+    for (const { worker } of this.vcpus) worker.postMessage({ memory, module } satisfies VcpuBoard);
   }
 
   private fail(error: SerializedError): void {

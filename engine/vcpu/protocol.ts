@@ -3,7 +3,7 @@
 // byte-ring.ts); these messages need the owner's event loop, never the machine's.
 import type { SerializedError } from '../common/errors.ts';
 import type { DiskConfig } from '../machine/disks.ts';
-import type { BusWindow, MachineConfig } from '../machine/machine.ts';
+import type { MachineConfig } from '../machine/machine.ts';
 import type { StateFileSummary } from '../machine/state-file.ts';
 
 export interface MachineExit {
@@ -21,7 +21,7 @@ export interface MachineExit {
 /** From the device thread. */
 export type DeviceMessage =
   /** The board is built: what the vCPU threads need to start. */
-  | { type: 'started'; memory: WebAssembly.Memory; module: WebAssembly.Module; clint: BusWindow }
+  | { type: 'started'; memory: WebAssembly.Memory; module: WebAssembly.Module }
   /** The machine is booted or restored: the harts run. */
   | { type: 'running' }
   /** Bytes the guest wrote to the serial console (ttyS0). */
@@ -46,6 +46,8 @@ export interface VcpuData {
   hart: number;
   harts: number;
   ramBytes: number;
+  /** MachineConfig.jitThreshold. */
+  jitThreshold?: number;
   control: SharedArrayBuffer;
   mailboxes: SharedArrayBuffer;
 }
@@ -54,7 +56,6 @@ export interface VcpuData {
 export interface VcpuBoard {
   memory: WebAssembly.Memory;
   module: WebAssembly.Module;
-  clint: BusWindow;
 }
 
 /** What the device thread is started with. */

@@ -8,7 +8,8 @@
 // MMIO, WFI).
 import {
   HART_PC, HART_X, HART_F, HART_WAITING, HART_INSTRET, HART_RESERVATION, HART_RESERVED_VALUE,
-  HART_IRQ_LINES, HART_JIT_RETIRED, HART_JIT_YIELD, RVC_TABLE,
+  HART_IRQ_LINES, HART_JIT_RETIRED, HART_JIT_YIELD, RVC_TABLE, JIT_ENTRY_STATE, JIT_ENTRY_RUNS,
+  JIT_STATE_COUNTING, EXIT_BUDGET, EXIT_IDLE, NO_RESERVATION,
 } from '../layout';
 import {
   hb, selectHart, configure, raise, excCause, excTval, clearException, refreshTime, priv,
@@ -22,34 +23,35 @@ import {
   selectTlb, flushTlb,
 } from './mmu';
 import {
-  INTERRUPT, MSTATUS_FS, MSTATUS_TW, MSTATUS_TSR, pendingInterrupt, wfiCanSleep, takeTrap,
+  INTERRUPT, MSTATUS_FS, MSTATUS_TVM, MSTATUS_TW, MSTATUS_TSR, pendingInterrupt, wfiCanSleep, takeTrap,
   mret, sret, csrInstruction, csrRead, csrWrite, setRetiredInRun, resetCsrs, nextTimerTick,
   markFpDirty,
 } from './csr';
 import { expandCompressed } from './rvc';
 import { fusedMultiplyAdd, floatOperation, NAN_BOX } from './fpu';
-import { mulHigh } from './softfloat';
-import { blockEntry, entrySlot, countRun, queueTick, clearBlocks, newEpoch } from './jit';
+import {
+  mulhSigned, mulhSignedUnsigned, mulhUnsigned, divSigned, divUnsigned, remSigned, remUnsigned,
+  divSigned32, divUnsigned32, remSigned32, remUnsigned32,
+} from './muldiv';
+import { blockEntry, entrySlot, countRun, queueTick, clearBlocks, newEpoch, setJitThreshold } from './jit';
 
-export { jitLoad, jitStore, jitMulDiv } from './jit';
+export { jitLoad, jitStore } from './jit';
+export { mulDiv as jitMulDiv } from './muldiv';
 
-const EXIT_BUDGET: i32 = 0;
-const EXIT_IDLE: i32 = 1;
 /** Instructions between interrupt checks. */
 const CHUNK: i32 = 1024;
 /** Chunks between readings of the host clock (for the timer comparisons). */
 const CHUNKS_PER_CLOCK: i32 = 4;
 const NO_PAGE: u64 = <u64>-1;
-const NO_RESERVATION: u64 = <u64>-1;
-const MSTATUS_TVM: u64 = 1 << 20;
 // Major opcodes (insn[6:2]) jit.ts translates; after any other instruction a block may start.
 const TRANSLATED_OPCODES: u32 = (1 << 0x00) | (1 << 0x04) | (1 << 0x05) | (1 << 0x06) | (1 << 0x08)
   | (1 << 0x0c) | (1 << 0x0d) | (1 << 0x0e) | (1 << 0x18) | (1 << 0x19) | (1 << 0x1b);
 
 // ---- exports for cpu.ts --------------------------------------------------------------------
 
-export function init(ramBytes: u32, harts: i32): void {
+export function init(ramBytes: u32, harts: i32, jitThreshold: u32): void {
   configure(<u64>ramBytes, harts);
+  setJitThreshold(jitThreshold);
   for (let parcel: u32 = 0; parcel < 0x1_0000; parcel++) {
     store<u32>(<usize>RVC_TABLE + (<usize>parcel << 2), (parcel & 3) == 3 ? 0 : expandCompressed(parcel));
   }
@@ -71,7 +73,7 @@ export function resetHart(hart: i32, pc: u64, a0: u64, a1: u64, a2: u64): void {
   setX(12, a2);
   setField(HART_PC, pc);
   setField(HART_INSTRET, 0);
-  setField(HART_RESERVATION, NO_RESERVATION);
+  setField(HART_RESERVATION, <u64>NO_RESERVATION);
   atomic.store<i32>(hb + HART_IRQ_LINES, 0);
   resetCsrs(<u64>hart);
   flushTlb();
@@ -161,37 +163,6 @@ export function nextTimerTicks(hart: i32): u64 {
 }
 @inline function sext32(v: u64): u64 { return <u64><i64><i32>v; }
 
-// ---- M extension ---------------------------------------------------------------------------
-
-@inline function mulhSigned(a: u64, b: u64): u64 {
-  return mulHigh(a, b) - (<i64>a < 0 ? b : 0) - (<i64>b < 0 ? a : 0);
-}
-@inline function mulhSignedUnsigned(a: u64, b: u64): u64 {
-  return mulHigh(a, b) - (<i64>a < 0 ? b : 0);
-}
-function divSigned(a: u64, b: u64): u64 {
-  if (b == 0) return <u64>-1;
-  if (a == 0x8000_0000_0000_0000 && b == <u64>-1) return a;
-  return <u64>(<i64>a / <i64>b);
-}
-function remSigned(a: u64, b: u64): u64 {
-  if (b == 0) return a;
-  if (a == 0x8000_0000_0000_0000 && b == <u64>-1) return 0;
-  return <u64>(<i64>a % <i64>b);
-}
-function divSigned32(a: u64, b: u64): u64 {
-  const x = <i32>a, y = <i32>b;
-  if (y == 0) return <u64>-1;
-  if (x == i32.MIN_VALUE && y == -1) return sext32(<u64>x);
-  return <u64><i64>(x / y);
-}
-function remSigned32(a: u64, b: u64): u64 {
-  const x = <i32>a, y = <i32>b;
-  if (y == 0) return sext32(<u64>x);
-  if (x == i32.MIN_VALUE && y == -1) return 0;
-  return <u64><i64>(x % y);
-}
-
 // ---- A extension ---------------------------------------------------------------------------
 
 const AMO_ADD: u32 = 0x00;
@@ -249,7 +220,7 @@ function atomicOperation(insn: u32): void {
   }
   if (op == AMO_SC) {
     const reserved = field(HART_RESERVATION) == va;
-    setField(HART_RESERVATION, NO_RESERVATION);
+    setField(HART_RESERVATION, <u64>NO_RESERVATION);
     if (!reserved) {
       if ((va & (size - 1)) != 0) return raise(CAUSE_STORE_MISALIGNED, va);
       setX(rd, 1);
@@ -370,9 +341,11 @@ export function run(hart: i32, budget: i32): i32 {
         blockStart = false;
         const host = <u32>(pc + fetchAddend);
         const entry = blockEntry(host);
-        const state = entry != 0 ? load<i32>(entry, 4) : -1;
+        if (entry != 0 && load<i32>(entry, JIT_ENTRY_STATE) == JIT_STATE_COUNTING) countRun(entry); // may translate it
+        const state = entry != 0 ? load<i32>(entry, JIT_ENTRY_STATE) : -1;
         if (state > 0 && n + state <= budget) {
-          store<u32>(entry, load<u32>(entry, 8) + 1, 8); // uses: the colder way is evicted first
+          // uses: the colder way is evicted first
+          store<u32>(entry, load<u32>(entry, JIT_ENTRY_RUNS) + 1, JIT_ENTRY_RUNS);
           store<i32>(hb + HART_JIT_YIELD, 0);
           const nextPc = call_indirect<u64>(<u32>entrySlot(entry), hb, pc, budget - n);
           n += load<i32>(hb + HART_JIT_RETIRED);
@@ -387,7 +360,6 @@ export function run(hart: i32, budget: i32): i32 {
           blockStart = true;
           continue;
         }
-        if (state == 0) countRun(entry);
       }
       n++;
       store<u64>(hb + HART_X, 0); // x0
@@ -521,11 +493,11 @@ export function run(hart: i32, budget: i32): i32 {
               case 0: setX(rd, a * b); break;
               case 1: setX(rd, mulhSigned(a, b)); break;
               case 2: setX(rd, mulhSignedUnsigned(a, b)); break;
-              case 3: setX(rd, mulHigh(a, b)); break;
+              case 3: setX(rd, mulhUnsigned(a, b)); break;
               case 4: setX(rd, divSigned(a, b)); break;
-              case 5: setX(rd, b == 0 ? <u64>-1 : a / b); break;
+              case 5: setX(rd, divUnsigned(a, b)); break;
               case 6: setX(rd, remSigned(a, b)); break;
-              default: setX(rd, b == 0 ? a : a % b);
+              default: setX(rd, remUnsigned(a, b));
             }
           } else if (funct7 == 0x20 && f3 == 0) {
             setX(rd, a - b);
@@ -556,9 +528,9 @@ export function run(hart: i32, budget: i32): i32 {
             switch (f3) {
               case 0: setX(rd, sext32(<u64>(x * y))); break;
               case 4: setX(rd, divSigned32(a, b)); break;
-              case 5: setX(rd, y == 0 ? <u64>-1 : sext32(<u64>(x / y))); break;
+              case 5: setX(rd, divUnsigned32(a, b)); break;
               case 6: setX(rd, remSigned32(a, b)); break;
-              case 7: setX(rd, y == 0 ? sext32(<u64>x) : sext32(<u64>(x % y))); break;
+              case 7: setX(rd, remUnsigned32(a, b)); break;
               default: raise(CAUSE_ILLEGAL, 0);
             }
           } else {

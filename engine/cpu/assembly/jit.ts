@@ -30,20 +30,26 @@
 import {
   HART_X, HART_TLB_LOAD, HART_TLB_STORE, HART_JIT_RETIRED, HART_JIT_FAULT, HART_JIT_EPOCH,
   HART_JIT_YIELD,
-  JIT_BASE, JIT_HART_SIZE, JIT_ENTRIES, JIT_QUEUE, JIT_BUFFER, RVC_TABLE, TLB_ENTRIES,
+  JIT_BASE, JIT_HART_SIZE, JIT_ENTRIES, JIT_ENTRY_SIZE, JIT_ENTRY_HOST, JIT_ENTRY_STATE,
+  JIT_ENTRY_RUNS, JIT_ENTRY_GENERATION, JIT_ENTRY_EPOCH, JIT_ENTRY_BYTES, JIT_ENTRY_SPARE,
+  JIT_ENTRY_CHECKSUM, JIT_STATE_COUNTING, JIT_STATE_UNTRANSLATABLE, JIT_STATE_QUEUED, JIT_BATCH,
+  JIT_QUEUE, JIT_QUEUE_SLOTS, JIT_BUFFER, JIT_THRESHOLD, RVC_TABLE, TLB_ENTRIES, TLB_ENTRY_SHIFT,
+  TLB_ENTRY_TAG, TLB_ENTRY_ADDEND,
 } from '../layout';
 import { hb, hartIndex, excCause, chunkEnd } from './state';
 import { loadSlow, storeSlow, markCodePage, codeGeneration } from './mmu';
-import { mulHigh } from './softfloat';
 
 /** Compiles the module at `module`; its function i goes to table slot slots[i] (u32 each). */
 @external('env', 'jitCompile') declare function hostCompile(slots: usize, count: i32, module: usize, length: i32): void;
 
-/** Runs of a block start before it is queued for translation. */
-export const JIT_THRESHOLD: u32 = 64;
+/**
+ * Runs of a block start before it is queued for translation (init). At 1 every block is
+ * translated at its first run, on its own, and runs translated at once: the CPU tests run the
+ * translator that way (test/unit/cpu/support/machine.ts).
+ */
+let jitThreshold: u32 = JIT_THRESHOLD;
+export function setJitThreshold(runs: u32): void { jitThreshold = runs; }
 const JIT_MAX_INSTRUCTIONS: i32 = 128;
-/** Blocks per module at most (the queue in layout.ts holds this many). */
-const JIT_BATCH: i32 = 256;
 /** A queue this long is translated after JIT_WAIT_CHUNKS run-loop chunks (~1 ms of guest code)... */
 const JIT_SMALL_BATCH: i32 = 16;
 const JIT_WAIT_CHUNKS: i32 = 256;
@@ -51,28 +57,20 @@ const JIT_WAIT_CHUNKS: i32 = 256;
 const JIT_MAX_WAIT_CHUNKS: i32 = 4096;
 // An instruction emits at most ~100 bytes (a load or store with both paths), so a full batch
 // fits in JIT_BUFFER_SIZE (layout.ts): JIT_BATCH * JIT_MAX_INSTRUCTIONS * 100 < 3.3 MB.
-const JIT_SLOTS: usize = 0x800; // offset of the slot list in the queue area
 
-// Block table entry (32 bytes): host address of the first instruction (u32), state (i32:
-// 0 counting, -1 not translatable, -2 queued, else the translated block's instruction count),
-// runs (u32: counted while cold, then one per use), generation of the page and epoch when it
-// was last checked (u32 each), the translated block's length in bytes (u32), a spare u32 and
-// the translated bytes' checksum (u32: the low half of a 64-bit FNV-1a).
-// The first entry of each two-way set keeps the set's eviction-patience count in its E_SPARE.
-const E_HOST = 0, E_STATE = 4, E_RUNS = 8, E_GENERATION = 12, E_EPOCH = 16, E_BYTES = 20, E_SPARE = 24, E_CHECKSUM = 28;
-const ENTRY_COUNTING: i32 = 0;
-const ENTRY_UNTRANSLATABLE: i32 = -1;
-const ENTRY_QUEUED: i32 = -2;
-const NO_BLOCK: u32 = 1;
+// Block table entries: layout.ts (JIT_ENTRY_*). The checksum is the low half of a 64-bit
+// FNV-1a; the first entry of each two-way set keeps the set's eviction-patience count in its
+// JIT_ENTRY_SPARE.
+const NO_BLOCK: u32 = 1; // an odd host address: no instruction starts there
 const JIT_SET_BITS: u32 = 15; // two-way sets: JIT_ENTRIES = 2 << JIT_SET_BITS
-const JIT_EVICT_PATIENCE: u32 = 32; // an odd host address: no instruction starts there
+const JIT_EVICT_PATIENCE: u32 = 32;
 
 @inline export function jitArea(): usize { return <usize>JIT_BASE + <usize>hartIndex * <usize>JIT_HART_SIZE; }
 
 /** Empties the running hart's block table and queue (start-up). */
 export function clearBlocks(): void {
   const area = jitArea();
-  for (let slot: usize = 0; slot < <usize>JIT_ENTRIES; slot++) store<u32>(area + (slot << 5), NO_BLOCK);
+  for (let slot: usize = 0; slot < <usize>JIT_ENTRIES; slot++) store<u32>(area + slot * JIT_ENTRY_SIZE, NO_BLOCK);
   store<i32>(area + <usize>JIT_QUEUE, 0);
   queueWait = 0;
 }
@@ -97,50 +95,52 @@ function checksum(host: usize, bytes: u32): u32 {
  * do not push out hot translations.
  */
 export function blockEntry(host: u32): usize {
-  const set = jitArea() + (<usize>(((host >> 1) * 0x9e37_79b1) >>> (32 - JIT_SET_BITS)) << 6);
+  const set = jitArea() + (<usize>(((host >> 1) * 0x9e37_79b1) >>> (32 - JIT_SET_BITS)) * 2 * JIT_ENTRY_SIZE);
   let entry: usize = 0;
-  if (load<u32>(set, E_HOST) == host) entry = set;
-  else if (load<u32>(set + 32, E_HOST) == host) entry = set + 32;
+  if (load<u32>(set, JIT_ENTRY_HOST) == host) entry = set;
+  else if (load<u32>(set + JIT_ENTRY_SIZE, JIT_ENTRY_HOST) == host) entry = set + JIT_ENTRY_SIZE;
   const generation = codeGeneration(<usize>host);
   const epoch = load<u32>(hb + HART_JIT_EPOCH);
   if (entry != 0) {
-    if (load<u32>(entry, E_GENERATION) != generation || load<u32>(entry, E_EPOCH) != epoch) {
-      const state = load<i32>(entry, E_STATE);
-      if (state > 0 && checksum(<usize>host, load<u32>(entry, E_BYTES)) == load<u32>(entry, E_CHECKSUM)) {
-        markCodePage(<usize>host); // the write cleared the page's mark: watch it again
-      } else if (state > 0 || state == ENTRY_UNTRANSLATABLE) {
-        store<i32>(entry, ENTRY_COUNTING, E_STATE);
-        store<u32>(entry, 0, E_RUNS);
+    if (load<u32>(entry, JIT_ENTRY_GENERATION) != generation || load<u32>(entry, JIT_ENTRY_EPOCH) != epoch) {
+      const state = load<i32>(entry, JIT_ENTRY_STATE);
+      const decided = state > 0 || state == JIT_STATE_UNTRANSLATABLE;
+      if (decided && checksum(<usize>host, load<u32>(entry, JIT_ENTRY_BYTES)) == load<u32>(entry, JIT_ENTRY_CHECKSUM)) {
+        // The same bytes: the translation (or the verdict that there is none) stands.
+        if (state > 0) markCodePage(<usize>host); // the write cleared the page's mark: watch it again
+      } else if (decided) {
+        store<i32>(entry, JIT_STATE_COUNTING, JIT_ENTRY_STATE);
+        store<u32>(entry, 0, JIT_ENTRY_RUNS);
       } // counting and queued blocks go on: a queued one is translated from the bytes of then
-      store<u32>(entry, generation, E_GENERATION);
-      store<u32>(entry, epoch, E_EPOCH);
+      store<u32>(entry, generation, JIT_ENTRY_GENERATION);
+      store<u32>(entry, epoch, JIT_ENTRY_EPOCH);
     }
     return entry;
   }
-  const first = load<i32>(set, E_STATE), second = load<i32>(set + 32, E_STATE);
-  const firstCold = first == ENTRY_COUNTING || first == ENTRY_UNTRANSLATABLE;
-  const secondCold = second == ENTRY_COUNTING || second == ENTRY_UNTRANSLATABLE;
+  const first = load<i32>(set, JIT_ENTRY_STATE), second = load<i32>(set + JIT_ENTRY_SIZE, JIT_ENTRY_STATE);
+  const firstCold = first == JIT_STATE_COUNTING || first == JIT_STATE_UNTRANSLATABLE;
+  const secondCold = second == JIT_STATE_COUNTING || second == JIT_STATE_UNTRANSLATABLE;
   if (firstCold != secondCold) {
-    entry = firstCold ? set : set + 32;
+    entry = firstCold ? set : set + JIT_ENTRY_SIZE;
   } else {
     if (!firstCold) { // both translated or queued
-      const misses = load<u32>(set, E_SPARE) + 1;
-      store<u32>(set, misses < JIT_EVICT_PATIENCE ? misses : 0, E_SPARE);
+      const misses = load<u32>(set, JIT_ENTRY_SPARE) + 1;
+      store<u32>(set, misses < JIT_EVICT_PATIENCE ? misses : 0, JIT_ENTRY_SPARE);
       if (misses < JIT_EVICT_PATIENCE) return 0;
     }
-    entry = load<u32>(set, E_RUNS) <= load<u32>(set + 32, E_RUNS) ? set : set + 32;
+    entry = load<u32>(set, JIT_ENTRY_RUNS) <= load<u32>(set + JIT_ENTRY_SIZE, JIT_ENTRY_RUNS) ? set : set + JIT_ENTRY_SIZE;
   }
-  store<u32>(entry, host, E_HOST);
-  store<i32>(entry, ENTRY_COUNTING, E_STATE);
-  store<u32>(entry, 0, E_RUNS);
-  store<u32>(entry, generation, E_GENERATION);
-  store<u32>(entry, epoch, E_EPOCH);
+  store<u32>(entry, host, JIT_ENTRY_HOST);
+  store<i32>(entry, JIT_STATE_COUNTING, JIT_ENTRY_STATE);
+  store<u32>(entry, 0, JIT_ENTRY_RUNS);
+  store<u32>(entry, generation, JIT_ENTRY_GENERATION);
+  store<u32>(entry, epoch, JIT_ENTRY_EPOCH);
   return entry;
 }
 
 /** Table slot of an entry (the function table holds JIT_ENTRIES slots per hart). */
 export function entrySlot(entry: usize): i32 {
-  return hartIndex * JIT_ENTRIES + <i32>((entry - jitArea()) >> 5);
+  return hartIndex * JIT_ENTRIES + <i32>((entry - jitArea()) / JIT_ENTRY_SIZE);
 }
 
 // ---- callbacks of compiled blocks (exported by index.ts) -----------------------------------
@@ -159,26 +159,6 @@ export function jitStore(va: u64, size: i32, value: u64): void {
 function slowAccessDone(): void {
   store<i32>(hb + HART_JIT_FAULT, excCause >= 0 ? 1 : 0);
   if (chunkEnd == 0) store<i32>(hb + HART_JIT_YIELD, 1);
-}
-
-/** MULH, MULHSU, MULHU, DIV, DIVU, REM, REMU (op = funct3) and their W forms (op = 8 + funct3). */
-export function jitMulDiv(op: i32, a: u64, b: u64): u64 {
-  switch (op) {
-    case 1: return mulHigh(a, b) - (<i64>a < 0 ? b : 0) - (<i64>b < 0 ? a : 0);
-    case 2: return mulHigh(a, b) - (<i64>a < 0 ? b : 0);
-    case 3: return mulHigh(a, b);
-    case 4: return b == 0 ? <u64>-1 : a == 0x8000_0000_0000_0000 && b == <u64>-1 ? a : <u64>(<i64>a / <i64>b);
-    case 5: return b == 0 ? <u64>-1 : a / b;
-    case 6: return b == 0 ? a : a == 0x8000_0000_0000_0000 && b == <u64>-1 ? 0 : <u64>(<i64>a % <i64>b);
-    case 7: return b == 0 ? a : a % b;
-  }
-  const x = <i32>a, y = <i32>b;
-  switch (op) {
-    case 12: return y == 0 ? <u64>-1 : x == i32.MIN_VALUE && y == -1 ? <u64><i64>x : <u64><i64>(x / y);
-    case 13: return y == 0 ? <u64>-1 : <u64><i64><i32>(<u32>x / <u32>y);
-    case 14: return y == 0 ? <u64><i64>x : x == i32.MIN_VALUE && y == -1 ? 0 : <u64><i64>(x % y);
-    default: return y == 0 ? <u64><i64>x : <u64><i64><i32>(<u32>x % <u32>y); // 15: remuw
-  }
 }
 
 // ---- the module writer ---------------------------------------------------------------------
@@ -319,13 +299,13 @@ function tlbHit(table: u32, size: i32): void {
   byte(I32_WRAP_I64);
   i32Const(TLB_ENTRIES - 1);
   byte(I32_AND);
-  i32Const(4);
+  i32Const(TLB_ENTRY_SHIFT);
   byte(I32_SHL);
   byte(I32_ADD);
   byte(LOCAL_TEE);
   uleb(L_ENTRY);
   byte(I64_LOAD);
-  memarg(3, 0);
+  memarg(3, TLB_ENTRY_TAG);
   localGet(L_VA);
   i64Const(size - 1);
   byte(I64_ADD);
@@ -338,7 +318,7 @@ function hostOfVa(): void {
   localGet(L_VA);
   localGet(L_ENTRY);
   byte(I64_LOAD);
-  memarg(3, 8);
+  memarg(3, TLB_ENTRY_ADDEND);
   byte(I64_ADD);
   byte(I32_WRAP_I64);
 }
@@ -629,15 +609,15 @@ function moduleHeader(functions: i32): void {
 
 /** Counts a run of the block of `entry` (state counting); queues it when it is hot. */
 export function countRun(entry: usize): void {
-  const runs = load<u32>(entry, E_RUNS) + 1;
-  store<u32>(entry, runs, E_RUNS);
-  if (runs < JIT_THRESHOLD) return;
+  const runs = load<u32>(entry, JIT_ENTRY_RUNS) + 1;
+  store<u32>(entry, runs, JIT_ENTRY_RUNS);
+  if (runs < jitThreshold) return;
   const queue = jitArea() + <usize>JIT_QUEUE;
   const queued = load<i32>(queue);
-  store<i32>(entry, ENTRY_QUEUED, E_STATE);
+  store<i32>(entry, JIT_STATE_QUEUED, JIT_ENTRY_STATE);
   store<u32>(queue + 4 + (<usize>queued << 2), <u32>entry);
   store<i32>(queue, queued + 1);
-  if (queued + 1 >= JIT_BATCH) translateQueue();
+  if (queued + 1 >= JIT_BATCH || jitThreshold == 1) translateQueue();
 }
 
 /** Called once per run-loop chunk: translates a queue whose oldest block waited long enough. */
@@ -660,7 +640,7 @@ export function translateQueue(): void {
   let count = 0;
   for (let i = 0; i < queued; i++) {
     const entry = <usize>load<u32>(queue + 4 + (<usize>i << 2));
-    if (load<i32>(entry, E_STATE) != ENTRY_QUEUED) continue;
+    if (load<i32>(entry, JIT_ENTRY_STATE) != JIT_STATE_QUEUED) continue;
     store<u32>(queue + 4 + (<usize>count << 2), <u32>entry);
     count++;
   }
@@ -672,17 +652,17 @@ export function translateQueue(): void {
   const sectionSize = placeholder();
   const sectionStart = out;
   uleb(count);
-  const slots = queue + JIT_SLOTS;
+  const slots = area + <usize>JIT_QUEUE_SLOTS;
   for (let i = 0; i < count; i++) {
     const entry = <usize>load<u32>(queue + 4 + (<usize>i << 2));
-    const host = load<u32>(entry, E_HOST);
+    const host = load<u32>(entry, JIT_ENTRY_HOST);
     markCodePage(<usize>host); // before reading it: any later write makes the block stale
     const instructions = emitFunction(host);
-    store<i32>(entry, instructions > 0 ? instructions : ENTRY_UNTRANSLATABLE, E_STATE);
-    store<u32>(entry, codeGeneration(<usize>host), E_GENERATION);
-    store<u32>(entry, load<u32>(hb + HART_JIT_EPOCH), E_EPOCH);
-    store<u32>(entry, blockBytes, E_BYTES);
-    store<u32>(entry, checksum(<usize>host, blockBytes), E_CHECKSUM);
+    store<i32>(entry, instructions > 0 ? instructions : JIT_STATE_UNTRANSLATABLE, JIT_ENTRY_STATE);
+    store<u32>(entry, codeGeneration(<usize>host), JIT_ENTRY_GENERATION);
+    store<u32>(entry, load<u32>(hb + HART_JIT_EPOCH), JIT_ENTRY_EPOCH);
+    store<u32>(entry, blockBytes, JIT_ENTRY_BYTES);
+    store<u32>(entry, checksum(<usize>host, blockBytes), JIT_ENTRY_CHECKSUM);
     store<u32>(slots + (<usize>i << 2), entrySlot(entry));
   }
   patch(sectionSize, <u32>(out - sectionStart));
@@ -712,15 +692,18 @@ function emitFunction(host: u32): i32 {
   let count: i32 = 0;
   let offset: i32 = 0;
   let ended = false;
+  let looked: i32 = 0; // bytes of the instruction last looked at
   while (count < JIT_MAX_INSTRUCTIONS) {
     const pageOffset = <i32>(host & 0xfff) + offset;
     if (pageOffset > 0xffe) break;
     let insn = <u32>load<u16>(<usize>host + offset);
     let length = 2;
+    looked = 2;
     if ((insn & 3) == 3) {
       if (pageOffset > 0xffc) break; // the rest lies on the next page
       insn = load<u32>(<usize>host + offset);
       length = 4;
+      looked = 4;
     } else {
       insn = load<u32>(<usize>RVC_TABLE + (<usize>insn << 2));
       if (insn == 0) break;
@@ -741,6 +724,8 @@ function emitFunction(host: u32): i32 {
   byte(END); // loop
   byte(END);
   patch(bodySize, <u32>(out - bodyStart));
-  blockBytes = <u32>offset;
+  // A block that translates nothing is summed over its first instruction: the bytes that made it
+  // untranslatable, so that FENCE.I keeps the verdict while they stay the same.
+  blockBytes = <u32>(count > 0 ? offset : looked);
   return count;
 }

@@ -8,7 +8,7 @@
 // so privilege changes just switch tables; satp writes and SFENCE.VMA flush them all.
 import {
   TLB_BASE, TLB_SIZE, TLB_ENTRIES, TLB_TABLE_SIZE, TLB_SET_SIZE, RAM_OFFSET, DRAM_BASE,
-  HART_SATP, HART_TLB_LOAD, HART_TLB_STORE, PAGE_CODE,
+  TLB_ENTRY_SHIFT, TLB_ENTRY_TAG, TLB_ENTRY_ADDEND, HART_SATP, HART_TLB_LOAD, HART_TLB_STORE, PAGE_CODE,
 } from '../layout';
 import {
   hb, hartIndex, harts, priv, mstatus, field, raise, excCause, inRam, endChunk,
@@ -73,7 +73,7 @@ export function selectTlb(): void {
 
 function flushSet(p: i32): void {
   const base = tlbSet(p);
-  for (let e: usize = 0; e < <usize>TLB_ENTRIES * 3; e++) store<u64>(base + (e << 4), INVALID_TAG);
+  for (let e: usize = 0; e < <usize>TLB_ENTRIES * 3; e++) store<u64>(base + (e << TLB_ENTRY_SHIFT), INVALID_TAG, TLB_ENTRY_TAG);
 }
 
 /** Forgets every translation of the running hart (SFENCE.VMA, satp writes). */
@@ -91,8 +91,8 @@ export function flushTranslatedTlb(): void {
 
 /** Host address of `va` in `table` if the TLB holds the page of [va, va + size), else 0. */
 @inline export function tlbLookup(table: usize, va: u64, size: u64): usize {
-  const entry = table + (<usize>((va >> 12) & TLB_MASK) << 4);
-  if (load<u64>(entry) == ((va + size - 1) & ~<u64>0xfff)) return <usize>(va + load<u64>(entry, 8));
+  const entry = table + (<usize>((va >> 12) & TLB_MASK) << TLB_ENTRY_SHIFT);
+  if (load<u64>(entry, TLB_ENTRY_TAG) == ((va + size - 1) & ~<u64>0xfff)) return <usize>(va + load<u64>(entry, TLB_ENTRY_ADDEND));
   return 0;
 }
 
@@ -174,10 +174,10 @@ export function hostAddress(va: u64, access: i32): usize {
   if (!inRam(page, 0x1000)) return 0;
   if (access == ACCESS_STORE) codePageWritten(page);
   const vpage = va & ~<u64>0xfff;
-  const entry = table + (<usize>((va >> 12) & TLB_MASK) << 4);
-  store<u64>(entry, vpage);
-  store<u64>(entry, <u64>RAM_OFFSET + page - <u64>DRAM_BASE - vpage, 8);
-  return <usize>(va + load<u64>(entry, 8));
+  const entry = table + (<usize>((va >> 12) & TLB_MASK) << TLB_ENTRY_SHIFT);
+  store<u64>(entry, vpage, TLB_ENTRY_TAG);
+  store<u64>(entry, <u64>RAM_OFFSET + page - <u64>DRAM_BASE - vpage, TLB_ENTRY_ADDEND);
+  return <usize>(va + load<u64>(entry, TLB_ENTRY_ADDEND));
 }
 
 // Code pages (see jit.ts): a page blocks were compiled from has no store TLB entries, so the
@@ -210,10 +210,10 @@ export function markCodePage(host: usize): void {
     for (let set = 0; set < 3; set++) {
       const table = <usize>TLB_BASE + <usize>hart * <usize>TLB_SIZE + <usize>set * <usize>TLB_SET_SIZE + 2 * <usize>TLB_TABLE_SIZE;
       for (let e: usize = 0; e < <usize>TLB_ENTRIES; e++) {
-        const entry = table + (e << 4);
-        const tag = load<u64>(entry);
-        if (tag != INVALID_TAG && (<usize>(tag + load<u64>(entry, 8)) & ~<usize>0xfff) == hostPage) {
-          store<u64>(entry, INVALID_TAG);
+        const entry = table + (e << TLB_ENTRY_SHIFT);
+        const tag = load<u64>(entry, TLB_ENTRY_TAG);
+        if (tag != INVALID_TAG && (<usize>(tag + load<u64>(entry, TLB_ENTRY_ADDEND)) & ~<usize>0xfff) == hostPage) {
+          store<u64>(entry, INVALID_TAG, TLB_ENTRY_TAG);
         }
       }
     }

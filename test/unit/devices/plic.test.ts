@@ -28,18 +28,18 @@ test('an enabled source above the threshold raises the context line; claim and c
   set(priority(10), 1);
   set(enable(1, 0), 1 << 10); // context 1: hart 0, S mode
   uart(true);
-  assert.equal(lines.level(0, SEIP), true);
-  assert.equal(lines.level(0, MEIP), false, 'context 0 has not enabled the source');
+  assert.equal(lines.irqLine(0, SEIP), true);
+  assert.equal(lines.irqLine(0, MEIP), false, 'context 0 has not enabled the source');
   assert.equal(reg(pending(0)), 1 << 10);
 
   assert.equal(reg(claim(1)), 10);
-  assert.equal(lines.level(0, SEIP), false, 'a claimed source is no longer pending');
+  assert.equal(lines.irqLine(0, SEIP), false, 'a claimed source is no longer pending');
   assert.equal(reg(pending(0)), 0);
   assert.equal(reg(claim(1)), 0, 'nothing left to claim');
 
   uart(false);
   set(claim(1), 10);
-  assert.equal(lines.level(0, SEIP), false);
+  assert.equal(lines.irqLine(0, SEIP), false);
 });
 
 test('a level source still high at completion interrupts again', () => {
@@ -49,9 +49,9 @@ test('a level source still high at completion interrupts again', () => {
   set(enable(0, 1), 1 << 1);
   line(true);
   assert.equal(reg(claim(0)), 33);
-  assert.equal(lines.level(0, MEIP), false);
+  assert.equal(lines.irqLine(0, MEIP), false);
   set(claim(0), 33);
-  assert.equal(lines.level(0, MEIP), true);
+  assert.equal(lines.irqLine(0, MEIP), true);
   assert.equal(reg(claim(0)), 33);
 });
 
@@ -59,14 +59,14 @@ test('the threshold masks priorities at or below it; priority 0 never interrupts
   const { device, lines, reg, set } = plic();
   device.irqLine(5)(true);
   set(enable(1, 0), 1 << 5);
-  assert.equal(lines.level(0, SEIP), false, 'priority 0');
+  assert.equal(lines.irqLine(0, SEIP), false, 'priority 0');
   set(priority(5), 2);
   set(threshold(1), 2);
   assert.equal(reg(threshold(1)), 2);
-  assert.equal(lines.level(0, SEIP), false, 'priority 2 is not above threshold 2');
+  assert.equal(lines.irqLine(0, SEIP), false, 'priority 2 is not above threshold 2');
   assert.equal(reg(claim(1)), 0);
   set(threshold(1), 1);
-  assert.equal(lines.level(0, SEIP), true);
+  assert.equal(lines.irqLine(0, SEIP), true);
   assert.equal(reg(claim(1)), 5);
 });
 
@@ -86,11 +86,11 @@ test('contexts map to harts: 2h is M mode (MEIP), 2h+1 S mode (SEIP)', () => {
   device.irqLine(1)(true);
   set(priority(1), 1);
   set(enable(2, 0), 1 << 1);
-  assert.equal(lines.level(1, MEIP), true);
-  assert.equal(lines.level(1, SEIP), false);
-  assert.equal(lines.level(0, MEIP), false);
+  assert.equal(lines.irqLine(1, MEIP), true);
+  assert.equal(lines.irqLine(1, SEIP), false);
+  assert.equal(lines.irqLine(0, MEIP), false);
   set(enable(3, 0), 1 << 1);
-  assert.equal(lines.level(1, SEIP), true);
+  assert.equal(lines.irqLine(1, SEIP), true);
 });
 
 test('completion of a source not enabled for the context is ignored', () => {
@@ -101,9 +101,9 @@ test('completion of a source not enabled for the context is ignored', () => {
   line(true);
   assert.equal(reg(claim(1)), 9);
   set(claim(0), 9); // context 0 never enabled source 9
-  assert.equal(lines.level(0, SEIP), false, 'still claimed');
+  assert.equal(lines.irqLine(0, SEIP), false, 'still claimed');
   set(claim(1), 9);
-  assert.equal(lines.level(0, SEIP), true);
+  assert.equal(lines.irqLine(0, SEIP), true);
 });
 
 test('source 0 does not exist: priority and enable bit hardwired to 0; other widths fault', () => {
@@ -134,17 +134,17 @@ test('save → reset → load: a claimed source and an enabled pending one carry
   const saved = throughJson(device.saveState());
 
   device.reset();
-  assert.equal(lines.level(0, SEIP), false);
+  assert.equal(lines.irqLine(0, SEIP), false);
   assert.equal(reg(enable(1, 0)), 0);
 
   device.loadState(saved);
-  assert.equal(lines.level(0, SEIP), true, 'source 1 still pending and enabled');
+  assert.equal(lines.irqLine(0, SEIP), true, 'source 1 still pending and enabled');
   assert.equal(reg(claim(1)), 1);
   b(false);
   set(claim(1), 2);
   set(claim(1), 1);
-  assert.equal(lines.level(0, SEIP), true, 'source 1 is still high');
+  assert.equal(lines.irqLine(0, SEIP), true, 'source 1 is still high');
   a(false);
-  assert.equal(lines.level(0, SEIP), false);
+  assert.equal(lines.irqLine(0, SEIP), false);
   assert.equal(reg(priority(2)), 2);
 });

@@ -11,7 +11,7 @@ export class RecordingHartLines implements HartLines {
   setIrqLine(hart: number, bit: InterruptBit, level: boolean): void {
     this.levels.set(`${hart}:${bit}`, level);
   }
-  level(hart: number, bit: InterruptBit): boolean {
+  irqLine(hart: number, bit: InterruptBit): boolean {
     return this.levels.get(`${hart}:${bit}`) ?? false;
   }
   getMtimecmp(hart: number): bigint {

@@ -176,6 +176,19 @@ test('an older file is migrated forward one version at a time, in order; a gap i
     /state-v1\.hst: no migration from format version 2 to 3/);
 });
 
+test('version 1 → 2: a saved CLINT entry is dropped (its registers are in the harts\' state)', async (t) => {
+  const path = join(scratch(t), 'v1-with-clint.hst');
+  const state = sampleState();
+  await writeStateFile(path, { ...state, devices: { ...state.devices, clint: { version: 1, msipHarts: [0] } } });
+  const v1 = Buffer.from(readFileSync(path));
+  v1.writeUInt32LE(1, 8); // as Hangar 0.1.0 wrote it
+  createHash('sha256').update(v1.subarray(128)).update(v1.subarray(0, 64)).digest().copy(v1, 64);
+  const loaded = decodeStateFile(v1, 'v1-with-clint.hst');
+  assert.equal(loaded.formatVersion, 1);
+  assert.deepEqual(loaded.devices, state.devices);
+  assert.deepEqual(loaded.cpu, state.cpu);
+});
+
 test('a file whose checksum was made to match still has its RAM section checked block by block', () => {
   const file = Buffer.from(readFileSync(FIXTURE_V1));
   const resign = (bytes: Buffer) => {

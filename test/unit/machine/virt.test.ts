@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { RAM_OFFSET } from '../../../engine/cpu/layout.ts';
 import { BusError, InterruptBit, type HartLines } from '../../../engine/devices/device.ts';
 import { GuestClock } from '../../../engine/devices/clock.ts';
-import { createVirtBoard } from '../../../engine/machine/virt.ts';
+import { createVcpuBus, createVirtBoard } from '../../../engine/machine/virt.ts';
 import { decodeDtb } from './dts.ts';
 
 const MiB = 1024 * 1024;
@@ -23,6 +23,7 @@ function board() {
   const mtimecmp = [0n, 0n];
   const hart: HartLines = {
     setIrqLine: (h, bit, level) => irqs.push([h, bit, level]),
+    irqLine: (h, bit) => [...irqs].reverse().find(([line, b]) => line === h && b === bit)?.[2] ?? false,
     getMtimecmp: (h) => mtimecmp[h]!,
     setMtimecmp: (h, value) => { mtimecmp[h] = value; },
   };
@@ -31,15 +32,17 @@ function board() {
     console: { write: (bytes) => output.push(...bytes), read: () => null },
     events: { powerOff: (status) => events.push(`poweroff ${status}`), reset: () => events.push('reset') },
   });
-  return { ...built, output, irqs, events, mtimecmp };
+  // What a vCPU thread serves itself (the CLINT), in front of the device thread's bus.
+  const vcpuBus = createVcpuBus({ harts: 2, clock, lines: hart }, built.bus);
+  return { ...built, vcpuBus, output, irqs, events, mtimecmp };
 }
 
 test('every device of the memory map answers at its base', () => {
   const b = board();
   assert.deepEqual(b.devices.map((d) => [d.name, d.base]), [
-    ['test', 0x10_0000], ['rtc', 0x10_1000], ['clint', 0x200_0000], ['plic', 0xc00_0000], ['uart0', 0x1000_0000],
+    ['test', 0x10_0000], ['rtc', 0x10_1000], ['plic', 0xc00_0000], ['uart0', 0x1000_0000],
     ...Array.from({ length: 8 }, (_, n) => [`virtio${n}`, 0x1000_1000 + n * 0x1000]),
-  ]);
+  ], 'the device thread\'s slots: all but the CLINT');
   // virtio-mmio: magic "virt", version 2; device IDs 3 (console), 4 (entropy), 0 (empty slot).
   const virtio = (n: number, offset: number) => b.bus.read(0x1000_1000 + n * 0x1000 + offset, 4);
   assert.deepEqual(Array.from({ length: 8 }, (_, n) => virtio(n, 0)), new Array(8).fill(0x74726976));
@@ -47,14 +50,20 @@ test('every device of the memory map answers at its base', () => {
   // UART: a byte written to THR reaches the console.
   b.bus.write(0x1000_0000, 1, 0x41);
   assert.deepEqual(b.output, [0x41]);
-  // CLINT: hart 1's mtimecmp at 0x4008.
-  b.bus.write(0x200_4008, 4, 1234);
-  b.bus.write(0x200_400c, 4, 0);
+  // CLINT, on a vCPU thread's bus only: hart 1's mtimecmp at 0x4008.
+  b.vcpuBus.write(0x200_4008, 4, 1234);
+  b.vcpuBus.write(0x200_400c, 4, 0);
   assert.equal(b.mtimecmp[1], 1234n);
-  // Between and beyond the devices nothing answers.
+  assert.throws(() => b.bus.read(0x200_4008, 4), BusError, 'the device thread does not serve the CLINT');
+  // The vCPU's bus passes everything else on: the UART again.
+  b.vcpuBus.write(0x1000_0000, 1, 0x42);
+  assert.deepEqual(b.output, [0x41, 0x42]);
+  // Between and beyond the devices nothing answers, on either bus.
   for (const address of [0, 0x10_2000, 0x200_0000 + 0x1_0000, 0x1000_0100, 0x1000_9000, 0x8000_0000]) {
     assert.throws(() => b.bus.read(address, 4), BusError, address.toString(16));
+    assert.throws(() => b.vcpuBus.read(address, 4), BusError, address.toString(16));
   }
+  assert.throws(() => b.vcpuBus.read(0x200_fffe, 4), BusError, 'an access running off the end of the CLINT');
 });
 
 test('the UART interrupt (source 10) reaches hart 0\'s S-mode context through the PLIC', () => {
@@ -79,6 +88,7 @@ test('the test finisher powers off with a status and resets', () => {
 test('the board writes its device tree from the same table', () => {
   const b = board();
   const { nodes } = decodeDtb(b.dtb({ bootargs: 'quiet' }));
+  assert.ok(nodes.has('/soc/clint@2000000'), 'the vCPU-served CLINT is in the tree too');
   for (const slot of b.devices) {
     const node = nodes.get(`/soc/${slot.node}@${slot.base.toString(16)}`);
     assert.ok(node, slot.name);

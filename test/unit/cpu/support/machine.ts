@@ -122,10 +122,28 @@ export interface ProgramOptions {
   nowNs?: bigint;
   /** Instructions to run at most before giving up. */
   budget?: number;
+  /** The core's JIT threshold (CpuOptions.jitThreshold); by default testJitThreshold(). */
+  jitThreshold?: number;
 }
 
 const CHUNK = 1_000;
 let compiled: Promise<WebAssembly.Module> | undefined;
+
+/**
+ * The core's JIT threshold for test machines: HANGAR_TEST_JIT_THRESHOLD, else the core's
+ * default (64: far more runs than these programs make, so they run interpreted).
+ * translated.test.ts runs the whole suite again at 1, so that every program runs translated.
+ */
+export function testJitThreshold(): number | undefined {
+  const value = process.env.HANGAR_TEST_JIT_THRESHOLD;
+  return value === undefined || value === '' ? undefined : Number(value);
+}
+
+const machines: Cpu[] = [];
+/** Blocks the translator compiled, summed over every test machine of this process. */
+export function translatedBlocks(): number {
+  return machines.reduce((sum, cpu) => sum + cpu.translatedBlocks, 0);
+}
 
 function wrap(code: string, data = ''): string {
   return `.option norvc
@@ -166,7 +184,8 @@ export class TestMachine {
     const nowNs = options.nowNs ?? DEFAULT_NOW_NS;
     const bus = new RecordingBus();
     compiled ??= Cpu.compile();
-    const cpu = new Cpu(await compiled, memory, { ramBytes: RAM_BYTES, harts: 1, bus, nowNs: () => nowNs });
+    const cpu = new Cpu(await compiled, memory, { ramBytes: RAM_BYTES, harts: 1, bus, nowNs: () => nowNs, jitThreshold: options.jitThreshold ?? testJitThreshold() });
+    machines.push(cpu);
     new BigInt64Array(memory.buffer, MACHINE_CLOCK_BASE_NS, 1)[0] = 0n;
     const guest = new GuestMemory(memory, RAM_BYTES);
     guest.write(guest.base, program.image);
