@@ -17,6 +17,7 @@ import { EventEmitter } from 'node:events';
 import type { OperationOptions } from '../common/operation.ts';
 import type { MachineConfig } from '../machine/machine.ts';
 import { errorMessage, type DiskConfig, type MachineExit } from '../vcpu/protocol.ts';
+import { RingFullError } from '../vcpu/byte-ring.ts';
 import { VmStateError } from './errors.ts';
 import type { AgentChannel, GuestAgent } from './agent.ts';
 import type { RunningVm } from './library.ts';
@@ -31,7 +32,8 @@ export interface RunnerMachine {
   readonly started: Promise<void>;
   readonly exited: Promise<MachineExit>;
   on(event: 'console' | 'agent', listener: (bytes: Uint8Array) => void): unknown;
-  sendConsole(bytes: Uint8Array): void;
+  /** Resolves once the bytes are on their way to the guest (in its input ring); refuses past its queue's cap. */
+  sendConsole(bytes: Uint8Array): Promise<void>;
   sendAgent(bytes: Uint8Array): void;
   pause(): Promise<void>;
   resume(): Promise<void>;
@@ -50,16 +52,12 @@ export interface VmUsage {
   memoryBytes: number;
 }
 
-export interface RunnerMachineConfig extends MachineConfig {
-  restoreFrom?: { path: string; vm: string | null };
-}
-
 /** What the runner uses of the guest agent. */
 export type RunnerAgent = Pick<GuestAgent, 'connect' | 'exec' | 'readFile' | 'writeFile' | 'setClock' | 'powerOff' | 'close'>;
 
 /** How a runner makes its machine and agent (the real ones in runner-machine.ts; fakes in unit tests). */
 export interface RunnerParts {
-  machine(config: RunnerMachineConfig): RunnerMachine;
+  machine(config: MachineConfig): RunnerMachine;
   agent(channel: AgentChannel): RunnerAgent;
 }
 
@@ -360,8 +358,19 @@ export class VmRunner extends EventEmitter<RunnerEvents> {
     });
   }
 
-  sendConsole(bytes: Uint8Array): void {
-    this.running().sendConsole(bytes);
+  /**
+   * Types bytes into the serial console. Resolves once they are on their way to the guest; while
+   * it reads nothing (paused) they wait, up to the machine's cap, past which they are refused.
+   */
+  async sendConsole(bytes: Uint8Array): Promise<void> {
+    try {
+      await this.running().sendConsole(bytes);
+    } catch (err) {
+      if (err instanceof RingFullError) {
+        throw new VmStateError(`VM "${this.name}" is ${this.current === 'paused' ? 'paused' : 'not reading its console'}: ${err.message} (console input)`);
+      }
+      throw err;
+    }
   }
 
   private async guestAgent(signal?: AbortSignal): Promise<RunnerAgent> {

@@ -11,6 +11,7 @@
 // damaged vm.json, no guest agent answering), 130 Ctrl-C; `exec` exits with the command's status.
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, parseSize, takeVerb } from '../args.ts';
 import { EXIT, UsageError } from '../errors.ts';
 import { formatBytes, progressPrinter } from './image.ts';
@@ -46,6 +47,8 @@ const VERBS = ['create', 'list', 'info', 'modify', 'start', 'stop', 'pause', 're
 const BAD_INPUT = new Set(['invalid-argument', 'not-found', 'conflict']);
 /** Ctrl-] (telnet's escape): leaves a console. */
 const CTRL_RIGHT_BRACKET = 0x1d;
+/** How long a console that is left waits for the owner to close its view. */
+const CLOSE_WAIT_MS = 2000;
 
 /** The engine the verbs talk to: the owner's, or one in this process. */
 interface Engine {
@@ -72,11 +75,24 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof ApiRequestError) {
       // Naming what does not exist, or a name already taken, is bad input like a bad argument.
-      if (BAD_INPUT.has(err.code)) throw new UsageError(err.message);
+      if (BAD_INPUT.has(err.code)) throw new UsageError(cliMessage(err, rest));
       if (err.code === 'cancelled') throw Object.assign(new Error('cancelled'), { name: 'AbortError' });
     }
     throw err;
   }
+}
+
+/**
+ * The API names a refused argument by its field path on the channel ("vms:create.cpus: must be
+ * at most 8"); the CLI names the option the user typed (--cpus), or else the field alone.
+ */
+function cliMessage(err: ApiRequestError, argv: string[]): string {
+  const prefix = `${err.channel}.`;
+  if (!err.message.startsWith(prefix)) return err.message;
+  const path = err.message.slice(prefix.length);
+  const field = /^[A-Za-z]+/.exec(path)?.[0] ?? '';
+  const option = `--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  return argv.some((a) => a === option || a.startsWith(`${option}=`)) ? option + path.slice(field.length) : path;
 }
 
 /** --memory SIZE in bytes: a whole number of MiB. */
@@ -342,11 +358,19 @@ async function attachConsole(client: ApiClient, name: string, onLeave: 'save' | 
     if (event.type === 'terminal:data' && event.terminal === opened.terminal) stdout.write(event.data);
     if (event.type === 'terminal:exit' && event.terminal === opened.terminal) finish(event.exitCode === 0 ? 'ended' : 'error');
   });
+  let left = false;
+  // Back-pressure: stdin rests until the console has taken what was typed (a paused VM takes it
+  // when it runs again), so that a paste is read no faster than the guest reads it.
   const onInput = (chunk: Buffer) => {
     const leave = chunk.indexOf(CTRL_RIGHT_BRACKET);
     const typed = leave < 0 ? chunk : chunk.subarray(0, leave);
-    if (typed.length) void client.call('terminals:write', { terminal: opened.terminal, data: typed.toString('utf8') });
     if (leave >= 0) finish('left');
+    if (typed.length === 0) return;
+    stdin.pause();
+    void client.call('terminals:write', { terminal: opened.terminal, data: typed.toString('utf8') }).then((result) => {
+      if (!result.ok) process.stderr.write(`\r\nhangar vm: ${result.error.message}\r\n`);
+      if (!left) stdin.resume();
+    });
   };
   const onSignal = () => finish('left');
   if (raw) stdin.setRawMode(true);
@@ -354,6 +378,7 @@ async function attachConsole(client: ApiClient, name: string, onLeave: 'save' | 
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
   try {
     const how = await finished;
+    left = true;
     if (how === 'left') {
       if (onLeave === 'save') {
         process.stderr.write(`\nhangar vm: saving VM "${name}" (vm start resumes it)\n`);
@@ -362,7 +387,9 @@ async function attachConsole(client: ApiClient, name: string, onLeave: 'save' | 
           if (!(err instanceof ApiRequestError && err.code === 'invalid-state')) throw err;
         });
       } else {
-        await client.call('terminals:close', { terminal: opened.terminal });
+        // Only a courtesy (the owner closes the view with this client's session): an owner that
+        // does not answer must not keep the console from ending (SIGTERM, Ctrl-]).
+        await Promise.race([client.call('terminals:close', { terminal: opened.terminal }), sleep(CLOSE_WAIT_MS, undefined, { ref: false })]);
       }
     }
     return how;

@@ -13,7 +13,8 @@ import { ContainersService } from '../../../engine/containers/index.ts';
 import type { MachineExit } from '../../../engine/vcpu/protocol.ts';
 import type { AgentChannel } from '../../../engine/vm/agent.ts';
 import { VmStateError } from '../../../engine/vm/index.ts';
-import type { RunnerAgent, RunnerMachine, RunnerMachineConfig, RunnerParts, VmUsage } from '../../../engine/vm/runner.ts';
+import type { RunnerAgent, RunnerMachine, RunnerParts, VmUsage } from '../../../engine/vm/runner.ts';
+import type { MachineConfig } from '../../../engine/machine/machine.ts';
 import { VmRunners } from '../../../engine/vm/runners.ts';
 import { scratchLibrary } from './support.ts';
 
@@ -24,7 +25,7 @@ class FakeMachine extends EventEmitter implements RunnerMachine {
   end!: (exit: MachineExit) => void;
   /** What the state file held when the machine read it (the runner discards it afterwards). */
   readonly restoredState?: string;
-  constructor(readonly config: RunnerMachineConfig, fail?: string) {
+  constructor(readonly config: MachineConfig, fail?: string) {
     super();
     if (config.restoreFrom) this.restoredState = readFileSync(config.restoreFrom.path, 'utf8');
     this.exited = new Promise((resolve) => { this.end = resolve; });
@@ -32,7 +33,7 @@ class FakeMachine extends EventEmitter implements RunnerMachine {
     this.started.catch(() => undefined);
     if (fail) this.end({ reason: 'error', status: 1, message: fail });
   }
-  sendConsole(bytes: Uint8Array) { this.calls.push(`console ${Buffer.from(bytes)}`); }
+  async sendConsole(bytes: Uint8Array) { this.calls.push(`console ${Buffer.from(bytes)}`); }
   sendAgent() {}
   async pause() { this.calls.push('pause'); }
   async resume() { this.calls.push('resume'); }
