@@ -367,7 +367,7 @@ export class VmRunner extends EventEmitter<RunnerEvents> {
       await this.running().sendConsole(bytes);
     } catch (err) {
       if (err instanceof RingFullError) {
-        throw new VmStateError(`VM "${this.name}" is ${this.current === 'paused' ? 'paused' : 'not reading its console'}: ${err.message} (console input)`);
+        throw new VmStateError(`VM "${this.name}"${this.current === 'paused' ? ' is paused, and' : ''} its console input is full: ${err.message}`);
       }
       throw err;
     }
