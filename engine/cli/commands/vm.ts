@@ -82,9 +82,13 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
+/** API fields given as positionals, by the names USAGE gives them. */
+const POSITIONAL_OF_FIELD: Record<string, string> = { vm: 'NAME', name: 'NAME', snapshot: 'SNAP', command: 'CMD' };
+
 /**
  * The API names a refused argument by its field path on the channel ("vms:create.cpus: must be
- * at most 8"); the CLI names the option the user typed (--cpus), or else the field alone.
+ * at most 8"); the CLI names what the user typed: the option (--cpus), else the positional as
+ * USAGE calls it (NAME), else the field alone.
  */
 function cliMessage(err: ApiRequestError, argv: string[]): string {
   const prefix = `${err.channel}.`;
@@ -92,7 +96,8 @@ function cliMessage(err: ApiRequestError, argv: string[]): string {
   const path = err.message.slice(prefix.length);
   const field = /^[A-Za-z]+/.exec(path)?.[0] ?? '';
   const option = `--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-  return argv.some((a) => a === option || a.startsWith(`${option}=`)) ? option + path.slice(field.length) : path;
+  const typed = argv.some((a) => a === option || a.startsWith(`${option}=`)) ? option : POSITIONAL_OF_FIELD[field];
+  return typed === undefined ? path : typed + path.slice(field.length);
 }
 
 /** --memory SIZE in bytes: a whole number of MiB. */
