@@ -1,13 +1,10 @@
 // A single-producer, single-consumer byte ring in a SharedArrayBuffer: how bytes cross between
 // threads without either side yielding to its event loop (the vCPU loop never does).
+import { waitAsync } from './control.ts';
+
 const HEAD = 0; // next byte the consumer reads (consumer-owned)
 const TAIL = 1; // next byte the producer writes (producer-owned)
 const HEADER_BYTES = 8;
-
-/** Atomics.waitAsync (ES2024, in Node since 16), typed here because the project's lib is ES2022. */
-const waitAsync = (Atomics as unknown as {
-  waitAsync(array: Int32Array, index: number, value: number, timeoutMs: number): { async: boolean; value: Promise<string> | string };
-}).waitAsync;
 
 export class ByteRing {
   readonly buffer: SharedArrayBuffer;
