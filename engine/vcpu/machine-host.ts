@@ -39,7 +39,7 @@ const CONSOLE_RING_BYTES = 64 * 1024;
  * at most this much per console, beyond it sendConsole refuses. A paste through the API
  * (terminals:write, 1 MiB of text at most) fits whole.
  */
-export const CONSOLE_QUEUE_BYTES = 4 * 1024 * 1024;
+const CONSOLE_QUEUE_BYTES = 4 * 1024 * 1024;
 const DEVICE_THREAD = new URL('./device-thread.ts', import.meta.url);
 const VCPU_THREAD = new URL('./vcpu-thread.ts', import.meta.url);
 
