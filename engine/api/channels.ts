@@ -176,6 +176,7 @@ export const channels = {
 
   /** A console (the container's own terminal, when this engine started it) or else a shell in the running container. */
   'terminals:open': channel(object({ container: containerRef, ...terminalSize }), returns<TerminalOpened>()),
+  /** Resolves once the console has taken the text: a paused VM's as it reads again (until then at most 4 MiB wait; more is refused, invalid-state). */
   'terminals:write': channel(object({ terminal: terminalId, data: string({ max: 1 << 20 }) }), returns<null>()),
   'terminals:resize': channel(object({ terminal: terminalId, ...terminalSize }), returns<null>()),
   'terminals:close': channel(object({ terminal: terminalId }), returns<null>()),

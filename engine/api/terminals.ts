@@ -22,7 +22,11 @@ export interface TerminalSink {
 /** What a console is to the hub: a container's terminal, or an adapter of a VM's serial console. */
 export interface ConsoleStream {
   onData(listener: (data: Uint8Array) => void): void;
-  write(data: string): void;
+  /**
+   * Types into the console. A VM's resolves once the bytes are on their way to the guest (they
+   * may wait while it is paused, up to a cap past which they are refused): back-pressure.
+   */
+  write(data: string): void | Promise<void>;
   resize(cols: number, rows: number): void;
   /** Resolves with the exit status when the console's owner (process, machine) ends. */
   readonly exited: Promise<number>;
@@ -121,9 +125,10 @@ export class TerminalHub {
     return view;
   }
 
-  write(owner: object, id: string, data: string): void {
+  /** Resolves once the console has taken `data` (see ConsoleStream.write). */
+  async write(owner: object, id: string, data: string): Promise<void> {
     const view = this.view(owner, id);
-    (view.console?.terminal ?? view.shell!).write(data);
+    await (view.console?.terminal ?? view.shell!).write(data);
   }
 
   resize(owner: object, id: string, cols: number, rows: number): void {

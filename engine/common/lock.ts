@@ -2,14 +2,16 @@
 // must not lose each other's index.json entry; two `vm create` must not take one name), and
 // long holds (a running VM holds its folder's lock for as long as it runs).
 //
-// The file holds its owner's pid and purpose as JSON. It is created with its content in one step
-// (written to a temporary file, then hard-linked to the lock's name, which fails if the name
-// exists), so a reader never sees a half-written lock. A lock whose owner is gone is taken over:
-// the stale file is renamed away and only removed if it is still the stale one that was judged.
+// The file holds its owner's pid, the time that process started and its purpose as JSON. It is
+// created with its content in one step (written to a temporary file, then hard-linked to the
+// lock's name, which fails if the name exists), so a reader never sees a half-written lock. A
+// lock whose owner is gone is taken over — gone meaning no process has the pid, or the one that
+// has it started at another time (the pid was reused after a crash or a reboot): the stale file
+// is renamed away and only removed if it is still the stale one that was judged.
 import * as fs from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { temporaryPath } from './atomic-file.ts';
-import { isProcessAlive } from './process.ts';
+import { isProcessAlive, processStartTime } from './process.ts';
 import { HangarError } from './errors.ts';
 
 const RETRY_MS = 10;
@@ -17,6 +19,8 @@ const TIMEOUT_MS = 30_000;
 
 export interface LockHolder {
   pid: number;
+  /** When the holder started (processStartTime); absent in locks of older hangars. */
+  started?: string;
   /** What the holder is doing ("running", "snapshot take", ...), for messages. */
   purpose: string;
 }
@@ -47,7 +51,9 @@ export interface HeldLock {
 function parseHolder(text: string): LockHolder | null {
   try {
     const value = JSON.parse(text) as Partial<LockHolder>;
-    if (typeof value.pid === 'number') return { pid: value.pid, purpose: String(value.purpose ?? '') };
+    if (typeof value.pid === 'number') {
+      return { pid: value.pid, ...(typeof value.started === 'string' ? { started: value.started } : {}), purpose: String(value.purpose ?? '') };
+    }
   } catch {
     // An older hangar wrote the bare pid.
   }
@@ -64,7 +70,23 @@ export function lockHolder(path: string): LockHolder | null {
     return null;
   }
   const holder = parseHolder(text);
-  return holder && isProcessAlive(holder.pid) ? holder : null;
+  return holder && isHolderAlive(holder) ? holder : null;
+}
+
+/** The holder's process still runs: its pid is alive and, where both are known, started when the lock says. */
+function isHolderAlive(holder: LockHolder): boolean {
+  if (!isProcessAlive(holder.pid)) return false;
+  if (holder.started === undefined) return true;
+  const started = processStartTime(holder.pid);
+  return started === null || started === holder.started;
+}
+
+let ownStart: string | null | undefined;
+
+/** This process's lock content. */
+function ownContent(purpose: string): string {
+  if (ownStart === undefined) ownStart = processStartTime(process.pid);
+  return JSON.stringify({ pid: process.pid, ...(ownStart !== null ? { started: ownStart } : {}), purpose });
 }
 
 async function tryCreate(path: string, content: string): Promise<boolean> {
@@ -98,7 +120,7 @@ async function takeOver(path: string, stale: string): Promise<void> {
 }
 
 export async function acquireLock(path: string, options: LockOptions = {}): Promise<HeldLock> {
-  const content = JSON.stringify({ pid: process.pid, purpose: options.purpose ?? '' });
+  const content = ownContent(options.purpose ?? '');
   const timeout = options.timeoutMs ?? TIMEOUT_MS;
   const deadline = Date.now() + timeout;
   for (;;) {
@@ -106,7 +128,7 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
     const text = await fs.readFile(path, 'utf8').catch(() => null);
     if (text === null) continue; // released between our attempt and the read
     const holder = parseHolder(text);
-    if (!holder || !isProcessAlive(holder.pid)) {
+    if (!holder || !isHolderAlive(holder)) {
       await takeOver(path, text);
       continue;
     }

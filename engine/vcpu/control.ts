@@ -35,7 +35,7 @@ const WAKE_STRIDE = 16;
 const WORDS = WAKE_BASE + WAKE_STRIDE * MAX_HARTS;
 
 /** Atomics.waitAsync (ES2024, in Node since 16), typed here because the project's lib is ES2022. */
-const waitAsync = (Atomics as unknown as {
+export const waitAsync = (Atomics as unknown as {
   waitAsync(array: Int32Array, index: number, value: number, timeoutMs: number): { async: boolean; value: Promise<string> | string };
 }).waitAsync;
 

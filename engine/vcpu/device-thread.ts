@@ -67,7 +67,7 @@ class Commands {
   private parked = false;
   private running: Promise<void> = Promise.resolve();
 
-  constructor(private readonly machine: Machine) {}
+  constructor(private readonly machine: Machine, private readonly consoleInput: { append(bytes: Uint8Array): void }) {}
 
   readonly receive = (command: DeviceCommand): void => {
     if (!this.parked) {
@@ -77,6 +77,7 @@ class Commands {
     this.running = this.running.then(async () => {
       try {
         if (command.type === 'save') {
+          this.consoleInput.append(command.consoleInput);
           post({ type: 'done', id: command.id, result: await this.machine.saveState(command.path, command.vm, command.ticks) });
         } else {
           this.machine.replaceDisks(command.disks);
@@ -176,14 +177,23 @@ let commands: Commands | null = null;
 try {
   const inputRing = new ByteRing(input);
   const agentRing = new ByteRing(agentInput);
-  const console = new BufferedConsole({ write: (data) => post({ type: 'console', data }), read: () => inputRing.read() });
+  // Console input the owner handed over with a save follows what the ring held then, and comes
+  // before what the ring gets later.
+  const handedOver: Uint8Array[] = [];
+  const consoleInput = {
+    append(bytes: Uint8Array) {
+      for (const part of [inputRing.read(), bytes]) if (part?.length) handedOver.push(part);
+    },
+  };
+  const readConsole = () => handedOver.shift() ?? inputRing.read();
+  const console = new BufferedConsole({ write: (data) => post({ type: 'console', data }), read: readConsole });
   const agent = new BufferedConsole({ write: (data) => post({ type: 'agent', data }), read: () => agentRing.read() });
   const machine = await Machine.create(config, { console, agent }, control);
   try {
     post({ type: 'started', memory: machine.memory, module: machine.module });
     // While the vCPU threads start: they touch no RAM and no hart state before the go.
     if (config.restoreFrom) await machine.loadSavedState(config.restoreFrom);
-    commands = new Commands(machine);
+    commands = new Commands(machine, consoleInput);
     parentPort!.on('message', commands.receive);
     exit = await serveMachine(machine, control, new MailboxServer(mailboxes, config.harts, machine.bus), [console, agent], commands, config.harts);
   } finally {

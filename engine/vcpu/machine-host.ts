@@ -6,7 +6,7 @@
 // class only waits on it, with Atomics.waitAsync and messages.
 import { Worker } from 'node:worker_threads';
 import { EventEmitter } from 'node:events';
-import { ByteRing } from './byte-ring.ts';
+import { ByteRing, RingFeeder } from './byte-ring.ts';
 import { GuestClock } from '../devices/clock.ts';
 import type { MachineConfig } from '../machine/machine.ts';
 import { errorMessage, HangarError, reviveError, serializeError, type SerializedError } from '../common/errors.ts';
@@ -33,6 +33,14 @@ const WIND_DOWN_MS = 2000;
  * reads): held in this ring, never dropped; sendAgent refuses what does not fit.
  */
 const AGENT_HOLD_BYTES = 1024 * 1024;
+/** The serial console's input ring, which the UART's polls drain as the guest reads. */
+const CONSOLE_RING_BYTES = 64 * 1024;
+/**
+ * Typed or pasted console input that waits for room in the ring (a paused guest reads nothing):
+ * at most this much per console, beyond it sendConsole refuses. A paste through the API
+ * (terminals:write, 1 MiB of text at most) fits whole.
+ */
+const CONSOLE_QUEUE_BYTES = 4 * 1024 * 1024;
 const DEVICE_THREAD = new URL('./device-thread.ts', import.meta.url);
 const VCPU_THREAD = new URL('./vcpu-thread.ts', import.meta.url);
 
@@ -43,7 +51,8 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
   /** Started once the threads' code is bundled (thread-bundle.ts). */
   private device: Thread | null = null;
   private readonly vcpus: Thread[] = [];
-  private readonly input = new ByteRing(64 * 1024);
+  private readonly input = new ByteRing(CONSOLE_RING_BYTES);
+  private readonly consoleFeed = new RingFeeder(this.input, CONSOLE_QUEUE_BYTES, () => this.control.ringDevice());
   private readonly agentInput = new ByteRing(AGENT_HOLD_BYTES);
   private readonly control = new MachineControl();
   private clock: GuestClock | null = null;
@@ -78,6 +87,7 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
       });
     this.exited = ended.then(async (exit) => {
       this.control.requestStop(StopReason.Ended);
+      this.consoleFeed.close(new HangarError('invalid-state', 'machine: it has stopped'));
       await this.windDown();
       const final: MachineExit = this.failure ? { ...exit, reason: 'error', status: 1, message: this.failure.message, error: this.failure } : exit;
       for (const { reject } of this.commands.values()) reject(new HangarError('invalid-state', 'machine: it has stopped'));
@@ -154,14 +164,15 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
     }));
   }
 
-  /** Types bytes into the guest's console (the UART). */
-  sendConsole(bytes: Uint8Array): void {
-    let offset = 0;
-    while (offset < bytes.length) {
-      offset += this.input.write(bytes.subarray(offset));
-      this.control.ringDevice();
-      if (offset < bytes.length) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
-    }
+  /**
+   * Types bytes into the guest's console (the UART). Resolves once they are in the input ring
+   * (the guest reads them from there, in order); until the guest makes room they wait here, at
+   * most CONSOLE_QUEUE_BYTES of them, and past that the bytes are refused (RingFullError).
+   * Waiting for each call before the next gives the caller back-pressure.
+   */
+  sendConsole(bytes: Uint8Array): Promise<void> {
+    if (this.stopped()) return Promise.reject(new Error('machine: it has stopped'));
+    return this.consoleFeed.write(bytes);
   }
 
   /**
@@ -214,7 +225,9 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
    */
   async saveState(path: string, vm: string | null): Promise<StateFileSummary> {
     const ticks = this.pausedClock('saveState').now();
-    return (await this.command({ type: 'save', path, vm, ticks }))!;
+    // Console input still waiting for room in the ring goes to the device with the save (ahead of
+    // any later input), so that the state file carries it.
+    return (await this.command({ type: 'save', path, vm, ticks, consoleInput: this.consoleFeed.takeWaiting() }))!;
   }
 
   /**

@@ -34,8 +34,11 @@ export type DeviceMessage =
 
 /** To the device thread, only while it is parked (the machine paused): it answers each with 'done'. */
 export type DeviceCommand =
-  /** Writes the machine's state file; `ticks`: guest time at the pause. */
-  | { type: 'save'; id: number; path: string; vm: string | null; ticks: bigint }
+  /**
+   * Writes the machine's state file; `ticks`: guest time at the pause. `consoleInput`: input the
+   * owner held back for want of room in the console's ring, to be read after what the ring holds.
+   */
+  | { type: 'save'; id: number; path: string; vm: string | null; ticks: bigint; consoleInput: Uint8Array }
   | { type: 'replaceDisks'; id: number; disks: DiskConfig[] };
 
 /** From a vCPU thread whose hart could not go on (a host error, not a guest one). */

@@ -261,14 +261,24 @@ function checkSnapshotTree(f: Fields, value: unknown, diskCount: number): VmConf
     byId.set(s.id, i);
     names.add(s.name);
   });
-  list.forEach((s, i) => {
-    if (s.parent !== null && !byId.has(s.parent)) f.fail(`snapshots.list[${i}].parent`, `names no snapshot in the list (${s.parent})`);
-    // Walking up from any node must reach a root within list.length steps, or there is a loop.
-    let at: string | null = s.parent;
-    for (let steps = 0; at !== null; steps++) {
-      if (steps > list.length) f.fail(`snapshots.list[${i}].parent`, 'makes a loop in the snapshot tree');
-      at = list[byId.get(at)!]!.parent;
+  const parents = list.map((s, i) => {
+    if (s.parent === null) return -1;
+    const parent = byId.get(s.parent);
+    if (parent === undefined) f.fail(`snapshots.list[${i}].parent`, `names no snapshot in the list (${s.parent})`);
+    return parent;
+  });
+  // Walking up from every node must reach a root. Each node is walked once (linear in the list):
+  // a walk stops at a node already known to reach a root; meeting a node of its own walk is a loop.
+  const REACHES_ROOT = -1;
+  const walkOf = new Array<number>(list.length).fill(0); // 0: not yet walked, i + 1: on walk i, REACHES_ROOT
+  list.forEach((_, i) => {
+    const path: number[] = [];
+    for (let at = i; at !== -1 && walkOf[at] !== REACHES_ROOT; at = parents[at]!) {
+      if (walkOf[at] === i + 1) f.fail(`snapshots.list[${i}].parent`, 'makes a loop in the snapshot tree');
+      walkOf[at] = i + 1;
+      path.push(at);
     }
+    for (const at of path) walkOf[at] = REACHES_ROOT;
   });
   const current = f.nullable(tree.current, (v) => f.string(v, 'snapshots.current', UUID, 'must be a snapshot id (uuid) or null'));
   if (current !== null && !byId.has(current)) f.fail('snapshots.current', `names no snapshot in the list (${current})`);

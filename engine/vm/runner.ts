@@ -19,6 +19,7 @@ import { errorMessage, serializeError } from '../common/errors.ts';
 import type { DiskConfig } from '../machine/disks.ts';
 import type { MachineConfig } from '../machine/machine.ts';
 import type { MachineExit } from '../vcpu/protocol.ts';
+import { RingFullError } from '../vcpu/byte-ring.ts';
 import { VmStateError } from './errors.ts';
 import type { AgentChannel, GuestAgent } from './agent.ts';
 import type { RunningVm } from './library.ts';
@@ -33,7 +34,8 @@ export interface RunnerMachine {
   readonly started: Promise<void>;
   readonly exited: Promise<MachineExit>;
   on(event: 'console' | 'agent', listener: (bytes: Uint8Array) => void): unknown;
-  sendConsole(bytes: Uint8Array): void;
+  /** Resolves once the bytes are on their way to the guest (in its input ring); refuses past its queue's cap. */
+  sendConsole(bytes: Uint8Array): Promise<void>;
   sendAgent(bytes: Uint8Array): void;
   pause(): Promise<void>;
   resume(): Promise<void>;
@@ -359,8 +361,19 @@ export class VmRunner extends EventEmitter<RunnerEvents> {
     });
   }
 
-  sendConsole(bytes: Uint8Array): void {
-    this.running().sendConsole(bytes);
+  /**
+   * Types bytes into the serial console. Resolves once they are on their way to the guest; while
+   * it reads nothing (paused) they wait, up to the machine's cap, past which they are refused.
+   */
+  async sendConsole(bytes: Uint8Array): Promise<void> {
+    try {
+      await this.running().sendConsole(bytes);
+    } catch (err) {
+      if (err instanceof RingFullError) {
+        throw new VmStateError(`VM "${this.name}"${this.current === 'paused' ? ' is paused, and' : ''} its console input is full: ${err.message}`);
+      }
+      throw err;
+    }
   }
 
   private async guestAgent(signal?: AbortSignal): Promise<RunnerAgent> {

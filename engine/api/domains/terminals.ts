@@ -13,7 +13,7 @@ export function sessionSink(session: SessionHandle): TerminalSink {
 export function terminalHandlers(core: ServiceCore): HandlersOf<'terminals'> {
   return {
     'terminals:open': async ({ container, cols, rows }, { session }) => core.terminals.open(session, sessionSink(session), container, { cols, rows }),
-    'terminals:write': async ({ terminal, data }, { session }) => (core.terminals.write(session, terminal, data), null),
+    'terminals:write': async ({ terminal, data }, { session }) => (await core.terminals.write(session, terminal, data), null),
     'terminals:resize': async ({ terminal, cols, rows }, { session }) => (core.terminals.resize(session, terminal, cols, rows), null),
     'terminals:close': async ({ terminal }, { session }) => (core.terminals.close(session, terminal), null),
   };

@@ -150,7 +150,9 @@ async function attachConsole(machine: MachineHost): Promise<number> {
       if (byte === CTRL_A) escape = true;
       else out.push(byte);
     }
-    if (out.length) machine.sendConsole(Uint8Array.from(out));
+    if (out.length === 0) return;
+    stdin.pause(); // until the console has taken it: a paste is read as fast as the guest reads
+    machine.sendConsole(Uint8Array.from(out)).then(() => stdin.resume(), () => {}); // refused: the machine stopped
   };
   const onSigint = () => void machine.kill();
   machine.on('console', (data) => process.stdout.write(data));

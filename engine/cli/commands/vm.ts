@@ -11,8 +11,10 @@
 // damaged vm.json, no guest agent answering), 130 Ctrl-C; `exec` exits with the command's status.
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, parseSize, takeVerb } from '../args.ts';
 import { EXIT, UsageError } from '../errors.ts';
+import { HangarError } from '../../common/errors.ts';
 import { formatBytes, progressPrinter } from './image.ts';
 import { ApiClient, ApiRequestError, inProcessTransport } from '../../api/client.ts';
 import type { ArgsOf, Channel, ResultOf, VmDetails } from '../../api/channels.ts';
@@ -44,6 +46,8 @@ Every command takes --json for output meant for scripts.`;
 const VERBS = ['create', 'list', 'info', 'modify', 'start', 'stop', 'pause', 'resume', 'save', 'rm', 'snapshot', 'clone', 'exec', 'cp', 'console'];
 /** Ctrl-] (telnet's escape): leaves a console. */
 const CTRL_RIGHT_BRACKET = 0x1d;
+/** How long a console that is left waits for the owner to close its view. */
+const CLOSE_WAIT_MS = 2000;
 
 /** The engine the verbs talk to: the owner's, or one in this process. */
 interface Engine {
@@ -65,7 +69,31 @@ export async function run(argv: string[]): Promise<number> {
   if (typeof taken === 'number') return taken;
   const { verb, rest } = taken;
   if (!VERBS.includes(verb)) throw new UsageError(`unknown vm command "${verb}"\n${USAGE}`);
-  return dispatch(verb, rest); // an API error's code is the exit status (cli/errors.ts STATUS_OF)
+  try {
+    return await dispatch(verb, rest);
+  } catch (err) {
+    // The code is the exit status (cli/errors.ts STATUS_OF); the message names what the user typed.
+    if (err instanceof ApiRequestError) throw new HangarError(err.code, cliMessage(err, rest), { details: err.details });
+    throw err;
+  }
+}
+
+/** API fields given as positionals, by the names USAGE gives them. */
+const POSITIONAL_OF_FIELD: Record<string, string> = { vm: 'NAME', name: 'NAME', snapshot: 'SNAP', command: 'CMD' };
+
+/**
+ * The API names a refused argument by its field path on the channel ("vms:create.cpus: must be
+ * at most 8"); the CLI names what the user typed: the option (--cpus), else the positional as
+ * USAGE calls it (NAME), else the field alone.
+ */
+function cliMessage(err: ApiRequestError, argv: string[]): string {
+  const prefix = `${err.channel}.`;
+  if (!err.message.startsWith(prefix)) return err.message;
+  const path = err.message.slice(prefix.length);
+  const field = /^[A-Za-z]+/.exec(path)?.[0] ?? '';
+  const option = `--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  const typed = argv.some((a) => a === option || a.startsWith(`${option}=`)) ? option : POSITIONAL_OF_FIELD[field];
+  return typed === undefined ? path : typed + path.slice(field.length);
 }
 
 /** --memory SIZE in bytes: a whole number of MiB. */
@@ -338,11 +366,19 @@ async function attachConsole(client: ApiClient, name: string, onLeave: 'save' | 
     if (event.type === 'terminal:data' && event.terminal === opened.terminal) stdout.write(event.data);
     if (event.type === 'terminal:exit' && event.terminal === opened.terminal) finish(event.exitCode === 0 ? 'ended' : 'error');
   });
+  let left = false;
+  // Back-pressure: stdin rests until the console has taken what was typed (a paused VM takes it
+  // when it runs again), so that a paste is read no faster than the guest reads it.
   const onInput = (chunk: Buffer) => {
     const leave = chunk.indexOf(CTRL_RIGHT_BRACKET);
     const typed = leave < 0 ? chunk : chunk.subarray(0, leave);
-    if (typed.length) void client.call('terminals:write', { terminal: opened.terminal, data: typed.toString('utf8') });
     if (leave >= 0) finish('left');
+    if (typed.length === 0) return;
+    stdin.pause();
+    void client.call('terminals:write', { terminal: opened.terminal, data: typed.toString('utf8') }).then((result) => {
+      if (!result.ok) process.stderr.write(`\r\nhangar vm: ${result.error.message}\r\n`);
+      if (!left) stdin.resume();
+    });
   };
   const onSignal = () => finish('left');
   if (raw) stdin.setRawMode(true);
@@ -350,6 +386,7 @@ async function attachConsole(client: ApiClient, name: string, onLeave: 'save' | 
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
   try {
     const how = await finished;
+    left = true;
     if (how === 'left') {
       if (onLeave === 'save') {
         process.stderr.write(`\nhangar vm: saving VM "${name}" (vm start resumes it)\n`);
@@ -358,7 +395,9 @@ async function attachConsole(client: ApiClient, name: string, onLeave: 'save' | 
           if (!(err instanceof ApiRequestError && err.code === 'invalid-state')) throw err;
         });
       } else {
-        await client.call('terminals:close', { terminal: opened.terminal });
+        // Only a courtesy (the owner closes the view with this client's session): an owner that
+        // does not answer must not keep the console from ending (SIGTERM, Ctrl-]).
+        await Promise.race([client.call('terminals:close', { terminal: opened.terminal }), sleep(CLOSE_WAIT_MS, undefined, { ref: false })]);
       }
     }
     return how;

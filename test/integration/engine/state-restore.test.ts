@@ -7,10 +7,12 @@
 // that says so. The agent's channel (hvc0) carries bytes both ways, 8-bit clean. The 1-vCPU
 // guest also writes its disk across a live disk swap (replaceDisks: a qcow2 overlay on the image
 // it had open, as a live snapshot makes) and the restore: the old image keeps what was written
-// before the swap, the overlay everything.
+// before the swap, the overlay everything. Console input pasted while it is paused (more than the
+// input ring holds) is carried by the state file and read in full by the restored guest.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -82,8 +84,67 @@ async function counted(guest: GuestConsole): Promise<number> {
   return lines.length;
 }
 
-/** The 1-vCPU test's state file, for the refusal tests. */
-let savedByFirstTest: { path: string; config: MachineConfig } | null = null;
+/** A 1-vCPU machine's state file with a disk (the first test's), for the refusal test. */
+let savedWithDisk: { path: string; config: MachineConfig } | null = null;
+
+/** An earlier test's state file, or one made here when none ran (each test stands on its own). */
+async function stateWithDisk(): Promise<{ path: string; config: MachineConfig }> {
+  if (savedWithDisk) return savedWithDisk;
+  const image = join(dir, 'refusal-disk.raw');
+  createRaw(image, DISK_BYTES);
+  const config = await machineConfig(1, image);
+  const machine = new MachineHost(config);
+  const path = join(dir, 'refusal.hst');
+  try {
+    await consoleOf(machine).waitFor(PROMPT, BOOT_TIMEOUT_MS);
+    await machine.pause();
+    await machine.saveState(path, VM);
+  } finally {
+    await machine.kill();
+  }
+  savedWithDisk = { path, config };
+  return savedWithDisk;
+}
+
+/** More than the console's 64 KiB input ring: pasted while the machine is paused, the rest waits in the host. */
+const PASTE_BYTES = 192 * 1024;
+
+test('console input pasted into a paused machine, more than its input ring holds, is carried by the state file and read whole after the restore', { timeout: 1_800_000 }, async () => {
+  const config = await machineConfig(1, null);
+  const path = join(dir, 'paste.hst');
+  // Printable, so that the tty passes it as it is; random, so that a lost or moved byte shows.
+  const paste = Buffer.from(randomBytes(PASTE_BYTES).map((b) => 0x21 + (b % 94)));
+  const first = new MachineHost(config);
+  try {
+    const guest = consoleOf(first);
+    await guest.waitFor(PROMPT, BOOT_TIMEOUT_MS);
+    // A raw reader of the console (the typed line echoes RE""ADY, so only the echo command prints READY).
+    guest.type(`stty raw -echo; echo RE""ADY; head -c ${PASTE_BYTES} > /tmp/pasted; stty sane; echo PAS""TED\n`);
+    await guest.waitFor('READY', 60_000);
+    await sleep(500);
+    await first.pause();
+    let handedOver = false;
+    const pasted = first.sendConsole(paste).then(() => { handedOver = true; });
+    await sleep(200);
+    assert.equal(handedOver, false, 'the paste waits for room in the ring while the machine is paused');
+    await first.saveState(path, VM);
+    await pasted; // the save took what waited into the machine's state
+  } finally {
+    await first.kill();
+  }
+  const second = new MachineHost({ ...config, restoreFrom: { path, vm: VM } });
+  try {
+    const guest = consoleOf(second);
+    await second.started;
+    const started = performance.now();
+    await guest.waitFor('PASTED', 600_000);
+    process.stderr.write(`state-restore: the restored guest read the ${PASTE_BYTES >> 10} KiB paste in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+    const { output } = await guest.run('sha256sum /tmp/pasted');
+    assert.equal(output.split(' ')[0], createHash('sha256').update(paste).digest('hex'), 'what the guest read is the paste');
+  } finally {
+    await second.kill();
+  }
+});
 
 for (const harts of [1, 4]) {
   test(`a ${harts}-vCPU guest saved while it counts resumes in a new machine: the count goes on, guest time does not jump`, { timeout: 1_800_000 }, async () => {
@@ -155,7 +216,7 @@ for (const harts of [1, 4]) {
       assert.ok(after - before.count <= guestElapsed / 0.1 + 1, `${after - before.count} more in ${guestElapsed.toFixed(2)} guest seconds`);
 
       if (image) {
-        savedByFirstTest = { path, config };
+        savedWithDisk = { path, config };
         await checkAgentChannel(second, guest);
         await writeSector(guest, 2, 'after-the-restore');
         // (Commands short enough not to wrap at the terminal's width: the shell redraws them.)
@@ -244,8 +305,7 @@ async function refused(config: MachineConfig, restoreFrom: { path: string; vm: s
 }
 
 test('a truncated, a damaged, another VM\'s, or a misfitting state file ends the machine with an error naming the problem', { timeout: 600_000 }, async () => {
-  assert.ok(savedByFirstTest, 'the 1-vCPU test saved a state');
-  const { path, config } = savedByFirstTest;
+  const { path, config } = await stateWithDisk();
   const file = readFileSync(path);
 
   const truncated = join(dir, 'truncated.hst');

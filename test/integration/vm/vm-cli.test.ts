@@ -67,6 +67,8 @@ function refused(args: string[], status: number, message: RegExp): void {
 }
 
 test('create, list, info: human and --json output; the library is $HANGAR_HOME/vms', () => {
+  assert.equal(hangar('vm', 'list'), 'NAME                     STATE        CPUS   MEMORY SNAPSHOTS\n', 'an empty library: the header line, ended');
+  assert.deepEqual(hangarJson('vm', 'list'), []);
   assert.match(hangar('vm', 'create', 'alpha', ...custom, '--cpus', '2', '--memory', '256M', '--disk-size', '64M'), /^created VM "alpha" \([0-9a-f-]{36}\)\n$/);
   const info = hangarJson<Info & { cpus: number; memory: number }>('vm', 'info', 'alpha');
   assert.equal(info.folder, join(home, 'vms', info.id));
@@ -188,7 +190,10 @@ test('exit statuses: 2 for bad input, 1 for refusals; damaged vm.json named by f
   refused(['vm', 'launch', 'x'], 2, /unknown vm command "launch"/);
   refused(['vm', 'info', 'nobody'], 2, /^hangar vm: no VM named "nobody"\n$/);
   refused(['vm', 'create', 'x', ...custom, '--memory', 'lots'], 2, /--memory: "lots" is not a size/);
-  refused(['vm', 'create', 'x', ...custom, '--cpus', '12'], 2, /cpus: must be at most 8/);
+  // The API's field path (vms:create.cpus) becomes what the user typed: the option, the positional.
+  refused(['vm', 'create', 'x', ...custom, '--cpus', '12'], 2, /^hangar vm: --cpus: must be at most 8\n$/);
+  refused(['vm', 'create', 'x', ...custom, '--disk-size=1'], 2, /^hangar vm: --disk-size: must be at least 1048576\n$/);
+  refused(['vm', 'info', ''], 2, /^hangar vm: NAME: must not be empty\n$/);
   refused(['vm', 'create', 'x', '--kernel', boot.kernel], 2, /--kernel goes with --initrd F/);
   hangar('vm', 'create', 'taken', ...custom, '--disk-size', '1M');
   refused(['vm', 'create', 'taken', ...custom], 2, /a VM named "taken" already exists/);

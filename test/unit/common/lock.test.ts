@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acquireLock, lockHolder, LockTimeoutError, withLock } from '../../../engine/common/lock.ts';
+import { processStartTime } from '../../../engine/common/process.ts';
 
 function scratch(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'hangar-lock-'));
@@ -45,11 +46,32 @@ test('a lock whose owner is gone is taken over (JSON and bare-pid files)', async
   assert.equal(existsSync(lock), false);
 });
 
+test('a lock whose pid is alive but belongs to a later process (the pid reused) is taken over; its own process\'s lock is not', { skip: processStartTime(1) === null && 'no process start times here' }, async (t) => {
+  const dir = scratch(t);
+  const lock = join(dir, 'x.lock');
+  // pid 1 is alive for as long as the machine runs; a holder recorded with another start time is
+  // the process that had pid 1 before (a crash, a reboot).
+  const started = processStartTime(1)!;
+  writeFileSync(lock, JSON.stringify({ pid: 1, started: `${started}0`, purpose: 'running' }));
+  assert.equal(lockHolder(lock), null, 'a reused pid is no holder');
+  assert.equal(await withLock(lock, async () => 'taken over'), 'taken over');
+  assert.equal(existsSync(lock), false);
+
+  writeFileSync(lock, JSON.stringify({ pid: 1, started, purpose: 'running' }));
+  assert.deepEqual(lockHolder(lock), { pid: 1, started, purpose: 'running' });
+  await assert.rejects(acquireLock(lock, { timeoutMs: 50 }), (err: Error) =>
+    err instanceof LockTimeoutError && err.message.includes('process 1 (running)'));
+  assert.ok(existsSync(lock), 'the live holder\'s lock is left alone');
+  // A lock of an older hangar (no start time) with a live pid still counts as held.
+  writeFileSync(lock, JSON.stringify({ pid: 1, purpose: 'running' }));
+  assert.deepEqual(lockHolder(lock), { pid: 1, purpose: 'running' });
+});
+
 test('the holder and its purpose are visible while held, and gone after release', async (t) => {
   const dir = scratch(t);
   const lock = join(dir, 'x.lock');
   const held = await acquireLock(lock, { purpose: 'running' });
-  assert.deepEqual(lockHolder(lock), { pid: process.pid, purpose: 'running' });
+  assert.deepEqual(lockHolder(lock), { pid: process.pid, started: processStartTime(process.pid), purpose: 'running' });
   await held.release();
   assert.equal(lockHolder(lock), null);
 });

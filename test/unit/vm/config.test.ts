@@ -87,6 +87,40 @@ test('the snapshot tree is checked whole: ids, names, parents, loops, current, d
     "vm.json: snapshots.list[0].name: must be 1 to 80 characters without control characters, not starting with '-' or a space nor ending with a space");
 });
 
+/** A config whose snapshots form one chain of `count`, newest first in the list (every walk up is long). */
+function chain(count: number): VmConfig {
+  const config = valid();
+  const template = config.snapshots.list[0]!;
+  const id = (i: number) => `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
+  config.snapshots.list = Array.from({ length: count }, (_, k) => {
+    const i = count - 1 - k;
+    return { ...template, id: id(i), name: `s${i}`, parent: i === 0 ? null : id(i - 1) };
+  });
+  config.snapshots.current = id(count - 1);
+  return config;
+}
+
+test('a tree of 20,000 and of 40,000 snapshots (one chain, the worst case of a walk up) is checked in linear time', () => {
+  const ms: number[] = [];
+  for (const count of [20_000, 40_000]) {
+    const config = chain(count);
+    const started = performance.now();
+    checkVmConfig(config, 'vm.json');
+    ms.push(performance.now() - started);
+  }
+  console.log(`vm.json snapshot tree: 20,000 snapshots checked in ${ms[0]!.toFixed(0)} ms, 40,000 in ${ms[1]!.toFixed(0)} ms`);
+  // The quadratic check took 25 s for 20,000; a generous bound for a busy host.
+  assert.ok(ms[0]! < 3000 && ms[1]! < 6000, `${ms.map((t) => t.toFixed(0)).join(' and ')} ms`);
+  // A loop deep in a long chain is still found, naming the first snapshot that walks into it.
+  const looped = chain(20_000);
+  looped.snapshots.list[19_999]!.parent = looped.snapshots.list[0]!.id;
+  assert.throws(() => checkVmConfig(looped, 'vm.json'), /^VmConfigError: vm\.json: snapshots\.list\[0\]\.parent: makes a loop in the snapshot tree$/);
+  // A walk that reaches a snapshot listed later, whose parent is missing: refused by name.
+  const broken = chain(3);
+  broken.snapshots.list[2]!.parent = '00000000-0000-4000-8000-0000000000ff';
+  assert.throws(() => checkVmConfig(broken, 'vm.json'), /snapshots\.list\[2\]\.parent: names no snapshot in the list/);
+});
+
 test('malformed, truncated and empty files are refused with what is wrong', () => {
   const text = serializeVmConfig(valid());
   assert.throws(() => parseVmConfig(text.slice(0, text.length / 2), '/lib/vm.json'),

@@ -13,8 +13,9 @@ import { ContainersService } from '../../../engine/containers/index.ts';
 import type { MachineExit } from '../../../engine/vcpu/protocol.ts';
 import type { AgentChannel } from '../../../engine/vm/agent.ts';
 import { VmStateError } from '../../../engine/vm/index.ts';
-import type { MachineConfig } from '../../../engine/machine/machine.ts';
 import type { RunnerAgent, RunnerMachine, RunnerParts, VmUsage } from '../../../engine/vm/runner.ts';
+import type { MachineConfig } from '../../../engine/machine/machine.ts';
+import { ByteRing, RingFeeder } from '../../../engine/vcpu/byte-ring.ts';
 import { VmRunners } from '../../../engine/vm/runners.ts';
 import { scratchLibrary } from './support.ts';
 
@@ -33,7 +34,10 @@ class FakeMachine extends EventEmitter implements RunnerMachine {
     this.started.catch(() => undefined);
     if (fail) this.end({ reason: 'error', status: 1, message: fail });
   }
-  sendConsole(bytes: Uint8Array) { this.calls.push(`console ${Buffer.from(bytes)}`); }
+  /** The serial console's input as MachineHost has it: a ring (16 bytes here) and a feeder (64 bytes here) in front. */
+  readonly consoleRing = new ByteRing(16);
+  private readonly consoleFeed = new RingFeeder(this.consoleRing, 64, () => {});
+  sendConsole(bytes: Uint8Array) { return this.consoleFeed.write(bytes); }
   sendAgent() {}
   async pause() { this.calls.push('pause'); }
   async resume() { this.calls.push('resume'); }
@@ -224,4 +228,41 @@ test('a running VM\'s usage (its harts\' CPU seconds, its RAM) reaches the servi
   assert.equal(runner.usage(), undefined);
   await until(() => seen.length > 0 && Object.keys(seen.at(-1)!).length === 0);
   session.close();
+});
+
+test('terminals:write to a VM console whose guest reads nothing waits without holding up other calls; past the cap it is refused, naming the VM', async (t) => {
+  const { library, boot, machines, runners } = setup(t);
+  await library.create({ name: 'vm', ...boot, diskSize: 1 << 20 });
+  const service = new ApiService({
+    containers: new ContainersService(join(library.root, '..', 'containers')),
+    vms: runners,
+    preferences: new FilePreferences(join(library.root, '..', 'preferences.json')),
+    version: '0',
+  });
+  t.after(() => service.close());
+  const session = service.connect(() => {});
+  t.after(() => session.close());
+  await (await runners.start('vm')).pause();
+  const opened = await session.call('vms:console', { vm: 'vm', cols: 80, rows: 24 });
+  assert.ok(opened.ok);
+  const { terminal } = opened.value as { terminal: string };
+
+  let answered = false;
+  const typed = session.call('terminals:write', { terminal, data: 'a'.repeat(40) }).then((result) => { answered = true; return result; });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(answered, false, 'the write waits until its bytes are in the ring');
+  assert.deepEqual((await session.call('vms:list', {})).ok, true, 'other calls answer meanwhile');
+  const refused = await session.call('terminals:write', { terminal, data: 'b'.repeat(60) });
+  assert.deepEqual(refused, { ok: false, error: { code: 'invalid-state', message: 'VM "vm" is paused, and its console input is full: 25 bytes wait for the reader; 60 more would pass the limit of 64' } });
+
+  // The guest reads (the UART's polls drain the ring): the write is handed over, in order.
+  const ring = machines[0]!.consoleRing;
+  let read = '';
+  while (!answered) {
+    read += Buffer.from(ring.read() ?? []).toString();
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  assert.deepEqual(await typed, { ok: true, value: null });
+  read += Buffer.from(ring.read() ?? []).toString();
+  assert.equal(read, 'a'.repeat(40));
 });
