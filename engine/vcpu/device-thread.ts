@@ -31,18 +31,31 @@ const SPIN_MS = 0.05;
 const FLUSH_BYTES = 16 * 1024;
 const FLUSH_MS = 2;
 
-/** Collects a console's output and hands it on in pieces (one message per byte would swamp the owner). */
+/**
+ * Collects a console's output and hands it on in pieces (one message per byte would swamp the
+ * owner), in one buffer of fixed size: virtio-console waits while it has no room (CharBackend
+ * room); a write that does not fit (the UART's, which does not wait) sends what is buffered first.
+ */
 class BufferedConsole implements CharBackend {
-  private chunks: Uint8Array[] = [];
+  private readonly buffer = new Uint8Array(4 * FLUSH_BYTES);
   private bytes = 0;
   private since = 0;
 
   constructor(private readonly backend: CharBackend) {}
 
   write(bytes: Uint8Array): void {
-    if (this.bytes === 0) this.since = performance.now();
-    this.chunks.push(bytes.slice());
-    this.bytes += bytes.length;
+    for (let at = 0; at < bytes.length;) {
+      if (this.bytes === this.buffer.length) this.flush();
+      if (this.bytes === 0) this.since = performance.now();
+      const piece = bytes.subarray(at, at + this.room());
+      this.buffer.set(piece, this.bytes);
+      this.bytes += piece.length;
+      at += piece.length;
+    }
+  }
+
+  room(): number {
+    return this.buffer.length - this.bytes;
   }
 
   read(): Uint8Array | null {
@@ -55,8 +68,7 @@ class BufferedConsole implements CharBackend {
 
   flush(): void {
     if (this.bytes === 0) return;
-    this.backend.write(Buffer.concat(this.chunks));
-    this.chunks = [];
+    this.backend.write(this.buffer.slice(0, this.bytes));
     this.bytes = 0;
   }
 }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   BlkRequest, BlkStatus, VirtioBlk, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_F_FLUSH,
-  VIRTIO_BLK_F_RO, VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_WRITE_ZEROES,
+  VIRTIO_BLK_F_RO, VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_SIZE_MAX, VIRTIO_BLK_F_WRITE_ZEROES,
 } from '../../../engine/devices/virtio/blk.ts';
 import { VIRTIO_F_VERSION_1 } from '../../../engine/devices/virtio/virtio-device.ts';
 import { VirtioStatus } from '../../../engine/devices/virtio/mmio.ts';
@@ -61,15 +61,16 @@ function send(queue: TestQueue, parts: Part[]): { len: number; status: number; h
   return { len: used[0]!.len, status: last[last.length - 1]!, head };
 }
 
-test('config space and features: capacity, seg_max, blk_size, discard and write-zeroes limits; RO for read-only disks', () => {
+test('config space and features: capacity, size_max, seg_max, blk_size, discard and write-zeroes limits; RO for read-only disks', () => {
   const { driver } = start(rawDisk(100).disk);
   assert.equal(driver.reg(Reg.DeviceId), 2);
   driver.set(Reg.DeviceFeaturesSel, 0);
   const low = BigInt(driver.reg(Reg.DeviceFeatures));
-  const offered = VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH | VIRTIO_BLK_F_DISCARD | VIRTIO_BLK_F_WRITE_ZEROES;
+  const offered = VIRTIO_BLK_F_SIZE_MAX | VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH | VIRTIO_BLK_F_DISCARD | VIRTIO_BLK_F_WRITE_ZEROES;
   assert.equal(low & 0xff_ffffn, offered);
   const config = (offset: number) => driver.reg(Reg.Config + offset);
   assert.deepEqual([config(0x00), config(0x04)], [100, 0], 'capacity: 100 sectors');
+  assert.equal(config(0x08), 128 * 1024, 'size_max');
   assert.equal(config(0x0c), 254, 'seg_max');
   assert.equal(config(0x14), 512, 'blk_size');
   assert.deepEqual([config(0x24), config(0x28), config(0x2c)], [0x3f_ffff, 16, 1], 'discard limits');
