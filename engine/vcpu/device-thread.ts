@@ -7,7 +7,7 @@
 // (DeviceCommand: save the state, replace the disks).
 import { parentPort, workerData } from 'node:worker_threads';
 import { Machine } from '../machine/machine.ts';
-import type { CharBackend } from '../devices/char.ts';
+import { BufferedConsole } from './buffered-console.ts';
 import { ByteRing } from './byte-ring.ts';
 import { MachineControl, ParkReason, StopReason } from './control.ts';
 import { MailboxServer } from './mmio-mailbox.ts';
@@ -27,52 +27,6 @@ const ACTIVE_SLEEP_MS = 2;
 const IDLE_SLEEP_MS = 100;
 /** After serving a request, more usually follow at once (a driver's register sequence): spin this long. */
 const SPIN_MS = 0.05;
-/** Console and agent output is sent when this much is buffered, or this long after its first byte. */
-const FLUSH_BYTES = 16 * 1024;
-const FLUSH_MS = 2;
-
-/**
- * Collects a console's output and hands it on in pieces (one message per byte would swamp the
- * owner), in one buffer of fixed size: virtio-console waits while it has no room (CharBackend
- * room); a write that does not fit (the UART's, which does not wait) sends what is buffered first.
- */
-class BufferedConsole implements CharBackend {
-  private readonly buffer = new Uint8Array(4 * FLUSH_BYTES);
-  private bytes = 0;
-  private since = 0;
-
-  constructor(private readonly backend: CharBackend) {}
-
-  write(bytes: Uint8Array): void {
-    for (let at = 0; at < bytes.length;) {
-      if (this.bytes === this.buffer.length) this.flush();
-      if (this.bytes === 0) this.since = performance.now();
-      const piece = bytes.subarray(at, at + this.room());
-      this.buffer.set(piece, this.bytes);
-      this.bytes += piece.length;
-      at += piece.length;
-    }
-  }
-
-  room(): number {
-    return this.buffer.length - this.bytes;
-  }
-
-  read(): Uint8Array | null {
-    return this.backend.read();
-  }
-
-  flushIfDue(now: number): void {
-    if (this.bytes >= FLUSH_BYTES || (this.bytes > 0 && now - this.since >= FLUSH_MS)) this.flush();
-  }
-
-  flush(): void {
-    if (this.bytes === 0) return;
-    this.backend.write(this.buffer.slice(0, this.bytes));
-    this.bytes = 0;
-  }
-}
-
 /** The owner's commands, carried out only while the device thread is parked for a pause. */
 class Commands {
   private parked = false;
