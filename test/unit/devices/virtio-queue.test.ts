@@ -51,6 +51,15 @@ test('a buffer that runs past the end of RAM is refused', () => {
   assertRefused(driver, requestq, /outside guest RAM/);
 });
 
+test('a 64-bit address whose low half lies in RAM is refused: 2^32, 2^53 and 2^64 - 2^32 above it', () => {
+  for (const high of [1n << 32n, 1n << 53n, (1n << 64n) - (1n << 32n)]) {
+    const { driver, requestq, buffer } = rng();
+    requestq.writeDescriptor(0, high + buffer, 16, W);
+    requestq.publish(0);
+    assertRefused(driver, requestq, /outside guest RAM/);
+  }
+});
+
 test('a 4 GiB length is refused', () => {
   const { driver, requestq, buffer } = rng();
   requestq.writeDescriptor(0, buffer, 0xffff_ffff, W);
