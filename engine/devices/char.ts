@@ -4,6 +4,11 @@
 export interface CharBackend {
   /** Bytes the guest wrote. The back-end must copy them if it keeps them. */
   write(bytes: Uint8Array): void;
+  /**
+   * How many bytes write() takes now before its buffer is full (back-pressure: a device with
+   * more waits for a later poll). Absent: the back-end keeps nothing, any amount is fine.
+   */
+  room?(): number;
   /** Bytes waiting to be typed into the guest, or null when there are none. */
   read(): Uint8Array | null;
 }

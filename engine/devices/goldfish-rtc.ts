@@ -150,7 +150,7 @@ export class GoldfishRtc implements Device {
 
   loadState(state: DeviceState): void {
     const s = StateReader.open(state, this.kind, 1);
-    this.offsetNs = state.rtcMinusGuestNs === null ? null : s.u64('rtcMinusGuestNs');
+    this.offsetNs = s.u64OrNull('rtcMinusGuestNs');
     this.timeHighLatch = s.uint('timeHighLatch');
     this.alarmNs = s.u64('alarmNs');
     this.alarmArmed = s.bool('alarmArmed');

@@ -9,14 +9,23 @@ export class DeviceStateError extends Error {}
 export const u64State = (value: bigint): string => value.toString();
 
 export class StateReader {
-  private constructor(private readonly state: Record<string, unknown>, private readonly kind: string) {}
+  private constructor(
+    private readonly state: Record<string, unknown>,
+    private readonly kind: string,
+    /** The version of the state being read (see open). */
+    readonly version = 0,
+  ) {}
 
-  /** A reader of `state`, which must be a `kind` state of version `supportedVersion`. */
-  static open(state: DeviceState, kind: string, supportedVersion: number): StateReader {
-    if (typeof state !== 'object' || state === null || state.version !== supportedVersion) {
-      throw new DeviceStateError(`${kind}: unsupported saved state version ${String(state?.version)}`);
+  /**
+   * A reader of `state`, which must be a `kind` state of a version in [oldest, newest]: a
+   * device that can still read its older states says how old (the default: only `newest`).
+   */
+  static open(state: DeviceState, kind: string, newest: number, oldest = newest): StateReader {
+    const version = typeof state === 'object' && state !== null ? state.version : undefined;
+    if (typeof version !== 'number' || !Number.isInteger(version) || version < oldest || version > newest) {
+      throw new DeviceStateError(`${kind}: unsupported saved state version ${String(version)}`);
     }
-    return new StateReader(state, kind);
+    return new StateReader(state, kind, version);
   }
 
   private fail(name: string, expected: string): never {
@@ -45,6 +54,11 @@ export class StateReader {
       this.fail(name, 'an unsigned 64-bit decimal string');
     }
     return BigInt(value);
+  }
+
+  /** A value saved with u64State, or null (a value not set yet). */
+  u64OrNull(name: string): bigint | null {
+    return this.state[name] === null ? null : this.u64(name);
   }
 
   /** An array of exactly `length` values saved with u64State. */

@@ -7,7 +7,7 @@
 // (DeviceCommand: save the state, replace the disks).
 import { parentPort, workerData } from 'node:worker_threads';
 import { Machine } from '../machine/machine.ts';
-import type { CharBackend } from '../devices/char.ts';
+import { BufferedConsole } from './buffered-console.ts';
 import { ByteRing } from './byte-ring.ts';
 import { MachineControl, ParkReason, StopReason } from './control.ts';
 import { MailboxServer } from './mmio-mailbox.ts';
@@ -28,40 +28,6 @@ const ACTIVE_SLEEP_MS = 2;
 const IDLE_SLEEP_MS = 100;
 /** After serving a request, more usually follow at once (a driver's register sequence): spin this long. */
 const SPIN_MS = 0.05;
-/** Console and agent output is sent when this much is buffered, or this long after its first byte. */
-const FLUSH_BYTES = 16 * 1024;
-const FLUSH_MS = 2;
-
-/** Collects a console's output and hands it on in pieces (one message per byte would swamp the owner). */
-class BufferedConsole implements CharBackend {
-  private chunks: Uint8Array[] = [];
-  private bytes = 0;
-  private since = 0;
-
-  constructor(private readonly backend: CharBackend) {}
-
-  write(bytes: Uint8Array): void {
-    if (this.bytes === 0) this.since = performance.now();
-    this.chunks.push(bytes.slice());
-    this.bytes += bytes.length;
-  }
-
-  read(): Uint8Array | null {
-    return this.backend.read();
-  }
-
-  flushIfDue(now: number): void {
-    if (this.bytes >= FLUSH_BYTES || (this.bytes > 0 && now - this.since >= FLUSH_MS)) this.flush();
-  }
-
-  flush(): void {
-    if (this.bytes === 0) return;
-    this.backend.write(Buffer.concat(this.chunks));
-    this.chunks = [];
-    this.bytes = 0;
-  }
-}
-
 /** The owner's commands, carried out only while the device thread is parked for a pause. */
 class Commands {
   private parked = false;

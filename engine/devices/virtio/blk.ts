@@ -3,7 +3,7 @@
 //
 //   config (§5.2.4, little-endian):
 //     0x00 capacity u64 (512-byte sectors)   0x24 max_discard_sectors u32
-//     0x08 size_max u32 (not offered: 0)     0x28 max_discard_seg u32
+//     0x08 size_max u32                      0x28 max_discard_seg u32
 //     0x0c seg_max u32                       0x2c discard_sector_alignment u32
 //     0x10 geometry (not offered: 0)         0x30 max_write_zeroes_sectors u32
 //     0x14 blk_size u32                      0x34 max_write_zeroes_seg u32
@@ -15,7 +15,8 @@
 //   status byte: OK 0, IOERR 1, UNSUPP 2.
 //
 // Every request is checked before anything is read or written: its layout (header, status
-// byte, data a whole number of sectors), its sectors against the capacity, discard and write
+// byte, data a whole number of sectors, at most seg_max × size_max bytes of it, so that one
+// request's work is bounded whatever lengths its descriptors claim), its sectors against the capacity, discard and write
 // zeroes segments (count, flags, sizes), writes against a read-only disk. A bad request gets
 // IOERR or UNSUPP as §5.2.6.2 says; an error of the image itself gets IOERR. Nothing the guest
 // sends makes the device throw.
@@ -25,6 +26,7 @@ import type { DescriptorChain } from './queue.ts';
 import { readConfigBytes, VirtioDeviceId, type VirtioDevice, type VirtioQueues } from './virtio-device.ts';
 import type { BlockDevice } from '../../storage/block-device.ts';
 
+export const VIRTIO_BLK_F_SIZE_MAX = 1n << 1n;
 export const VIRTIO_BLK_F_SEG_MAX = 1n << 2n;
 export const VIRTIO_BLK_F_RO = 1n << 5n;
 export const VIRTIO_BLK_F_BLK_SIZE = 1n << 6n;
@@ -44,6 +46,12 @@ const SEGMENT_FLAG_UNMAP = 1;
 /** As QEMU: the largest request its block layer takes, in sectors (2 GiB - 512). */
 const MAX_ZERO_SECTORS = 0x3f_ffff;
 const MAX_SEGMENTS = 16;
+/** seg_max: data buffers per request (the header and status take two descriptors of the ring). */
+const SEG_MAX = QUEUE_SIZE - 2;
+/** size_max: the largest data buffer (Linux splits its requests' segments at this size). */
+const SIZE_MAX = 128 * 1024;
+/** A request's data at most (31.75 MiB); a bigger one breaks size_max and gets IOERR. */
+export const MAX_DATA_BYTES = SEG_MAX * SIZE_MAX;
 const ID_BYTES = 20;
 const CONFIG_SIZE = 0x3c;
 
@@ -66,7 +74,7 @@ export class VirtioBlk implements VirtioDevice {
 
   /** The disk is a runtime handle: it is passed in, never saved. */
   constructor(private disk: BlockDevice, options: VirtioBlkOptions = {}) {
-    this.features = VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH |
+    this.features = VIRTIO_BLK_F_SIZE_MAX | VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH |
       VIRTIO_BLK_F_DISCARD | VIRTIO_BLK_F_WRITE_ZEROES | (disk.readOnly ? VIRTIO_BLK_F_RO : 0n);
     this.capacity = BigInt(Math.floor(disk.size / SECTOR));
     const serial = Buffer.from(options.serial ?? '', 'latin1');
@@ -75,7 +83,8 @@ export class VirtioBlk implements VirtioDevice {
     this.id.set(serial);
     const view = new DataView(this.config.buffer);
     view.setBigUint64(0x00, this.capacity, true);
-    view.setUint32(0x0c, QUEUE_SIZE - 2, true); // seg_max: the header and status take two descriptors
+    view.setUint32(0x08, SIZE_MAX, true);
+    view.setUint32(0x0c, SEG_MAX, true);
     view.setUint32(0x14, SECTOR, true);
     view.setUint32(0x24, MAX_ZERO_SECTORS, true);
     view.setUint32(0x28, MAX_SEGMENTS, true);
@@ -125,10 +134,10 @@ export class VirtioBlk implements VirtioDevice {
     try {
       switch (type) {
         case BlkRequest.In:
-          status = this.checkRange(sector, dataIn);
+          status = dataIn > MAX_DATA_BYTES ? BlkStatus.IoErr : this.checkRange(sector, dataIn);
           if (status === BlkStatus.Ok) {
             let offset = Number(sector) * SECTOR;
-            for (const view of slices(writable, 0, dataIn)) {
+            for (const view of chain.writableRange(0, dataIn)) {
               this.disk.read(offset, view);
               offset += view.length;
             }
@@ -137,10 +146,10 @@ export class VirtioBlk implements VirtioDevice {
           break;
         case BlkRequest.Out: {
           const dataOut = chain.readableLength - HEADER_BYTES;
-          status = this.disk.readOnly ? BlkStatus.IoErr : this.checkRange(sector, dataOut);
+          status = this.disk.readOnly || dataOut > MAX_DATA_BYTES ? BlkStatus.IoErr : this.checkRange(sector, dataOut);
           if (status === BlkStatus.Ok) {
             let offset = Number(sector) * SECTOR;
-            for (const view of slices(chain.readableViews(), HEADER_BYTES, dataOut)) {
+            for (const view of chain.readableRange(HEADER_BYTES, dataOut)) {
               this.disk.write(offset, view);
               offset += view.length;
             }
@@ -217,17 +226,4 @@ export class VirtioBlk implements VirtioDevice {
 function lastByte(views: Uint8Array[]): Uint8Array | null {
   for (let i = views.length - 1; i >= 0; i--) if (views[i]!.length) return views[i]!.subarray(views[i]!.length - 1);
   return null;
-}
-
-/** The parts of `views` (one stream) covering stream bytes [skip, skip + length). */
-function slices(views: Uint8Array[], skip: number, length: number): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let position = 0;
-  for (const view of views) {
-    const start = Math.max(skip, position);
-    const end = Math.min(skip + length, position + view.length);
-    if (end > start) out.push(view.subarray(start - position, end - position));
-    position += view.length;
-  }
-  return out;
 }

@@ -197,10 +197,19 @@ export class VirtioMmio implements Device {
     }
   }
 
-  /** Host-side work of the device type (input, completions), while the device is live. */
+  /**
+   * Host-side work of the device type (input, completions), while the device is live; and the
+   * requests a call before was not allowed to take (Virtqueue.startBatch), as if notified again.
+   */
   poll(): void {
     const backend = this.backend;
-    if (backend?.poll && this.live()) this.guarded(() => backend.poll!(this.view));
+    if (!backend || !this.live()) return;
+    const cut = this.queues.flatMap((queue, index) => (queue.ready && queue.cutShort ? [index] : []));
+    if (!backend.poll && cut.length === 0) return;
+    this.guarded(() => {
+      backend.poll?.(this.view);
+      for (const index of cut) backend.onNotify(index, this.view);
+    });
   }
 
   quiesce(): void {
@@ -250,6 +259,7 @@ export class VirtioMmio implements Device {
    */
   private guarded(work: () => void): void {
     try {
+      for (const queue of this.queues) queue.startBatch();
       work();
       for (const queue of this.queues) {
         if (queue.takeNotification()) this.interruptStatus |= INTERRUPT_USED_BUFFER;

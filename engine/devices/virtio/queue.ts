@@ -29,13 +29,26 @@ export const VIRTQ_AVAIL_F_NO_INTERRUPT = 1;
 const DESCRIPTOR_SIZE = 16;
 /** The largest queue a split virtqueue can have (§2.7). */
 export const MAX_QUEUE_SIZE = 32768;
+/**
+ * The most descriptors one chain may have, direct and indirect together (QEMU's
+ * VIRTQUEUE_MAX_SIZE). §2.7.5.3.1 has the driver keep a chain within the Queue Size; an indirect
+ * table may be longer than the ring, but Linux never makes one longer than this either.
+ */
+export const MAX_CHAIN_DESCRIPTORS = 1024;
+/**
+ * What one device call (a notify or a poll) takes from a queue: at most a ring's worth of
+ * chains, and no more chains once this many buffer bytes were taken (one chain always goes,
+ * whatever its size). The rest is left in the ring for the transport's next poll, so that a
+ * guest that keeps the ring full or hands in huge chains cannot hold the device thread.
+ */
+export const MAX_BATCH_BYTES = 16 << 20;
 
 /** The driver broke the virtqueue rules; the device needs a reset. */
 export class VirtqueueError extends Error {}
 
 /** One guest buffer of a descriptor chain, already checked to lie inside guest RAM. */
 export interface GuestBuffer {
-  readonly address: bigint;
+  readonly address: number;
   readonly length: number;
 }
 
@@ -47,15 +60,10 @@ export class DescriptorChain {
     readonly head: number,
     readonly readable: readonly GuestBuffer[],
     readonly writable: readonly GuestBuffer[],
+    /** Bytes of all readable buffers (up to MAX_CHAIN_DESCRIPTORS × RAM: exact in a number). */
+    readonly readableLength: number,
+    readonly writableLength: number,
   ) {}
-
-  get readableLength(): number {
-    return this.readable.reduce((sum, buffer) => sum + buffer.length, 0);
-  }
-
-  get writableLength(): number {
-    return this.writable.reduce((sum, buffer) => sum + buffer.length, 0);
-  }
 
   /** Live views of the device-readable buffers, in chain order. */
   readableViews(): Uint8Array[] {
@@ -67,15 +75,39 @@ export class DescriptorChain {
     return this.writable.map((buffer) => this.memory.view(buffer.address, buffer.length));
   }
 
-  /** A copy of the first `max` readable bytes (all of them by default), gathered in order. */
-  read(max = this.readableLength): Uint8Array {
+  /**
+   * Live views of readable bytes [skip, skip + max) (fewer at the chain's end), in order:
+   * a device streams a request in bounded pieces instead of copying all of it.
+   */
+  readableRange(skip: number, max: number): Uint8Array[] {
+    return this.range(this.readable, skip, max);
+  }
+
+  /** Live views of writable bytes [skip, skip + max), as readableRange. */
+  writableRange(skip: number, max: number): Uint8Array[] {
+    return this.range(this.writable, skip, max);
+  }
+
+  private range(buffers: readonly GuestBuffer[], skip: number, max: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let position = 0;
+    for (const buffer of buffers) {
+      if (position >= skip + max) break;
+      const start = Math.max(skip, position);
+      const end = Math.min(skip + max, position + buffer.length);
+      if (end > start) out.push(this.memory.view(buffer.address + (start - position), end - start));
+      position += buffer.length;
+    }
+    return out;
+  }
+
+  /** A copy of the first `max` readable bytes (fewer if the chain has fewer), gathered in order. */
+  read(max: number): Uint8Array {
     const out = new Uint8Array(Math.min(max, this.readableLength));
     let done = 0;
-    for (const view of this.readableViews()) {
-      if (done === out.length) break;
-      const part = view.subarray(0, out.length - done);
-      out.set(part, done);
-      done += part.length;
+    for (const view of this.readableRange(0, out.length)) {
+      out.set(view, done);
+      done += view.length;
     }
     return out;
   }
@@ -83,10 +115,10 @@ export class DescriptorChain {
   /** Scatters `data` over the writable buffers in order; returns how many bytes fitted. */
   write(data: Uint8Array): number {
     let done = 0;
-    for (const view of this.writableViews()) {
+    for (const buffer of this.writable) {
       if (done === data.length) break;
-      const part = data.subarray(done, done + view.length);
-      view.set(part);
+      const part = data.subarray(done, done + buffer.length);
+      this.memory.write(buffer.address, part);
       done += part.length;
     }
     return done;
@@ -108,6 +140,15 @@ export class Virtqueue {
   private nextUsed = 0;
   /** used.idx when the driver was last told about used buffers. */
   private signalledUsed = 0;
+  /** The three areas as numbers, set by checkLayout (inside RAM, so below 2^53). */
+  private desc = 0;
+  private avail = 0;
+  private used = 0;
+  /** What the current device call may still take (startBatch). */
+  private batchChains = 0;
+  private batchBytes = 0;
+  /** The current call stopped taking requests with some still available. */
+  private cut = false;
 
   /** The whole shared memory as u16s, for Atomics on ring indexes (guest RAM's buffer never changes). */
   private readonly halfwords: Uint16Array;
@@ -134,7 +175,9 @@ export class Virtqueue {
     this.isReady = false;
     this.size = this.maxSize;
     this.descAddr = this.driverAddr = this.deviceAddr = 0n;
+    this.desc = this.avail = this.used = 0;
     this.nextAvail = this.nextUsed = this.signalledUsed = 0;
+    this.cut = false;
   }
 
   /** Stops using the queue (QueueReady = 0); its configuration stays readable. */
@@ -153,9 +196,12 @@ export class Virtqueue {
     this.checkInRam(this.descAddr, DESCRIPTOR_SIZE * size, 'descriptor table');
     this.checkInRam(this.driverAddr, 6 + 2 * size, 'available ring');
     this.checkInRam(this.deviceAddr, 6 + 8 * size, 'used ring');
+    this.desc = Number(this.descAddr);
+    this.avail = Number(this.driverAddr);
+    this.used = Number(this.deviceAddr);
   }
 
-  private checkInRam(address: bigint, length: number, what: string): void {
+  private checkInRam(address: number | bigint, length: number, what: string): void {
     try {
       this.memory.offsetOf(address, length);
     } catch (error) {
@@ -165,71 +211,112 @@ export class Virtqueue {
   }
 
   /** A u16 the driver may change at any moment (checkLayout keeps every one 2-byte aligned). */
-  private loadIndex(address: bigint): number {
+  private loadIndex(address: number): number {
     return Atomics.load(this.halfwords, this.memory.offsetOf(address, 2) >> 1);
   }
 
-  private storeIndex(address: bigint, value: number): void {
+  private storeIndex(address: number, value: number): void {
     Atomics.store(this.halfwords, this.memory.offsetOf(address, 2) >> 1, value);
   }
 
-  private get availEventAddr(): bigint {
-    return this.deviceAddr + BigInt(4 + 8 * this.size);
+  private get availEventAddr(): number {
+    return this.used + 4 + 8 * this.size;
   }
 
-  private get usedEventAddr(): bigint {
-    return this.driverAddr + BigInt(4 + 2 * this.size);
+  private get usedEventAddr(): number {
+    return this.avail + 4 + 2 * this.size;
   }
 
-  /** The next request the driver made available, or null when there is none. */
+  /** The transport, before each device call: the call may take a ring's worth of requests. */
+  startBatch(): void {
+    this.batchChains = this.size;
+    this.batchBytes = MAX_BATCH_BYTES;
+    this.cut = false;
+  }
+
+  /** Whether the last device call left requests it was not allowed to take (see startBatch). */
+  get cutShort(): boolean {
+    return this.cut;
+  }
+
+  /** The next request the driver made available, or null when there is none (or the batch is spent). */
   pop(): DescriptorChain | null {
+    const chain = this.peek();
+    if (chain) this.take(chain);
+    return chain;
+  }
+
+  /**
+   * The next available request without taking it: it stays first in the ring (a device that
+   * serves it over several calls, and a saved state, find it there again). Null when there is
+   * none, or when this call's batch is spent (cutShort then says so).
+   */
+  peek(): DescriptorChain | null {
     if (!this.isReady) return null;
-    let availIdx = this.loadIndex(this.driverAddr + 2n);
+    let availIdx = this.loadIndex(this.avail + 2);
     if (availIdx === this.nextAvail) {
       if (!this.eventIdx) return null;
       // Ask to be notified of the next request, then look again: the driver may have added
       // one before it could see the request (§2.7.10).
       this.storeIndex(this.availEventAddr, this.nextAvail);
-      availIdx = this.loadIndex(this.driverAddr + 2n);
+      availIdx = this.loadIndex(this.avail + 2);
       if (availIdx === this.nextAvail) return null;
     }
     if (((availIdx - this.nextAvail) & 0xffff) > this.size) {
       throw new VirtqueueError(`available index ${availIdx} is more than a queue ahead of ${this.nextAvail}`);
     }
+    if (this.batchChains <= 0 || this.batchBytes <= 0) {
+      this.cut = true;
+      return null;
+    }
     const slot = this.nextAvail & (this.size - 1);
-    const head = this.memory.readU16(this.driverAddr + BigInt(4 + 2 * slot));
-    const chain = this.walk(head);
-    this.nextAvail = (this.nextAvail + 1) & 0xffff;
-    if (this.eventIdx) this.storeIndex(this.availEventAddr, this.nextAvail);
-    return chain;
+    return this.walk(this.memory.readU16(this.avail + 4 + 2 * slot));
   }
 
-  /** Follows a chain from `head`, checking every descriptor (§2.7.5, §2.7.7). */
+  /** Takes the request peek() returned off the available ring (push() returns it to the driver). */
+  take(chain: DescriptorChain): void {
+    this.batchChains--;
+    this.batchBytes -= chain.readableLength + chain.writableLength;
+    this.nextAvail = (this.nextAvail + 1) & 0xffff;
+    if (this.eventIdx) this.storeIndex(this.availEventAddr, this.nextAvail);
+  }
+
+  /**
+   * Follows a chain from `head`, checking every descriptor (§2.7.5, §2.7.7): at most
+   * MAX_CHAIN_DESCRIPTORS of them (a loop ends there, or at its table's size), one indirect
+   * table at most, as the chain's only descriptor, a whole number of descriptors long.
+   */
   private walk(head: number): DescriptorChain {
     const readable: GuestBuffer[] = [];
     const writable: GuestBuffer[] = [];
-    let table = this.descAddr;
+    let readableLength = 0;
+    let writableLength = 0;
+    let table = this.desc;
     let tableSize = this.size;
     let index = head;
     let visited = 0;
+    let total = 0;
     let indirect = false;
     for (;;) {
       if (index >= tableSize) {
         throw new VirtqueueError(`descriptor index ${index} is beyond the table of ${tableSize}`);
       }
       // A chain visits each descriptor of its table at most once; more means a loop.
-      if (++visited > tableSize) throw new VirtqueueError(`descriptor chain from ${head} loops`);
-      const at = table + BigInt(DESCRIPTOR_SIZE * index);
-      const address = this.memory.readU64(at);
-      const length = this.memory.readU32(at + 8n);
-      const flags = this.memory.readU16(at + 12n);
-      const next = this.memory.readU16(at + 14n);
+      if (++visited > tableSize || ++total > MAX_CHAIN_DESCRIPTORS) {
+        throw new VirtqueueError(`descriptor chain from ${head} loops or is longer than ${Math.min(tableSize, MAX_CHAIN_DESCRIPTORS)}`);
+      }
+      const at = table + DESCRIPTOR_SIZE * index;
+      const address = this.memory.readU64Number(at);
+      const length = this.memory.readU32(at + 8);
+      const flags = this.memory.readU16(at + 12);
+      const next = this.memory.readU16(at + 14);
       if (flags & VIRTQ_DESC_F_INDIRECT) {
-        // Only a chain's sole descriptor may point to an indirect table (Linux's and QEMU's use).
+        // Only a chain's sole descriptor may point to an indirect table (Linux's and QEMU's use),
+        // and an indirect table holds no indirect descriptor (§2.7.5.3.1).
         if (indirect || visited > 1 || flags & VIRTQ_DESC_F_NEXT) {
           throw new VirtqueueError('indirect descriptor inside a chain or an indirect table');
         }
-        if (length === 0 || length % DESCRIPTOR_SIZE || address % 16n) {
+        if (length === 0 || length % DESCRIPTOR_SIZE || length > MAX_CHAIN_DESCRIPTORS * DESCRIPTOR_SIZE || address % 16) {
           throw new VirtqueueError(`indirect table of ${length} bytes at 0x${address.toString(16)} is malformed`);
         }
         this.checkInRam(address, length, 'indirect descriptor table');
@@ -237,29 +324,32 @@ export class Virtqueue {
         tableSize = length / DESCRIPTOR_SIZE;
         index = 0;
         visited = 0;
+        total = 0;
         indirect = true;
         continue;
       }
       this.checkInRam(address, length, `buffer of descriptor ${index}`);
       if (flags & VIRTQ_DESC_F_WRITE) {
         writable.push({ address, length });
+        writableLength += length;
       } else {
         if (writable.length > 0) throw new VirtqueueError('device-readable descriptor after a writable one');
         readable.push({ address, length });
+        readableLength += length;
       }
       if (!(flags & VIRTQ_DESC_F_NEXT)) break;
       index = next;
     }
-    return new DescriptorChain(this.memory, head, readable, writable);
+    return new DescriptorChain(this.memory, head, readable, writable, readableLength, writableLength);
   }
 
   /** Returns the chain headed by `head` to the driver, `written` bytes of it filled in. */
   push(head: number, written: number): void {
-    const slot = this.deviceAddr + BigInt(4 + 8 * (this.nextUsed & (this.size - 1)));
+    const slot = this.used + 4 + 8 * (this.nextUsed & (this.size - 1));
     this.memory.writeU32(slot, head);
-    this.memory.writeU32(slot + 4n, written);
+    this.memory.writeU32(slot + 4, written);
     this.nextUsed = (this.nextUsed + 1) & 0xffff;
-    this.storeIndex(this.deviceAddr + 2n, this.nextUsed); // publishes the entry (release)
+    this.storeIndex(this.used + 2, this.nextUsed); // publishes the entry (release)
   }
 
   /**
@@ -275,7 +365,7 @@ export class Virtqueue {
       const usedEvent = this.loadIndex(this.usedEventAddr);
       return ((this.nextUsed - usedEvent - 1) & 0xffff) < ((this.nextUsed - old) & 0xffff);
     }
-    return (this.loadIndex(this.driverAddr) & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
+    return (this.loadIndex(this.avail) & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
   }
 
   saveState(): Record<string, unknown> {

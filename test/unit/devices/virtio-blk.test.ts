@@ -3,17 +3,19 @@
 // the status a malformed or hostile request gets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, openSync, writeSync, closeSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  BlkRequest, BlkStatus, VirtioBlk, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_F_FLUSH,
-  VIRTIO_BLK_F_RO, VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_WRITE_ZEROES,
+  BlkRequest, BlkStatus, MAX_DATA_BYTES, VirtioBlk, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_F_FLUSH,
+  VIRTIO_BLK_F_RO, VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_SIZE_MAX, VIRTIO_BLK_F_WRITE_ZEROES,
 } from '../../../engine/devices/virtio/blk.ts';
 import { VIRTIO_F_VERSION_1 } from '../../../engine/devices/virtio/virtio-device.ts';
+import { VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from '../../../engine/devices/virtio/queue.ts';
+import { DRAM_BASE } from '../../../engine/cpu/layout.ts';
 import { VirtioStatus } from '../../../engine/devices/virtio/mmio.ts';
 import { createQcow2, openDisk, type BlockDevice } from '../../../engine/storage/index.ts';
-import { Reg, VirtioTestDriver, type Buffer as Part, type TestQueue } from './virtio-driver.ts';
+import { RAM_BYTES, Reg, VirtioTestDriver, type Buffer as Part, type TestQueue } from './virtio-driver.ts';
 import { throughJson } from './support.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hangar-virtio-blk-'));
@@ -61,15 +63,16 @@ function send(queue: TestQueue, parts: Part[]): { len: number; status: number; h
   return { len: used[0]!.len, status: last[last.length - 1]!, head };
 }
 
-test('config space and features: capacity, seg_max, blk_size, discard and write-zeroes limits; RO for read-only disks', () => {
+test('config space and features: capacity, size_max, seg_max, blk_size, discard and write-zeroes limits; RO for read-only disks', () => {
   const { driver } = start(rawDisk(100).disk);
   assert.equal(driver.reg(Reg.DeviceId), 2);
   driver.set(Reg.DeviceFeaturesSel, 0);
   const low = BigInt(driver.reg(Reg.DeviceFeatures));
-  const offered = VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH | VIRTIO_BLK_F_DISCARD | VIRTIO_BLK_F_WRITE_ZEROES;
+  const offered = VIRTIO_BLK_F_SIZE_MAX | VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH | VIRTIO_BLK_F_DISCARD | VIRTIO_BLK_F_WRITE_ZEROES;
   assert.equal(low & 0xff_ffffn, offered);
   const config = (offset: number) => driver.reg(Reg.Config + offset);
   assert.deepEqual([config(0x00), config(0x04)], [100, 0], 'capacity: 100 sectors');
+  assert.equal(config(0x08), 128 * 1024, 'size_max');
   assert.equal(config(0x0c), 254, 'seg_max');
   assert.equal(config(0x14), 512, 'blk_size');
   assert.deepEqual([config(0x24), config(0x28), config(0x2c)], [0x3f_ffff, 16, 1], 'discard limits');
@@ -231,4 +234,24 @@ test('replaceDisk: the same queue serves the new image from the next request; an
   assert.equal(after.status, BlkStatus.Ok);
   assert.equal(queue.bytes(after.head, 1)[0], 0xee);
   assert.equal(driver.status & VirtioStatus.NeedsReset, 0);
+});
+
+test('a request of more data than seg_max × size_max (31.75 MiB) gets IOERR and moves nothing', () => {
+  // A sparse 64 MiB disk whose first 4 MiB are 0xaa: the request fits the disk, only the bound refuses it.
+  const path = join(dir, `${serial++}.raw`);
+  writeFileSync(path, new Uint8Array(RAM_BYTES).fill(0xaa));
+  truncateSync(path, 64 << 20);
+  const { driver, queue } = start(openDisk(path, {}));
+  const readHeader = driver.place(header(BlkRequest.In, 0));
+  const status = driver.allocate(1);
+  // Nine writable descriptors that each cover all of RAM (4 MiB): 36 MiB of data, then the status.
+  queue.writeDescriptor(0, readHeader.address, 16, VIRTQ_DESC_F_NEXT, 1);
+  for (let i = 1; i <= 9; i++) queue.writeDescriptor(i, BigInt(DRAM_BASE), RAM_BYTES, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, i + 1);
+  queue.writeDescriptor(10, status, 1, VIRTQ_DESC_F_WRITE);
+  queue.publish(0);
+  queue.notify();
+  assert.ok(9 * RAM_BYTES > MAX_DATA_BYTES);
+  assert.deepEqual(queue.takeUsed(), [{ id: 0, len: 1 }]);
+  assert.equal(driver.memory.read(status, 1)[0], BlkStatus.IoErr);
+  assert.ok(driver.memory.read(BigInt(DRAM_BASE + RAM_BYTES / 2), 4096).every((b) => b === 0), 'nothing read into RAM');
 });

@@ -51,6 +51,15 @@ test('a buffer that runs past the end of RAM is refused', () => {
   assertRefused(driver, requestq, /outside guest RAM/);
 });
 
+test('a 64-bit address whose low half lies in RAM is refused: 2^32, 2^53 and 2^64 - 2^32 above it', () => {
+  for (const high of [1n << 32n, 1n << 53n, (1n << 64n) - (1n << 32n)]) {
+    const { driver, requestq, buffer } = rng();
+    requestq.writeDescriptor(0, high + buffer, 16, W);
+    requestq.publish(0);
+    assertRefused(driver, requestq, /outside guest RAM/);
+  }
+});
+
 test('a 4 GiB length is refused', () => {
   const { driver, requestq, buffer } = rng();
   requestq.writeDescriptor(0, buffer, 0xffff_ffff, W);
@@ -143,5 +152,58 @@ test('a good indirect chain is followed: readable then writable entries of the t
   transmitq.notify();
   assert.equal(console.take(), 'indirect');
   assert.deepEqual(transmitq.takeUsed(), [{ id: 5, len: 0 }]);
+  assert.equal(driver.status & VirtioStatus.NeedsReset, 0);
+});
+
+/** Makes available one indirect table of `entries` writable buffers of `length` bytes, chained in order. */
+function indirectChain({ driver, requestq, buffer }: ReturnType<typeof rng>, entries: number, length: number): void {
+  const table = driver.allocate(entries * 16);
+  for (let i = 0; i < entries; i++) requestq.writeDescriptor(i, buffer, length, W | (i < entries - 1 ? N : 0), i + 1, table);
+  requestq.writeDescriptor(0, table, entries * 16, I);
+  requestq.publish(0);
+}
+
+test('an indirect table longer than 1,024 descriptors is refused at once, however it chains', () => {
+  // 65,536 descriptors (1 MiB): once followed to the end of its table, a chain this long.
+  const device = rng();
+  const { driver, requestq } = device;
+  indirectChain(device, 65536, 4);
+  const start = performance.now();
+  assertRefused(driver, requestq, /indirect table of 1048576 bytes/);
+  assert.ok(performance.now() - start < 100, 'refused without walking it');
+});
+
+test('a chain is at most 1,024 descriptors: a two-descriptor loop in a full-size indirect table ends there', () => {
+  const { driver, requestq, buffer } = rng();
+  const table = driver.allocate(1024 * 16);
+  requestq.writeDescriptor(0, buffer, 4, W | N, 1, table);
+  requestq.writeDescriptor(1, buffer, 4, W | N, 0, table);
+  requestq.writeDescriptor(0, table, 1024 * 16, I);
+  requestq.publish(0);
+  assertRefused(driver, requestq, /loops or is longer than 1024/);
+});
+
+test('a chain of exactly 1,024 indirect descriptors is served', () => {
+  const device = rng();
+  const { driver, requestq } = device;
+  indirectChain(device, 1024, 64);
+  requestq.notify();
+  assert.deepEqual(requestq.takeUsed(), [{ id: 0, len: 65536 }]);
+  assert.equal(driver.status & VirtioStatus.NeedsReset, 0);
+});
+
+test('one call takes a ring of requests or 16 MiB of buffers at most; the transport serves the rest at its next polls', () => {
+  const { driver, requestq } = rng();
+  // Sixteen requests that each claim the upper half of RAM (2 MiB, past the rings) as writable:
+  // eight fit a call's 16 MiB.
+  const upperHalf = BigInt(DRAM_BASE + RAM_BYTES / 2);
+  for (let i = 0; i < 16; i++) {
+    requestq.writeDescriptor(i, upperHalf, RAM_BYTES / 2, W);
+    requestq.publish(i);
+  }
+  requestq.notify();
+  assert.equal(requestq.usedIdx(), 8, 'a call stops once 16 MiB were taken');
+  driver.transport.poll();
+  assert.equal(requestq.usedIdx(), 16, 'the next poll serves the rest without a notify');
   assert.equal(driver.status & VirtioStatus.NeedsReset, 0);
 });
