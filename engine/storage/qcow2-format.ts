@@ -111,6 +111,8 @@ export function parseHeader(path: string, first: Uint8Array, fileSize: number): 
   if (u32(0) !== QCOW2_MAGIC) throw bad('not a qcow2 image (bad magic)');
   const version = u32(4);
   if (version !== 2 && version !== 3) throw bad(`qcow2 version ${version} is not supported (2 and 3 are)`);
+  // Version 3 fields run to byte 104 (header_length at 100), so a shorter version 3 header is cut off.
+  if (version === 3 && first.length < 104) throw bad(`truncated qcow2 header (${fileSize} bytes; a version 3 header_length must be at least 104)`);
 
   const clusterBits = u32(20);
   if (clusterBits < MIN_CLUSTER_BITS || clusterBits > MAX_CLUSTER_BITS) {

@@ -4,12 +4,12 @@
 // files; the refusal names the backing name. Chains inside the folder still work.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createQcow2, DiskError, openDisk } from '../../../engine/storage/index.ts';
+import { runChild, STORAGE } from '../../unit/storage/support/child.ts';
 import { pattern, readAll } from '../../unit/storage/support/workload.ts';
 import { scratchLibrary } from '../../unit/vm/support.ts';
 import { qemuImg } from './support/qemu.ts';
@@ -74,15 +74,13 @@ test('a FIFO as backing file is refused at once, never waited on', () => {
   execFileSync('mkfifo', [fifo]);
   const image = overlayNaming(join(dir, 'fifo.qcow2'), 'pipe');
   // In a child process: a blocking open() would hang it, and the timeout shows that as a failure.
-  const script = `
-    import { openDisk } from ${JSON.stringify(fileURLToPath(new URL('../../../engine/storage/index.ts', import.meta.url)))};
+  const child = runChild(`
+    import { openDisk } from ${STORAGE};
     for (const options of [{ readOnly: true }, { readOnly: false }, { readOnly: true, backingRoots: [${JSON.stringify(dir)}] }]) {
       try { openDisk(${JSON.stringify(image)}, options).close(); console.log('opened'); } catch (err) { console.log(err.name + ': ' + err.message); }
     }
-    try { openDisk(${JSON.stringify(fifo)}, { readOnly: true }); console.log('opened'); } catch (err) { console.log(err.name + ': ' + err.message); }`;
-  const started = Date.now();
-  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
-  assert.equal(child.signal, null, `the open did not hang (killed after ${Date.now() - started} ms)`);
+    try { openDisk(${JSON.stringify(fifo)}, { readOnly: true }); console.log('opened'); } catch (err) { console.log(err.name + ': ' + err.message); }`, 20_000);
+  assert.equal(child.killed, false, `the open did not hang (killed after ${child.ms} ms)`);
   const lines = child.stdout.trim().split('\n');
   assert.equal(lines.length, 4, child.stdout + child.stderr);
   for (const line of lines.slice(0, 3)) assert.match(line, /^DiskError: .*fifo\.qcow2: backing file name "pipe" leads to .*pipe, which is not a regular file$/);
