@@ -141,14 +141,13 @@ export function checkQcow2(file: ImageFile, header: Qcow2Header, repair: RepairM
   }
   walkBitmaps(file, header, reference, readTable, withinBudget);
 
-  // Compare: every cluster of the file, and any refcount recorded past its end.
-  const highest = refcountedEnd(blocks, table.clusters * cs, refcounts.perBlock, fileClusters);
+  // Compare: every cluster of the file, then the refcounts recorded past its end (which describe
+  // no cluster: any there is a leak), read once per distinct refcount block so that a table full
+  // of entries naming one block costs one block.
   const leaked: number[] = [];
   const missing: number[] = [];
-  for (let c = 0; c < highest; c++) {
-    const stored = refcounts.get(c);
-    const references = c < fileClusters ? counted[c]! : 0;
-    if (stored === references) continue;
+  const compare = (c: number, stored: number, references: number) => {
+    if (stored === references) return;
     if (references > refcounts.max) problem(`refcount overflow: cluster ${hex(c * cs)} has ${references} references, more than a ${2 ** header.refcountOrder}-bit refcount holds`);
     else if (stored > references) {
       report.leaks++;
@@ -158,6 +157,15 @@ export function checkQcow2(file: ImageFile, header: Qcow2Header, repair: RepairM
       missing.push(c);
       problem(`cluster ${hex(c * cs)} refcount=${stored} reference=${references}`);
     }
+  };
+  for (let c = 0; c < fileClusters; c++) compare(c, refcounts.get(c), counted[c]!);
+  const perBlock = refcounts.perBlock;
+  const seenBlocks = new Set<number>();
+  for (let r = Math.floor(fileClusters / perBlock); r < (table.clusters * cs) / 8; r++) {
+    const block = Number(blocks.getBigUint64(r * 8));
+    if (!block || seenBlocks.has(block)) continue; // a block named twice is already a corruption (counted twice)
+    seenBlocks.add(block);
+    for (let c = Math.max(r * perBlock, fileClusters); c < (r + 1) * perBlock; c++) compare(c, refcounts.get(c), 0);
   }
   // Bit 63 must say whether the refcount is one; after a full rebuild the counted value will be stored.
   let fixableFlags = 0;
@@ -180,13 +188,6 @@ export function checkQcow2(file: ImageFile, header: Qcow2Header, repair: RepairM
   if (report.dirty) Qcow2Disk.writeHeaderBits(file, HEADER_INCOMPATIBLE, header.incompatible & ~BigInt(Incompatible.Dirty));
   const after = checkQcow2(file, { ...header, incompatible: header.incompatible & ~BigInt(Incompatible.Dirty) });
   return { ...after, dirty: report.dirty, repaired: { leaks: report.leaks - after.leaks, corruptions: report.corruptions - after.corruptions } };
-}
-
-/** One past the last cluster that the file or a refcount block describes. */
-function refcountedEnd(table: DataView, bytes: number, perBlock: number, fileClusters: number): number {
-  let end = fileClusters;
-  for (let i = 0; i < bytes / 8; i++) if (table.getBigUint64(i * 8)) end = Math.max(end, (i + 1) * perBlock);
-  return end;
 }
 
 type Reference = (offset: number, length: number, what: string) => void;

@@ -98,6 +98,10 @@ test('absurd header values', () => {
     [72, be64(1n << 4n), /features Hangar does not support: extended L2 entries/], // named from the feature table
     [72, be64(1n << 40n), /features Hangar does not support: bit 40/],
     [8, be64(0x1000n), /backing file name .* does not fit/],
+    // Found by the fuzzer beside qemu-img check, which refuses these too:
+    [88, be64(2n), /autoclear bit "raw external data" is set without an external data file/],
+    [64, be64(1n), /snapshot table at 0x1 is misaligned/], // even with no snapshots
+    [112, be32(0xe2792aca), /backing format name of 384 bytes is too long \(at most 15\)/], // the feature table retyped
   ];
   for (const [at, bytes, expected] of cases) {
     const path = image();
@@ -145,6 +149,32 @@ test('check and a dirty read-write open visit a shared L2 table once: the larges
   assert.match(checked!.messages!.join('\n'), /refcount overflow: cluster 0x40000 has 4194304 references/);
   assert.ok(opened!.ms < 10_000, `dirty open took ${opened!.ms} ms`);
   assert.match(opened!.error!, /^DiskError: .*not repaired: .*refcount overflow/);
+});
+
+test('refcounts recorded far past the end of the file: check reads the one block once, a write does not walk them', (t) => {
+  // Every entry of the refcount table (8192, covering 2^28 clusters) names the one refcount block,
+  // and every refcount in it is 1: check, repair and allocation once walked all 2^28.
+  const path = image();
+  patch(path, 0x20000, Buffer.alloc(65536, 0).fill(Buffer.from([0, 1])));
+  const table = Buffer.alloc(65536);
+  for (let i = 0; i < 8192; i++) table.writeBigUInt64BE(0x20000n, i * 8);
+  patch(path, 0x10000, table);
+  const child = runChild(`
+    import { checkDisk, openDisk } from ${STORAGE};
+    let started = Date.now();
+    const report = checkDisk(${JSON.stringify(path)});
+    console.log(JSON.stringify({ ms: Date.now() - started, corruptions: report.corruptions, leaks: report.leaks }));
+    started = Date.now();
+    const disk = openDisk(${JSON.stringify(path)});
+    disk.write(5 * 65536, new Uint8Array(65536).fill(9));
+    disk.close();
+    console.log(JSON.stringify({ ms: Date.now() - started }));`, 60_000);
+  assert.equal(child.killed, false, `finished (killed after ${child.ms} ms)`);
+  const [checked, written] = child.stdout.trim().split('\n').map((line) => JSON.parse(line) as { ms: number; corruptions?: number; leaks?: number });
+  t.diagnostic(`check: ${checked!.ms} ms, open and write: ${written!.ms} ms`);
+  assert.ok(checked!.ms < 10_000 && written!.ms < 10_000, child.stdout);
+  assert.ok(checked!.corruptions! > 0, 'the block named 8192 times with refcount 1 is a corruption');
+  assert.ok(checked!.leaks! >= 32768 - 8, 'the refcounts past the end of the file are leaks');
 });
 
 test('backing files: missing, loops (direct and through a chain), and relative names found next to the image', () => {
