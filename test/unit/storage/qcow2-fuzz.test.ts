@@ -4,7 +4,7 @@
 // flips, extension headers, L1/L2/refcount table and block entries, snapshot entries,
 // truncation — and each input is opened read-only and read cluster by cluster, described, checked,
 // opened read-write and written, flushed, checked and repaired (support/qcow2-fuzz-child.ts).
-// The guards: no exception but DiskError; every input within PER_INPUT_MS; the worker's peak
+// The guards: no exception but DiskError; every input within PER_INPUT_MS of CPU; the worker's peak
 // RSS under RSS_BOUND_MIB (the tables Hangar reads are capped: 32 MiB of L1, 8 MiB of refcount
 // table, 2 MiB of header, 64 KiB of L2 cache here). The worker runs in a child process so that
 // a hang is killed and named. Fixed seed; the index of an input replays it.
@@ -24,9 +24,11 @@ import { firstDifference, pattern, readAll } from './support/workload.ts';
 // `node --import tsx test/unit/storage/support/qcow2-fuzz-child.ts /tmp/f SEED N 9e15 N`: /tmp/f/input.qcow2 is left.
 const SEED = Number(process.env.HANGAR_FUZZ_SEED ?? 0x9c0f2);
 const FUZZ_MS = Number(process.env.HANGAR_FUZZ_MS ?? 15_000);
+/** CPU time (not wall time: the machine may be busy with other work) one input may take. */
 const PER_INPUT_MS = 2_000;
-/** Silence from the worker this long is a hang. */
-const HANG_MS = 8_000;
+/** Silence from the worker this long is a hang; its start (loading tsx and the engine) may take longer. */
+const HANG_MS = 20_000;
+const STARTUP_MS = 60_000;
 const RSS_BOUND_MIB = 400;
 const CHILD = fileURLToPath(new URL('./support/qcow2-fuzz-child.ts', import.meta.url));
 
@@ -73,11 +75,13 @@ function runWorker(dir: string, first: number, ms: number, run: Run): Promise<nu
     let current: { index: number; what: string } | null = null;
     let next = first;
     let hung = false;
+    let ready = false;
     let watchdog = setTimeout(() => {}, 0);
-    const arm = () => { clearTimeout(watchdog); watchdog = setTimeout(() => { hung = true; child.kill('SIGKILL'); }, HANG_MS); };
-    arm();
+    const arm = (limit = HANG_MS) => { clearTimeout(watchdog); watchdog = setTimeout(() => { hung = true; child.kill('SIGKILL'); }, limit); };
+    arm(STARTUP_MS);
     createInterface({ input: child.stdout }).on('line', (line) => {
       arm();
+      if (line === 'ready') { ready = true; return; }
       const begin = /^begin (\d+) (.*)$/.exec(line);
       if (begin) { current = { index: Number(begin[1]), what: begin[2]! }; return; }
       const end = /^end (\d+) (\S+) ([\d.]+) (\d+) ?(.*)$/.exec(line);
@@ -88,14 +92,17 @@ function runWorker(dir: string, first: number, ms: number, run: Run): Promise<nu
       run.peakRss = Math.max(run.peakRss, Number(rss));
       if (outcome === 'refused') run.refused++;
       if (outcome === 'FAIL') run.failures.push(`input ${current.index} (${current.what}): ${error}`);
-      else if (Number(took) > PER_INPUT_MS) run.failures.push(`input ${current.index} (${current.what}): took ${took} ms`);
+      else if (Number(took) > PER_INPUT_MS) run.failures.push(`input ${current.index} (${current.what}): took ${took} ms of CPU`);
       if (Number(rss) > RSS_BOUND_MIB) run.failures.push(`input ${current.index} (${current.what}): peak RSS ${rss} MiB`);
       next = current.index + 1;
       current = null;
     });
-    child.on('exit', (code) => {
+    child.on('close', (code) => { // after the last line of its output
       clearTimeout(watchdog);
-      if (hung || code !== 0) {
+      if (!ready) {
+        run.failures.push(`the worker did not start (exit ${code}${hung ? `, nothing in ${STARTUP_MS} ms` : ''})`);
+        next = Infinity;
+      } else if (hung || code !== 0) {
         const index = current?.index ?? next;
         run.inputs++;
         run.failures.push(`input ${index} (${current?.what ?? 'while mutating'}): ${hung ? `no answer in ${HANG_MS} ms (hang)` : `the worker died (exit ${code})`}`);
@@ -126,9 +133,15 @@ test('fuzz qcow2: mutated QEMU and Hangar images are refused with a DiskError or
 
   const run: Run = { inputs: 0, refused: 0, failures: [], slowest: 0, peakRss: 0 };
   const started = Date.now();
-  for (let first = 0; Date.now() - started < FUZZ_MS - 500;) first = await runWorker(dir, first, FUZZ_MS - (Date.now() - started), run);
+  for (let first = 0; Date.now() - started < FUZZ_MS - 500 && first < Infinity;) first = await runWorker(dir, first, FUZZ_MS - (Date.now() - started), run);
   const seconds = (Date.now() - started) / 1000;
-  console.log(`fuzz qcow2: ${run.inputs} inputs in ${seconds.toFixed(1)} s, ${run.failures.length} failures (seed 0x${SEED.toString(16)}, qemu-img check on every ${process.env.FUZZ_QEMU_EVERY ?? 16}th input Hangar finds sound, ${run.refused} refused, ${run.inputs - run.refused} served; slowest ${run.slowest.toFixed(0)} ms; peak RSS ${run.peakRss} MiB)`);
+  console.log(`fuzz qcow2: ${run.inputs} inputs in ${seconds.toFixed(1)} s, ${run.failures.length} failures (seed 0x${SEED.toString(16)}, qemu-img check on every ${process.env.FUZZ_QEMU_EVERY ?? 16}th input Hangar finds sound, ${run.refused} refused, ${run.inputs - run.refused} served; slowest ${run.slowest.toFixed(0)} ms of CPU; peak RSS ${run.peakRss} MiB)`);
+  const kinds = new Map<string, number>();
+  for (const failure of run.failures) {
+    const kind = failure.replace(/^input \d+ \(.*?\): /, '').replace(/0x[0-9a-f]+|\d+(\.\d+)?/g, 'N');
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  for (const [kind, count] of kinds) console.log(`  ${count} × ${kind}`);
   for (const failure of run.failures.slice(0, 30)) console.log(`  ${failure}`);
   assert.ok(run.inputs >= 100, 'enough inputs ran');
   assert.ok(run.refused > 0 && run.refused < run.inputs, 'the mutations reach both refusals and served images');
