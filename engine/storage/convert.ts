@@ -18,6 +18,8 @@ export interface ConvertOptions {
   /** Bytes copied so far (zero chunks count as copied) out of the virtual size. */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
+  /** The folders the source's backing chain must stay in, for a source from outside Hangar (OpenOptions). */
+  backingRoots?: readonly string[];
 }
 
 const CHUNK = 1 << 20;
@@ -25,7 +27,7 @@ const CHUNK = 1 << 20;
 export async function convertDisk(source: string, destination: string, options: ConvertOptions): Promise<void> {
   if (existsSync(destination)) throw new DiskError(`${destination}: already exists`);
   const temporary = `${destination}.part-${process.pid}`;
-  const src = openDisk(source, { readOnly: true });
+  const src = openDisk(source, { readOnly: true, backingRoots: options.backingRoots });
   let dst: BlockDevice | null = null;
   try {
     if (options.format === 'raw') createRaw(temporary, src.size);

@@ -2,7 +2,7 @@
 // raw) unless a qcow2 backing-format extension names it, as QEMU does; backing files named with
 // a relative path are found next to the image that names them.
 import { closeSync, constants, existsSync, fstatSync, openSync, readSync, realpathSync, unlinkSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import { DiskError, type BlockDevice, type DiskFormat } from './block-device.ts';
 import { ImageFile } from './image-file.ts';
 import { checkQcow2 } from './qcow2-check.ts';
@@ -20,10 +20,18 @@ export interface OpenOptions {
   format?: DiskFormat;
   /** Memory for cached qcow2 L2 tables (default 64 MiB). */
   cacheBytes?: number;
+  /**
+   * For an image from outside Hangar (a download, a file the user names): the folders its backing
+   * chain must stay in, symbolic links followed — usually the image's own folder. A hostile image
+   * must not make a host file (`/etc/…`, `../../..`) part of a disk. Absent: the chain is one
+   * Hangar wrote itself (the VM library's overlays) and its names are followed as written.
+   */
+  backingRoots?: readonly string[];
 }
 
 export function openDisk(path: string, options: OpenOptions = {}): BlockDevice {
-  return openChain(path, options.readOnly ?? false, options.format, [], null, options.cacheBytes);
+  const roots = options.backingRoots?.map((root) => realpathOrSelf(root));
+  return openChain(path, options.format, { readOnly: options.readOnly ?? false, cacheBytes: options.cacheBytes, roots }, [], null);
 }
 
 /** Where a backing file name stored in `image` points. */
@@ -31,25 +39,52 @@ export function resolveBacking(image: string, name: string): string {
   return isAbsolute(name) ? name : resolve(dirname(image), name);
 }
 
-function openChain(path: string, readOnly: boolean, format: DiskFormat | undefined, seen: string[], child: string | null, cacheBytes?: number): BlockDevice {
+interface ChainOptions {
+  readOnly: boolean;
+  cacheBytes?: number;
+  /** Real paths of the folders backing files must lie in, or undefined for anywhere. */
+  roots?: string[];
+}
+
+function realpathOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
+/** Opens `path` (the image, or the backing file `child` names as `name`) and the chain below it. */
+function openChain(path: string, format: DiskFormat | undefined, options: ChainOptions, seen: string[], child: { path: string; name: string } | null): BlockDevice {
   let real: string;
   try {
     real = realpathSync(path);
   } catch {
-    throw new DiskError(child ? `${child}: backing file ${path} does not exist` : `${path}: no such file`);
+    throw new DiskError(child ? `${child.path}: backing file ${path} does not exist` : `${path}: no such file`);
   }
-  if (seen.includes(real)) throw new DiskError(`${child}: backing file ${path} loops back into its own chain (${[...seen, real].join(' → ')})`);
+  if (child && options.roots && !options.roots.some((root) => real === root || real.startsWith(root.endsWith(sep) ? root : root + sep))) {
+    throw new DiskError(`${child.path}: backing file name "${child.name}" leads to ${real}, outside ${options.roots.join(', ')}; refused for an image from outside Hangar`);
+  }
+  if (seen.includes(real)) throw new DiskError(`${child!.path}: backing file ${path} loops back into its own chain (${[...seen, real].join(' → ')})`);
   let fd: number;
   try {
-    fd = openSync(path, readOnly ? constants.O_RDONLY : constants.O_RDWR);
+    // O_NONBLOCK: opening a FIFO returns at once (to be refused below) instead of waiting for a writer.
+    fd = openSync(real, (options.readOnly ? constants.O_RDONLY : constants.O_RDWR) | constants.O_NONBLOCK);
   } catch (err) {
     throw new DiskError(`${path}: cannot open (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
   try {
-    if (fstatSync(fd).isDirectory()) throw new DiskError(`${path}: is a directory`);
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) throw new DiskError(`${child ? `${child.path}: backing file ` : ''}${path}: is a directory`);
+    // A backing file is a regular file; the image itself may also be a block device.
+    if (!stat.isFile() && (child || !stat.isBlockDevice())) {
+      throw new DiskError(child
+        ? `${child.path}: backing file name "${child.name}" leads to ${path}, which is not a regular file`
+        : `${path}: is not a regular file or block device`);
+    }
     const detected = format ?? (readMagic(fd) === QCOW2_MAGIC ? 'qcow2' : 'raw');
-    if (detected === 'raw') return new RawDisk(path, fd, readOnly);
-    return openQcow2(new ImageFile(path, fd, readOnly), [...seen, real], cacheBytes);
+    if (detected === 'raw') return new RawDisk(path, fd, options.readOnly);
+    return openQcow2(new ImageFile(path, fd, options.readOnly), [...seen, real], options);
   } catch (err) {
     closeSync(fd);
     throw err;
@@ -67,7 +102,7 @@ export function readQcow2Header(file: ImageFile): Qcow2Header {
   return parseHeader(file.path, first, file.size);
 }
 
-function openQcow2(file: ImageFile, chain: string[], cacheBytes?: number): Qcow2Disk {
+function openQcow2(file: ImageFile, chain: string[], options: ChainOptions): Qcow2Disk {
   let header = readQcow2Header(file);
   if (!file.readOnly) {
     const refusal = writeRefusal(header);
@@ -84,10 +119,11 @@ function openQcow2(file: ImageFile, chain: string[], cacheBytes?: number): Qcow2
     if (format !== undefined && format !== 'raw' && format !== 'qcow2') {
       throw new DiskError(`${file.path}: backing file format "${format}" is not supported (raw and qcow2 are)`);
     }
-    backing = openChain(resolveBacking(file.path, header.backingFile), true, format, chain, file.path, cacheBytes);
+    const name = header.backingFile;
+    backing = openChain(resolveBacking(file.path, name), format, { ...options, readOnly: true }, chain, { path: file.path, name });
   }
   try {
-    return new Qcow2Disk(file, header, backing, cacheBytes);
+    return new Qcow2Disk(file, header, backing, options.cacheBytes);
   } catch (err) {
     backing?.close();
     throw err;

@@ -37,6 +37,7 @@ export function l1EntryProblem(hi: number, lo: number, clusterSize: number, file
 /** Decodes an L2 entry; returns what is wrong with it as a string instead when it is unusable. */
 export function decodeL2Entry(hi: number, lo: number, clusterBits: number, version: number, fileSize: number): Mapping | string {
   if (hi & COMPRESSED_HI) {
+    if (hi & COPIED_HI) return 'is compressed and has the COPIED flag set';
     const x = 62 - (clusterBits - 8);
     const entry = (BigInt(hi) << 32n) | BigInt(lo);
     const host = Number(entry & ((1n << BigInt(x)) - 1n));
@@ -44,11 +45,12 @@ export function decodeL2Entry(hi: number, lo: number, clusterBits: number, versi
     if (host >= fileSize) return `compressed data at 0x${host.toString(16)} is beyond the end of the file (${fileSize} bytes)`;
     return { kind: Kind.Compressed, host, compressedBytes: sectors * 512 - (host % 512), copied: false };
   }
+  // Bits 1-8 and 56-61 are reserved in every standard entry, an unallocated or zero one too (qemu-img check agrees).
+  if ((hi & 0x3f00_0000) !== 0 || (lo & 0x1fe) !== 0) return 'has reserved bits set';
   const host = hostOffset(hi, lo);
   const zero = version === 3 && (lo & ZERO_LO) !== 0;
   if (host === 0) return zero ? ZERO : UNALLOCATED;
   const clusterSize = 2 ** clusterBits;
-  if ((hi & 0x3f00_0000) !== 0 || (lo & 0x1fe) !== 0) return 'has reserved bits set';
   if (host % clusterSize !== 0) return `points at misaligned offset 0x${host.toString(16)}`;
   if (host >= fileSize) return `points at 0x${host.toString(16)}, beyond the end of the file (${fileSize} bytes)`;
   return { kind: zero ? Kind.Zero : Kind.Data, host, compressedBytes: 0, copied: (hi & COPIED_HI) !== 0 };

@@ -35,6 +35,10 @@ export const MAX_L1_BYTES = 32 << 20;
 export const MAX_REFCOUNT_TABLE_BYTES = 8 << 20;
 export const MAX_BACKING_NAME = 1023;
 export const MAX_SNAPSHOTS = 65536;
+/** QEMU's limits on a backing format name (15 bytes), persistent bitmaps and their directory. */
+const MAX_FORMAT_NAME = 15;
+const MAX_BITMAPS = 65535;
+const MAX_BITMAP_DIRECTORY_BYTES = 64 << 20;
 
 export const enum Ext {
   End = 0,
@@ -47,7 +51,7 @@ export const enum Ext {
 
 export const enum Incompatible { Dirty = 1, Corrupt = 2, ExternalData = 4, CompressionType = 8, ExtendedL2 = 16 }
 export const enum Compatible { LazyRefcounts = 1 }
-export const enum Autoclear { Bitmaps = 1 }
+export const enum Autoclear { Bitmaps = 1, RawExternalData = 2 }
 
 /** Feature names as QEMU writes them into the feature name table (type, bit, name). */
 export const FEATURE_NAMES: ReadonlyArray<readonly [0 | 1 | 2, number, string]> = [
@@ -111,6 +115,8 @@ export function parseHeader(path: string, first: Uint8Array, fileSize: number): 
   if (u32(0) !== QCOW2_MAGIC) throw bad('not a qcow2 image (bad magic)');
   const version = u32(4);
   if (version !== 2 && version !== 3) throw bad(`qcow2 version ${version} is not supported (2 and 3 are)`);
+  // Version 3 fields run to byte 104 (header_length at 100), so a shorter version 3 header is cut off.
+  if (version === 3 && first.length < 104) throw bad(`truncated qcow2 header (${fileSize} bytes; a version 3 header_length must be at least 104)`);
 
   const clusterBits = u32(20);
   if (clusterBits < MIN_CLUSTER_BITS || clusterBits > MAX_CLUSTER_BITS) {
@@ -163,6 +169,8 @@ export function parseHeader(path: string, first: Uint8Array, fileSize: number): 
     throw bad(`uses qcow2 features Hangar does not support: ${names.join(', ')}`);
   }
   if (compressionType !== 0) throw bad(`compression type ${compressionType} is not supported (only zlib)`);
+  // "May only be set if the External Data File bit is also set" (qcow2.txt, autoclear bit 1).
+  if (autoclear & BigInt(Autoclear.RawExternalData)) throw bad('autoclear bit "raw external data" is set without an external data file');
 
   // Tables must be aligned and lie inside the file; sizes must fit QEMU's limits.
   const aligned = (offset: number) => offset % clusterSize === 0;
@@ -171,7 +179,8 @@ export function parseHeader(path: string, first: Uint8Array, fileSize: number): 
   const l1Needed = Math.ceil(header.size / l2Span);
   if (header.l1Size * 8 > MAX_L1_BYTES) throw bad(`l1_size ${header.l1Size} is absurd (more than ${MAX_L1_BYTES} bytes of L1 table)`);
   if (header.l1Size < l1Needed) throw bad(`l1_size ${header.l1Size} is too small for the virtual size ${header.size} (needs ${l1Needed})`);
-  if (header.l1Size > 0 && (!aligned(header.l1TableOffset) || header.l1TableOffset === 0 || header.l1TableOffset + header.l1Size * 8 > fileSize)) {
+  // Alignment is checked whether or not a table has entries, as QEMU does (validate_table_offset).
+  if (!aligned(header.l1TableOffset) || (header.l1Size > 0 && (header.l1TableOffset === 0 || header.l1TableOffset + header.l1Size * 8 > fileSize))) {
     throw bad(`L1 table at 0x${header.l1TableOffset.toString(16)} (${header.l1Size} entries) is misaligned or beyond the end of the file (${fileSize} bytes)`);
   }
   const refcountTableBytes = header.refcountTableClusters * clusterSize;
@@ -182,7 +191,7 @@ export function parseHeader(path: string, first: Uint8Array, fileSize: number): 
     throw bad(`refcount table at 0x${header.refcountTableOffset.toString(16)} is misaligned or beyond the end of the file (${fileSize} bytes)`);
   }
   if (header.nbSnapshots > MAX_SNAPSHOTS) throw bad(`nb_snapshots ${header.nbSnapshots} is absurd`);
-  if (header.nbSnapshots > 0 && (!aligned(header.snapshotsOffset) || header.snapshotsOffset >= fileSize)) {
+  if (!aligned(header.snapshotsOffset) || (header.nbSnapshots > 0 && header.snapshotsOffset >= fileSize)) {
     throw bad(`snapshot table at 0x${header.snapshotsOffset.toString(16)} is misaligned or beyond the end of the file`);
   }
   return header;
@@ -219,7 +228,10 @@ function parseExtensions(path: string, header: Qcow2Header, first: Uint8Array, c
   const incompatibleNames = new Map<number, string>();
   const text = (at: number, length: number) => Buffer.from(first.subarray(at, at + length)).toString('utf8');
   for (const { type, data, length } of headerExtensions(path, header, first)) {
-    if (type === Ext.BackingFormat) header.backingFormat = text(data, length);
+    if (type === Ext.BackingFormat) {
+      if (length > MAX_FORMAT_NAME) throw bad(`backing format name of ${length} bytes is too long (at most ${MAX_FORMAT_NAME})`);
+      header.backingFormat = text(data, length);
+    }
     else if (type === Ext.FeatureTable) {
       for (let entry = data; entry + 48 <= data + length; entry += 48) {
         if (first[entry] === 0) incompatibleNames.set(first[entry + 1]!, text(entry + 2, 46).replace(/\0.*$/s, ''));
@@ -227,7 +239,9 @@ function parseExtensions(path: string, header: Qcow2Header, first: Uint8Array, c
     } else if (type === Ext.Bitmaps && length >= 24) {
       const size = view.getBigUint64(data + 8);
       const offset = view.getBigUint64(data + 16);
-      if (size > 1n << 32n || offset > BigInt(Number.MAX_SAFE_INTEGER)) throw bad('bitmaps extension has an absurd directory');
+      if (view.getUint32(data) > MAX_BITMAPS || size > BigInt(MAX_BITMAP_DIRECTORY_BYTES) || offset > BigInt(Number.MAX_SAFE_INTEGER)) {
+        throw bad('bitmaps extension has an absurd directory');
+      }
       header.bitmaps = { count: view.getUint32(data), directorySize: Number(size), directoryOffset: Number(offset) };
     }
     else if (type === Ext.Encryption) throw bad('encrypted qcow2 images are not supported');

@@ -92,7 +92,9 @@ export class Refcounts {
   allocate(): number {
     for (let cluster = this.freeHint; ; cluster++) {
       if (!this.blockFor(cluster)) this.cover([cluster]); // may place a new block at `cluster` itself
-      if (this.get(cluster) !== 0) continue;
+      // Past the end of the file nothing is in use, whatever a leaked refcount there says: the
+      // search ends there instead of walking refcount blocks that describe no cluster.
+      if (cluster < this.endCluster && this.get(cluster) !== 0) continue;
       this.set(cluster, 1);
       this.freeHint = cluster + 1;
       this.endCluster = Math.max(this.endCluster, cluster + 1);

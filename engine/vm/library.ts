@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { constants, existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { syncFolder, writeFileAtomic } from '../common/atomic-file.ts';
 import { hangarHome } from '../common/hangar-home.ts';
 import { acquireLock, withLock, type HeldLock, type LockHolder } from '../common/lock.ts';
@@ -319,6 +319,7 @@ export class VmLibrary {
       if (options.disk !== undefined) {
         await convertDisk(options.disk, join(staging, disk), {
           format: 'qcow2',
+          backingRoots: [dirname(resolve(options.disk))], // an image from outside: its chain stays in its folder
           signal: op.signal,
           onProgress: (done, total) => op.onProgress?.({ phase: 'copy disk', item: options.disk, done, total }),
         });

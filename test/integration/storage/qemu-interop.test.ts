@@ -169,3 +169,33 @@ test('internal snapshots: read-only use, a check that counts their clusters, wri
   assert.deepEqual([report.corruptions, report.leaks], [0, 0]);
   assert.throws(() => openDisk(path), /has 1 internal snapshot\(s\); Hangar opens such images read-only/);
 });
+
+test('damage qemu-img check flags, Hangar\'s check flags too: reserved bits in an L2 entry without a cluster, a snapshot count past the table', () => {
+  const reserved = fresh('reserved.qcow2');
+  qemuImg('create', '-f', 'qcow2', reserved, '1M');
+  qemuIo(reserved, 'write -P 0x11 0 128k');
+  const bytes = readFileSync(reserved);
+  const l2 = Number(bytes.readBigUInt64BE(Number(bytes.readBigUInt64BE(40))) & 0x00ff_ffff_ffff_fe00n);
+  const fd = openSync(reserved, 'r+');
+  const entry = (value: bigint) => { const b = Buffer.alloc(8); b.writeBigUInt64BE(value); return b; };
+  writeSync(fd, entry(0x2n), 0, 8, l2 + 5 * 8); // host offset 0, reserved bit 1
+  writeSync(fd, entry(1n << 56n), 0, 8, l2 + 6 * 8); // host offset 0, reserved bit 56
+  closeSync(fd);
+  assert.equal(qemuCheck(reserved).corruptions, 2, 'QEMU: "found l2 entry with reserved bits set", twice');
+  const report = checkDisk(reserved);
+  assert.equal(report.corruptions, 2);
+  assert.match(report.messages.join('\n'), /L2 entry for guest offset 0x50000 has reserved bits set\n.*L2 entry for guest offset 0x60000 has reserved bits set/);
+  assert.throws(() => openDisk(reserved, { readOnly: true }).read(5 * 65536, new Uint8Array(512)), /L2 entry for guest offset 0x50000 has reserved bits set/);
+
+  const snapshots = fresh('snapshots.qcow2');
+  qemuImg('create', '-f', 'qcow2', snapshots, '1M');
+  qemuIo(snapshots, 'write -P 0x11 0 128k');
+  qemuImg('snapshot', '-c', 'first', snapshots);
+  const count = openSync(snapshots, 'r+');
+  writeSync(count, Buffer.from([0, 0, 0, 2]), 0, 4, 60); // nb_snapshots 2; the table (the file's end) holds one
+  closeSync(count);
+  assert.equal(qemuCheck(snapshots).corruptions, 1, 'QEMU: "snapshot table entry 1 is incomplete"');
+  const found = checkDisk(snapshots);
+  assert.equal(found.corruptions, 1);
+  assert.match(found.messages.join('\n'), /snapshot table entry 1 is incomplete/);
+});

@@ -6,6 +6,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, symlinkSync, truncateSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkDisk, createQcow2, createRaw, DiskError, openDisk, type BlockDevice } from '../../../engine/storage/index.ts';
+import { runChild, STORAGE } from './support/child.ts';
 import { pattern, sha256 } from './support/workload.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hangar-bad-'));
@@ -97,6 +98,10 @@ test('absurd header values', () => {
     [72, be64(1n << 4n), /features Hangar does not support: extended L2 entries/], // named from the feature table
     [72, be64(1n << 40n), /features Hangar does not support: bit 40/],
     [8, be64(0x1000n), /backing file name .* does not fit/],
+    // Found by the fuzzer beside qemu-img check, which refuses these too:
+    [88, be64(2n), /autoclear bit "raw external data" is set without an external data file/],
+    [64, be64(1n), /snapshot table at 0x1 is misaligned/], // even with no snapshots
+    [112, be32(0xe2792aca), /backing format name of 384 bytes is too long \(at most 15\)/], // the feature table retyped
   ];
   for (const [at, bytes, expected] of cases) {
     const path = image();
@@ -104,6 +109,72 @@ test('absurd header values', () => {
     if (at === 8) patch(path, 16, be32(5000));
     refused(path, expected);
   }
+});
+
+test('a version 3 header cut off between bytes 72 and 104 is refused, not a RangeError', () => {
+  for (const length of [72, 80, 100, 103]) {
+    const path = image();
+    truncateSync(path, length);
+    refused(path, new RegExp(`truncated qcow2 header \\(${length} bytes; a version 3 header_length must be at least 104\\)`));
+  }
+});
+
+test('check and a dirty read-write open visit a shared L2 table once: the largest L1 table QEMU allows, all pointing at one table', (t) => {
+  // 4 Mi L1 entries (32 MiB, QEMU's limit) at the end of the file, every one naming the L2 table
+  // at 0x40000: walked entry by entry that is 4 Mi × 8192 L2 entries (some 20 minutes).
+  const path = image();
+  const entries = (32 << 20) / 8;
+  const l1 = Buffer.alloc(entries * 8);
+  for (let i = 0; i < entries; i++) l1.writeBigUInt64BE(0x40000n, i * 8);
+  const l1Offset = 0x80000;
+  patch(path, l1Offset, l1);
+  patch(path, 36, be32(entries));
+  patch(path, 40, be64(BigInt(l1Offset)));
+  // In a child: before the fix this ran for 20 minutes; the time limit turns that into a failure.
+  const child = runChild(`
+    import { checkDisk, openDisk } from ${STORAGE};
+    import { openSync, writeSync } from 'node:fs';
+    let started = Date.now();
+    const report = checkDisk(${JSON.stringify(path)});
+    console.log(JSON.stringify({ ms: Date.now() - started, corruptions: report.corruptions, messages: report.messages.slice(0, 3) }));
+    const fd = openSync(${JSON.stringify(path)}, 'r+');
+    writeSync(fd, Buffer.from([0, 0, 0, 0, 0, 0, 0, 1]), 0, 8, 72); // dirty: a read-write open rebuilds refcounts
+    started = Date.now();
+    try { openDisk(${JSON.stringify(path)}).close(); console.log('opened'); } catch (err) { console.log(JSON.stringify({ ms: Date.now() - started, error: err.name + ': ' + err.message })); }`, 60_000);
+  assert.equal(child.killed, false, `check finished (killed after ${child.ms} ms)`);
+  const [checked, opened] = child.stdout.trim().split('\n').map((line) => JSON.parse(line) as { ms: number; corruptions?: number; messages?: string[]; error?: string });
+  t.diagnostic(`check of 4 Mi L1 entries sharing one L2 table: ${checked!.ms} ms; dirty read-write open: ${opened!.ms} ms`);
+  assert.ok(checked!.ms < 10_000, `check took ${checked!.ms} ms`);
+  assert.ok(checked!.corruptions! >= 4, 'the L2 table and its three data clusters are referenced 4 Mi times with refcount 1');
+  assert.match(checked!.messages!.join('\n'), /refcount overflow: cluster 0x40000 has 4194304 references/);
+  assert.ok(opened!.ms < 10_000, `dirty open took ${opened!.ms} ms`);
+  assert.match(opened!.error!, /^DiskError: .*not repaired: .*refcount overflow/);
+});
+
+test('refcounts recorded far past the end of the file: check reads the one block once, a write does not walk them', (t) => {
+  // Every entry of the refcount table (8192, covering 2^28 clusters) names the one refcount block,
+  // and every refcount in it is 1: check, repair and allocation once walked all 2^28.
+  const path = image();
+  patch(path, 0x20000, Buffer.alloc(65536, 0).fill(Buffer.from([0, 1])));
+  const table = Buffer.alloc(65536);
+  for (let i = 0; i < 8192; i++) table.writeBigUInt64BE(0x20000n, i * 8);
+  patch(path, 0x10000, table);
+  const child = runChild(`
+    import { checkDisk, openDisk } from ${STORAGE};
+    let started = Date.now();
+    const report = checkDisk(${JSON.stringify(path)});
+    console.log(JSON.stringify({ ms: Date.now() - started, corruptions: report.corruptions, leaks: report.leaks }));
+    started = Date.now();
+    const disk = openDisk(${JSON.stringify(path)});
+    disk.write(5 * 65536, new Uint8Array(65536).fill(9));
+    disk.close();
+    console.log(JSON.stringify({ ms: Date.now() - started }));`, 60_000);
+  assert.equal(child.killed, false, `finished (killed after ${child.ms} ms)`);
+  const [checked, written] = child.stdout.trim().split('\n').map((line) => JSON.parse(line) as { ms: number; corruptions?: number; leaks?: number });
+  t.diagnostic(`check: ${checked!.ms} ms, open and write: ${written!.ms} ms`);
+  assert.ok(checked!.ms < 10_000 && written!.ms < 10_000, child.stdout);
+  assert.ok(checked!.corruptions! > 0, 'the block named 8192 times with refcount 1 is a corruption');
+  assert.ok(checked!.leaks! >= 32768 - 8, 'the refcounts past the end of the file are leaks');
 });
 
 test('backing files: missing, loops (direct and through a chain), and relative names found next to the image', () => {
