@@ -16,8 +16,8 @@
 // the header and MAX_FRAME, asking for segmentation (no GSO feature is offered), or asking for
 // a checksum outside the frame is dropped and completed; a receive buffer too small for the
 // header (or, without F_MRG_RXBUF, for the frame) is returned unused and the frame dropped.
-// Frames are taken from the back-end only while a receive buffer is waiting; a frame taken
-// before its buffer turned out unusable is held for the next one (and saved with the device).
+// The device holds at most one frame taken from the back-end (saved with it) until a receive
+// buffer takes it; the rest wait in the back-end, which bounds its own queue.
 import type { AccessWidth, DeviceState } from '../device.ts';
 import { StateReader } from '../state.ts';
 import type { DescriptorChain } from './queue.ts';
