@@ -19,7 +19,7 @@ import {
   type Ipv4Packet, type TcpSegment,
 } from './frames.ts';
 import { NetworkPolicy, type NetworkOptions } from './policy.ts';
-import { DEFAULT_TCP_TIMINGS, TcpFlow, type FlowOutput, type TcpTimings } from './tcp-flow.ts';
+import { DEFAULT_TCP_TIMINGS, TcpFlow, TcpState, type FlowOutput, type TcpTimings } from './tcp-flow.ts';
 import { UdpFlow } from './udp-flow.ts';
 import type { NetBackend } from './backend.ts';
 
@@ -196,7 +196,9 @@ export class NetStack implements NetBackend {
   private tcpIn(ip: Ipv4Packet, seg: TcpSegment): boolean {
     const key = `${seg.srcPort}>${ip.dst}:${seg.dstPort}`;
     const flow = this.tcp.get(key);
-    if (flow) {
+    // A new SYN on a connection in TIME-WAIT starts a new one (RFC 9293 §3.10.7.4, as hosts do).
+    if (flow?.state === TcpState.TimeWait && (seg.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN) flow.close();
+    else if (flow) {
       flow.receive(seg);
       return true;
     }

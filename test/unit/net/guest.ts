@@ -72,7 +72,7 @@ export function udpTo(port: number): (frame: Uint8Array) => (UdpDatagram & { ip:
   return (frame) => {
     const ip = ipFor(frame);
     const udp = ip?.protocol === IP_PROTO_UDP ? parseUdp(ip) : null;
-    return udp && udp.dstPort === port ? { ...udp, ip } : null;
+    return ip && udp && udp.dstPort === port ? { ...udp, ip } : null;
   };
 }
 
@@ -80,7 +80,7 @@ export function tcpTo(port: number): (frame: Uint8Array) => (TcpSegment & { ip: 
   return (frame) => {
     const ip = ipFor(frame);
     const seg = ip?.protocol === IP_PROTO_TCP ? parseTcp(ip) : null;
-    return seg && seg.dstPort === port ? { ...seg, ip } : null;
+    return ip && seg && seg.dstPort === port ? { ...seg, ip } : null;
   };
 }
 
