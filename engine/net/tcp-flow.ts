@@ -155,18 +155,19 @@ export class TcpFlow {
       this.retries = 0;
       this.resumeHost();
     }
-    this.takeAck(seg);
+    if (!this.takeAck(seg)) return this.sendAck(); // §3.10.7.4: an ACK of what we never sent
     if ((this.state as TcpState) === TcpState.Closed) return; // our FIN's ACK ended LAST-ACK
     this.takeData(seg, window);
     this.pump();
   }
 
-  private takeAck(seg: TcpSegment): void {
+  /** Takes the segment's acknowledgement; false when it acknowledges bytes we never sent. */
+  private takeAck(seg: TcpSegment): boolean {
     const acked = seqDiff(seg.ack, this.sndUna);
-    if (seqDiff(seg.ack, this.sndNxt) > 0) return this.sendAck(); // acknowledges what we never sent
-    if (acked < 0) return; // an old duplicate
+    if (seqDiff(seg.ack, this.sndNxt) > 0) return false;
+    if (acked < 0) return true; // an old duplicate: its data may still be new
     this.sndWnd = seg.window;
-    if (acked === 0) return;
+    if (acked === 0) return true;
     const finAcked = this.finSent && seg.ack === this.sndNxt;
     this.sendBuffer = this.sendBuffer.subarray(Math.min(acked, this.sendBuffer.length));
     this.sndUna = seg.ack;
@@ -180,6 +181,7 @@ export class TcpFlow {
       else if (this.state === TcpState.Closing) this.timeWait();
       else if (this.state === TcpState.LastAck) this.close();
     }
+    return true;
   }
 
   private takeData(seg: TcpSegment, window: number): void {

@@ -117,7 +117,6 @@ export class VirtioNet implements VirtioDevice {
 
   poll(queues: VirtioQueues): void {
     if (this.linkUpAt !== null && performance.now() >= this.linkUpAt) this.setLink(true);
-    this.transmit(queues);
     this.receive(queues);
   }
 
