@@ -139,7 +139,7 @@ export class TcpFlow {
     const window = this.ourWindow();
     if (seg.flags & TcpFlag.RST) {
       // §3.10.7.4 / RFC 5961 §3: only a RST at the expected sequence number closes the flow.
-      if (seg.seq === this.rcvNxt) this.close();
+      if (seg.seq === this.rcvNxt) this.close(true);
       return;
     }
     if (seg.flags & TcpFlag.SYN) {
@@ -340,12 +340,13 @@ export class TcpFlow {
     this.close();
   }
 
-  /** Drops the flow without telling the guest. */
-  close(): void {
+  /** Drops the flow without telling the guest; `resetHost`: the host peer gets RST (the guest reset). */
+  close(resetHost = false): void {
     if (this.state === TcpState.Closed) return;
     this.state = TcpState.Closed;
     this.clearTimer();
-    this.socket.destroy();
+    if (resetHost && this.socket.readyState === 'open') this.socket.resetAndDestroy();
+    else this.socket.destroy();
     this.onClosed(this);
   }
 }

@@ -83,7 +83,7 @@ test('the host closes first: data and FIN reach the guest, TIME-WAIT ends the fl
   server.close();
 });
 
-test('a refused host port gets RST|ACK acknowledging the SYN; a RST from the guest destroys the host socket', async () => {
+test('a refused host port gets RST|ACK acknowledging the SYN; a RST from the guest resets the host socket', async () => {
   const { server, port } = await listen(() => {});
   server.close(); // the port is allowed, but nothing listens there now
   await once(server, 'close');
@@ -95,8 +95,8 @@ test('a refused host port gets RST|ACK acknowledging the SYN; a RST from the gue
   assert.equal(rst.ack, tcp.seq + 1);
   await until(() => stack.usage.tcpFlows === 0, 'the refused flow to go');
 
-  let closedOnHost = false;
-  const live = await listen((socket) => socket.on('close', () => { closedOnHost = true; }));
+  let hostError = '';
+  const live = await listen((socket) => socket.on('error', (error: NodeJS.ErrnoException) => { hostError = error.code ?? ''; }));
   const setup2 = setup(live.port);
   const tcp2 = new GuestTcp(setup2.guest, 40103, GATEWAY, live.port);
   await tcp2.connect();
@@ -104,7 +104,7 @@ test('a refused host port gets RST|ACK acknowledging the SYN; a RST from the gue
   await sleep(50);
   assert.equal(setup2.stack.usage.tcpFlows, 1);
   tcp2.send(TcpFlag.RST);
-  await until(() => closedOnHost && setup2.stack.usage.tcpFlows === 0, 'the host socket to close');
+  await until(() => hostError === 'ECONNRESET' && setup2.stack.usage.tcpFlows === 0, 'the host peer to see ECONNRESET');
   stack.close();
   setup2.stack.close();
   live.server.close();
@@ -194,6 +194,19 @@ test('a host peer that does not read closes the window the guest sees; reading r
   const update = await tcp.next();
   assert.ok(update.window > 0, 'window update');
   await until(() => read === accepted, 'the peer to read every accepted byte');
+  stack.close();
+  server.close();
+});
+
+test('a host peer that resets the connection makes the guest get RST', async () => {
+  const { server, port } = await listen((socket) => socket.once('data', () => socket.resetAndDestroy()));
+  const { stack, guest } = setup(port);
+  const tcp = new GuestTcp(guest, 40107, GATEWAY, port);
+  await tcp.connect();
+  tcp.write('reset me');
+  const rst = await tcp.untilFlags(TcpFlag.RST);
+  assert.equal(rst.seq, (tcp.ack) >>> 0, 'at our next sequence number, which the guest accepts');
+  await until(() => stack.usage.tcpFlows === 0, 'the flow to go');
   stack.close();
   server.close();
 });
