@@ -39,6 +39,8 @@ export interface NetStackOptions extends NetworkOptions {
   /** Called when a frame is queued for the guest into an empty queue: the device should look. */
   onFrames?: () => void;
   tcpTimings?: Partial<TcpTimings>;
+  /** Resolvers for DNS queries other than A and AAAA ("address[:port]"). Default: the host's. */
+  dnsUpstream?: string[];
 }
 
 const UDP_DNS_PORT = 53;
@@ -53,7 +55,7 @@ export class NetStack implements NetBackend {
   private readonly queue: Uint8Array[] = [];
   private readonly tcp = new Map<string, TcpFlow>();
   private readonly udp = new Map<number, UdpFlow>();
-  private readonly dns = new DnsServer();
+  private readonly dns: DnsServer;
   private readonly timings: TcpTimings;
   private readonly toGuest: FlowOutput;
   private closed = false;
@@ -66,6 +68,7 @@ export class NetStack implements NetBackend {
     if (!Number.isInteger(this.mtu) || this.mtu < MIN_MTU || this.mtu > 65535) throw new RangeError(`MTU ${this.mtu} is not in ${MIN_MTU}..65535`);
     this.gatewayMac = parseMac(options.gatewayMac ?? '52:55:0a:00:02:02');
     this.timings = { ...DEFAULT_TCP_TIMINGS, ...options.tcpTimings };
+    this.dns = new DnsServer({ upstream: options.dnsUpstream, maxAnswer: this.mtu - 28 });
     const stack = this;
     this.toGuest = {
       send: (packet) => this.queueIp(packet),

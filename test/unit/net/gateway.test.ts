@@ -3,6 +3,8 @@
 // resolver (RFC 1035), ICMP echo (RFC 792), and the checksums every frame carries.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createSocket } from 'node:dgram';
 import { NetStack } from '../../../engine/net/nat.ts';
 import {
   ARP_REPLY, ARP_REQUEST, BROADCAST_MAC, buildArp, buildEthernet, buildIcmp, buildIpv4, buildUdp, checksum,
@@ -154,13 +156,43 @@ test('DNS: an A query for localhost is answered 127.0.0.1 through dns.lookup', a
   stack.close();
 });
 
-test('DNS: NXDOMAIN, empty AAAA, NOTIMP for other types and opcodes, FORMERR for malformed, nothing for responses', async () => {
+test('DNS: other types are forwarded to the host resolver, with our id, and answered with the guest\'s', async () => {
+  const upstream = createSocket('udp4');
+  const asked: Array<{ id: number; name: string }> = [];
+  upstream.on('message', (query, from) => {
+    asked.push({ id: query.readUInt16BE(0), name: query.subarray(12, 29).toString('latin1') });
+    const answer = Buffer.from(query);
+    answer[2] = 0x81; // QR, RD
+    answer[3] = 0x80; // RA, NOERROR
+    upstream.send(answer, from.port, from.address);
+  });
+  upstream.bind(0, '127.0.0.1');
+  await once(upstream, 'listening');
+  const stack = new NetStack({ dnsUpstream: ['::1', `127.0.0.1:${upstream.address().port}`] });
+  const guest = new TestGuest(stack);
+  const answer = await askDns(guest, dnsQuery('example.com', 15, 0x1111));
+  assert.equal(answer.id, 0x1111, 'the guest\'s id');
+  assert.equal(answer.flags, 0x8180);
+  assert.equal(asked.length, 1);
+  assert.ok(asked[0].name.includes('example'), 'the query as the guest sent it');
+  assert.equal((await askDns(guest, dnsQuery('example.com', 15, 0x1111), 40002)).id, 0x1111);
+  stack.close();
+  upstream.close();
+  // Without an IPv4 resolver: SERVFAIL.
+  const lonely = new NetStack({ dnsUpstream: ['::1'] });
+  assert.equal((await askDns(new TestGuest(lonely), dnsQuery('example.com', 16))).rcode, 2);
+  lonely.close();
+});
+
+test('DNS: NXDOMAIN, empty AAAA, NOTIMP for other classes and opcodes, FORMERR for malformed, nothing for responses', async () => {
   const stack = new NetStack();
   const guest = new TestGuest(stack);
   assert.equal((await askDns(guest, dnsQuery('no-such-name.invalid', 1))).rcode, 3, 'NXDOMAIN');
   const aaaa = await askDns(guest, dnsQuery('localhost', 28));
   assert.deepEqual([aaaa.rcode, aaaa.an], [0, 0], 'AAAA: NOERROR, no records');
-  assert.equal((await askDns(guest, dnsQuery('example.com', 15))).rcode, 4, 'MX: NOTIMP');
+  const chaos = dnsQuery('version.bind', 16);
+  chaos[chaos.length - 1] = 3; // class CH
+  assert.equal((await askDns(guest, chaos)).rcode, 4, 'class CH: NOTIMP');
   const status = dnsQuery('localhost', 1);
   status[2] = 0x10; // opcode 2 (STATUS)
   assert.equal((await askDns(guest, status)).rcode, 4, 'opcode STATUS: NOTIMP');
