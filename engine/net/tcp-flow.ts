@@ -31,13 +31,15 @@ export interface TcpTimings {
   maxRtoMs: number;
   /** Retransmissions of one segment before the connection is reset. */
   maxRetries: number;
+  /** Retransmissions of our SYN-ACK before a half-open flow is reset (its table slot freed). */
+  maxSynAckRetries: number;
   /** How long a host connect may take before the guest gets RST. */
   connectTimeoutMs: number;
   /** TIME-WAIT: how long a closed flow lingers to acknowledge a retransmitted FIN. */
   timeWaitMs: number;
 }
 
-export const DEFAULT_TCP_TIMINGS: TcpTimings = { rtoMs: 1000, maxRtoMs: 60_000, maxRetries: 8, connectTimeoutMs: 20_000, timeWaitMs: 2000 };
+export const DEFAULT_TCP_TIMINGS: TcpTimings = { rtoMs: 1000, maxRtoMs: 60_000, maxRetries: 8, maxSynAckRetries: 4, connectTimeoutMs: 20_000, timeWaitMs: 2000 };
 
 /** Where a flow's packets for the guest go. */
 export interface FlowOutput {
@@ -107,7 +109,8 @@ export class TcpFlow {
     this.sndWnd = syn.window;
     this.sndMss = Math.max(1, Math.min(syn.mss ?? DEFAULT_MSS, ourMss));
     this.rto = timings.rtoMs;
-    this.socket = connect({ host: host.host, port: host.port, allowHalfOpen: true });
+    // No Nagle on the host side: the guest's own TCP already decided how to segment its data.
+    this.socket = connect({ host: host.host, port: host.port, allowHalfOpen: true, noDelay: true });
     this.socket.pause(); // nothing is read until the guest completes the handshake
     this.setTimer(timings.connectTimeoutMs);
     this.socket.once('connect', () => {
@@ -275,7 +278,8 @@ export class TcpFlow {
     }
     // A guest that keeps its window shut is not a lost segment: probes never reset the flow (§3.8.6.1).
     const probing = this.sndWnd === 0 && this.state !== TcpState.SynReceived;
-    if (!probing && ++this.retries > this.timings.maxRetries) return this.reset();
+    const limit = this.state === TcpState.SynReceived ? this.timings.maxSynAckRetries : this.timings.maxRetries;
+    if (!probing && ++this.retries > limit) return this.reset();
     this.rto = Math.min(this.rto * 2, this.timings.maxRtoMs);
     if (this.state === TcpState.SynReceived) this.sendSynAck();
     else {

@@ -59,7 +59,7 @@ test(`fuzz net: random and malformed guest frames for ${DURATION_MS / 1000} s`, 
     allow: [{ address: '127.0.0.1', port: tcpPort }, { address: '127.0.0.1', port: udpPort }],
     maxTcpFlows: MAX_TCP, maxUdpFlows: MAX_UDP, maxQueuedFrames: MAX_QUEUED,
     dnsUpstream: [`127.0.0.1:${udpPort}`], // forwarded noise is echoed back as a query: dropped
-    tcpTimings: { rtoMs: 200, maxRetries: 2, timeWaitMs: 200 },
+    tcpTimings: { rtoMs: 200, maxRetries: 2, maxSynAckRetries: 2, timeWaitMs: 200 },
   });
   const guest = new TestGuest(stack);
   const rng = prng(SEED);

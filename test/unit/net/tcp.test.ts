@@ -210,3 +210,20 @@ test('a host peer that resets the connection makes the guest get RST', async () 
   stack.close();
   server.close();
 });
+
+test('a half-open connection (the guest never ACKs our SYN-ACK) is retried, then reset and its slot freed', async () => {
+  const { server, port } = await listen(() => {});
+  const { stack, guest } = setup(port, { tcpTimings: { rtoMs: 50, maxSynAckRetries: 2 }, maxTcpFlows: 1 });
+  const tcp = new GuestTcp(guest, 40108, GATEWAY, port);
+  tcp.send(TcpFlag.SYN, undefined, { mss: 1460 });
+  const synAcks = [await tcp.next(), await tcp.next(), await tcp.next()];
+  assert.ok(synAcks.every((s) => s.flags === (TcpFlag.SYN | TcpFlag.ACK) && s.seq === synAcks[0].seq), 'the same SYN-ACK three times');
+  const other = new GuestTcp(guest, 40109, GATEWAY, port);
+  other.send(TcpFlag.SYN);
+  assert.equal((await other.next()).flags, TcpFlag.RST | TcpFlag.ACK, 'the table (1 flow) is full: RST');
+  assert.equal((await tcp.untilFlags(TcpFlag.RST)).flags & TcpFlag.RST, TcpFlag.RST);
+  assert.equal(stack.usage.tcpFlows, 0);
+  await new GuestTcp(guest, 40110, GATEWAY, port).connect(); // the slot is free again
+  stack.close();
+  server.close();
+});
