@@ -137,7 +137,6 @@ export interface Ipv4Packet {
   src: number;
   dst: number;
   protocol: number;
-  ttl: number;
   /** More-fragments set or a non-zero fragment offset: this is a piece of a datagram. */
   fragment: boolean;
   payload: Uint8Array;
@@ -157,7 +156,6 @@ export function parseIpv4(bytes: Uint8Array): Ipv4Packet | null {
     src: v.getUint32(12),
     dst: v.getUint32(16),
     protocol: bytes[9],
-    ttl: bytes[8],
     fragment: (fragmentField & 0x2000) !== 0 || (fragmentField & 0x1fff) !== 0,
     payload: bytes.subarray(headerLength, total),
   };

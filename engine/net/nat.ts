@@ -124,29 +124,30 @@ export class NetStack implements NetBackend {
     if (eth.type !== ETHERTYPE_IPV4) return false;
     const ip = parseIpv4(eth.payload);
     if (!ip || ip.fragment) return false;
-    if (ip.protocol === IP_PROTO_UDP) {
-      const udp = parseUdp(ip);
-      if (!udp) return false;
-      if (udp.dstPort === DHCP_SERVER_PORT && udp.srcPort === DHCP_CLIENT_PORT) return this.dhcp(udp.payload, eth.src);
-      if (ip.src !== this.policy.guest) return false;
-      this.guestMac = eth.src.slice();
-      if (ip.dst === this.policy.dns && udp.dstPort === UDP_DNS_PORT) {
+    const udp = ip.protocol === IP_PROTO_UDP ? parseUdp(ip) : null;
+    // DHCP comes before the guest has its address (from 0.0.0.0); everything else from that address only.
+    if (udp && udp.dstPort === DHCP_SERVER_PORT && udp.srcPort === DHCP_CLIENT_PORT) return this.dhcp(udp.payload, eth.src);
+    if (ip.src !== this.policy.guest) return false;
+    if (!sameMac(eth.src, this.guestMac)) this.guestMac = eth.src.slice();
+    switch (ip.protocol) {
+      case IP_PROTO_UDP: {
+        if (!udp) return false;
+        if (ip.dst !== this.policy.dns || udp.dstPort !== UDP_DNS_PORT) return this.udpOut(ip, udp.srcPort, udp.dstPort, udp.payload);
         const port = udp.srcPort;
         this.dns.handle(udp.payload, (answer) => {
           if (!this.closed) this.queueIp(buildUdp(this.policy.dns, this.policy.guest, UDP_DNS_PORT, port, answer));
         });
         return true;
       }
-      return this.udpOut(ip, udp.srcPort, udp.dstPort, udp.payload);
+      case IP_PROTO_TCP: {
+        const seg = parseTcp(ip);
+        return seg ? this.tcpIn(ip, seg) : false;
+      }
+      case IP_PROTO_ICMP:
+        return this.icmp(ip);
+      default:
+        return false;
     }
-    if (ip.src !== this.policy.guest) return false;
-    this.guestMac = eth.src.slice();
-    if (ip.protocol === IP_PROTO_TCP) {
-      const seg = parseTcp(ip);
-      return seg ? this.tcpIn(ip, seg) : false;
-    }
-    if (ip.protocol === IP_PROTO_ICMP) return this.icmp(ip);
-    return false;
   }
 
   /** RFC 826: who has the gateway's or the DNS address? (Both are the gateway's MAC.) */
@@ -163,7 +164,7 @@ export class NetStack implements NetBackend {
     const request = parseDhcp(payload);
     const reply = request && answerDhcp(request, this.policy, { mtu: this.mtu, leaseSeconds: this.options.leaseSeconds ?? 86_400 });
     if (!reply) return false;
-    this.guestMac = from.slice();
+    if (!sameMac(from, this.guestMac)) this.guestMac = from.slice();
     const dst = reply.broadcast ? 0xffff_ffff : reply.to;
     const packet = buildUdp(this.policy.gateway, dst, DHCP_SERVER_PORT, DHCP_CLIENT_PORT, reply.message);
     this.queueFrame(buildEthernet(reply.broadcast ? BROADCAST_MAC : request.chaddr, this.gatewayMac, ETHERTYPE_IPV4, packet));
