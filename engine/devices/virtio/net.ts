@@ -74,6 +74,7 @@ export class VirtioNet implements VirtioDevice {
   /** The back-end is a runtime handle: it is passed in, never saved. */
   constructor(private readonly backend: NetBackend, options: VirtioNetOptions) {
     this.mac = parseMac(options.mac);
+    if (this.mac[0] & 1) throw new RangeError(`virtio-net MAC ${options.mac} is a multicast address`);
     this.mtu = options.mtu ?? 1500;
     if (!Number.isInteger(this.mtu) || this.mtu < 68 || this.mtu > MAX_MTU) throw new RangeError(`virtio-net MTU ${this.mtu} is not in 68..${MAX_MTU}`);
   }

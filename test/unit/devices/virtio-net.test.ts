@@ -62,6 +62,7 @@ test('configuration space: MAC, link up, MTU; the offered features', () => {
   assert.equal(driver.transport.read(Reg.Config + 6, 2), 1, 'VIRTIO_NET_S_LINK_UP');
   assert.equal(driver.transport.read(Reg.Config + 10, 2), 9000, 'mtu');
   assert.throws(() => new VirtioNet(new FrameQueue(), { mac: 'nope' }), RangeError);
+  assert.throws(() => new VirtioNet(new FrameQueue(), { mac: '01:00:5e:00:00:01' }), RangeError);
   assert.throws(() => new VirtioNet(new FrameQueue(), { mac: MAC, mtu: 70_000 }), RangeError);
 });
 
