@@ -20,7 +20,7 @@
 //   0x070 Status            RW device status (§2.1); writing 0 resets the device
 //   0x080 QueueDescLow/High     0x090 QueueDriverLow/High     0x0a0 QueueDeviceLow/High   (W)
 //   0x0ac SHMSel W, 0x0b0 SHMLenLow/High, 0x0b8 SHMBaseLow/High: no shared memory regions
-//   0x0fc ConfigGeneration  R  0: the configuration never changes under the driver
+//   0x0fc ConfigGeneration  R  the device's configGeneration (0 unless its configuration changes)
 //   0x100 device configuration space
 //
 // Registers below 0x100 are 32-bit; other accesses read 0 and are ignored (as QEMU).
@@ -93,6 +93,8 @@ export class VirtioMmio implements Device {
   private driverFeatures = 0n;
   private queueSel = 0;
   private interruptStatus = 0;
+  /** The device's configGeneration the driver was last interrupted for. */
+  private signalledGeneration = 0;
   /** Why the device last set DEVICE_NEEDS_RESET (for logs and tests); null when it has not. */
   failure: string | null = null;
   /** What the device type sees of the queues. */
@@ -119,6 +121,7 @@ export class VirtioMmio implements Device {
     this.failure = null;
     for (const queue of this.queues) queue.reset();
     this.backend?.reset();
+    this.signalledGeneration = this.backend?.configGeneration ?? 0;
     this.irq.set(false);
   }
 
@@ -146,7 +149,7 @@ export class VirtioMmio implements Device {
       case QUEUE_DESC_LOW: case QUEUE_DESC_HIGH: return queue ? half(queue.descAddr, offset === QUEUE_DESC_HIGH) : 0;
       case QUEUE_DRIVER_LOW: case QUEUE_DRIVER_HIGH: return queue ? half(queue.driverAddr, offset === QUEUE_DRIVER_HIGH) : 0;
       case QUEUE_DEVICE_LOW: case QUEUE_DEVICE_HIGH: return queue ? half(queue.deviceAddr, offset === QUEUE_DEVICE_HIGH) : 0;
-      case CONFIG_GENERATION: return 0;
+      case CONFIG_GENERATION: return this.backend.configGeneration ?? 0;
       default:
         // A length and base of all ones: the selected shared memory region does not exist.
         return offset >= SHM_LEN_LOW && offset <= SHM_BASE_HIGH ? 0xffff_ffff : 0;
@@ -264,6 +267,12 @@ export class VirtioMmio implements Device {
       for (const queue of this.queues) {
         if (queue.takeNotification()) this.interruptStatus |= INTERRUPT_USED_BUFFER;
       }
+      // The device changed its configuration on its own (§4.2.3.3: a configuration change notification).
+      const generation = this.backend?.configGeneration ?? 0;
+      if (generation !== this.signalledGeneration) {
+        this.signalledGeneration = generation;
+        this.interruptStatus |= INTERRUPT_CONFIG_CHANGE;
+      }
     } catch (error) {
       if (!(error instanceof VirtqueueError || error instanceof GuestMemoryError)) throw error;
       this.needsReset(error.message);
@@ -319,6 +328,7 @@ export class VirtioMmio implements Device {
       }
     });
     if (this.backend) this.backend.loadState(s.nested('device'));
+    this.signalledGeneration = this.backend?.configGeneration ?? 0;
     this.failure = null;
     this.updateIrq(true);
   }

@@ -36,6 +36,12 @@ export interface VirtioDevice {
   readonly queueSizes: readonly number[];
   /** Bytes of device configuration space (at transport offset 0x100). */
   readonly configSize: number;
+  /**
+   * Bumped by a device whose configuration changes on its own (virtio-net's link status): the
+   * transport shows it as ConfigGeneration and interrupts the driver for it (§2.5.1, §4.2.3.3).
+   * Absent: the configuration never changes.
+   */
+  readonly configGeneration?: number;
   /** A config space access, already checked to lie inside configSize. */
   readConfig(offset: number, width: AccessWidth): number;
   writeConfig(offset: number, width: AccessWidth, value: number): void;
