@@ -93,7 +93,7 @@ test('New VM wizard, by keyboard alone: a Debian VM is created, boots to its she
   await page.keyboard.press('Control+A');
   await page.keyboard.type('8');
   await page.keyboard.press('Enter');
-  await wizard.getByRole('alert').filter({ hasText: 'Memory: a whole number from 16' }).waitFor();
+  await wizard.getByRole('alert').filter({ hasText: 'Memory: must be a whole number from 16 MiB' }).waitFor();
   await page.keyboard.press('Control+A');
   await page.keyboard.type('384');
   await page.keyboard.press('Tab');

@@ -2,10 +2,11 @@
 // and a restore can keep the current state as a snapshot first.
 import { useState } from 'react';
 import type { ContainerInfo, SnapshotInfo } from '../../../engine/api/channels.ts';
+import { containerIsLive } from '../app/actions.ts';
 import { formatBytes, formatTime } from '../app/format.ts';
-import { Choices } from '../components/Choices.tsx';
 import { useClient } from '../components/context.ts';
 import { Wizard } from '../components/Wizard.tsx';
+import { Check, snapshotChoiceStep, summaryStep } from '../components/WizardParts.tsx';
 
 interface Props {
   container: ContainerInfo;
@@ -14,9 +15,8 @@ interface Props {
   onDone: () => void;
 }
 
-export function TakeSnapshotWizard({ container, onClose, onDone }: Props) {
+export function TakeContainerSnapshotWizard({ container, onClose, onDone }: Props) {
   const client = useClient();
-  const live = container.status === 'running';
   return (
     <Wizard
       title={`Take Snapshot of ${container.name}`}
@@ -28,7 +28,7 @@ export function TakeSnapshotWizard({ container, onClose, onDone }: Props) {
             <p>
               The snapshot keeps the container's writable layer: every file changed since it was created from <strong>{container.image}</strong>.
             </p>
-            {live && <p>The container is running: it is frozen for the moment the layer is copied, then goes on.</p>}
+            {container.status === 'running' && <p>The container is running: it is frozen for the moment the layer is copied, then goes on.</p>}
           </div>
         ),
       }]}
@@ -45,60 +45,40 @@ export function TakeSnapshotWizard({ container, onClose, onDone }: Props) {
   );
 }
 
-export function RestoreSnapshotWizard({ container, snapshots, initial, onClose, onDone }: Props & { snapshots: SnapshotInfo[]; initial?: string }) {
+export function RestoreContainerSnapshotWizard({ container, snapshots, initial, onClose, onDone }: Props & { snapshots: SnapshotInfo[]; initial?: string }) {
   const client = useClient();
+  const mustStop = containerIsLive(container.status);
   const [chosen, setChosen] = useState(initial ?? snapshots.at(-1)?.id ?? '');
   const [saveFirst, setSaveFirst] = useState(true);
-  const [startAfter, setStartAfter] = useState(container.status === 'running' || container.status === 'paused');
-  const mustStop = container.status === 'running' || container.status === 'paused';
+  const [startAfter, setStartAfter] = useState(mustStop);
   const snapshot = snapshots.find((s) => s.id === chosen);
   return (
     <Wizard
       title={`Restore Snapshot of ${container.name}`}
       steps={[
-        {
-          id: 'choose',
-          title: 'Snapshot',
-          content: snapshots.length ? (
-            <Choices
-              label="Snapshot to restore"
-              name="snapshot"
-              choices={snapshots.map((s) => ({ value: s.id, label: `${s.id} — ${formatTime(s.created)} (${formatBytes(s.layer.size)})` }))}
-              value={chosen}
-              onChange={setChosen}
-            />
-          ) : <p>This container has no snapshots yet.</p>,
-          validate: () => (snapshot ? undefined : 'Choose a snapshot.'),
-        },
+        snapshotChoiceStep({
+          choices: snapshots.map((s) => ({ value: s.id, label: `${s.id} — ${formatTime(s.created)} (${formatBytes(s.layer.size)})` })),
+          value: chosen,
+          onChange: setChosen,
+          none: 'This container has no snapshots yet.',
+        }),
         {
           id: 'current',
           title: 'Current state',
           content: (
             <div className="fields">
-              <label className="check">
-                <input type="checkbox" checked={saveFirst} onChange={(e) => setSaveFirst(e.target.checked)} />
-                Take a snapshot of the current state first
-              </label>
+              <Check checked={saveFirst} onChange={setSaveFirst}>Take a snapshot of the current state first</Check>
               {mustStop && <p>The container is {container.status}: it is stopped before its layer is restored.</p>}
-              <label className="check">
-                <input type="checkbox" checked={startAfter} onChange={(e) => setStartAfter(e.target.checked)} />
-                Start the container after restoring
-              </label>
+              <Check checked={startAfter} onChange={setStartAfter}>Start the container after restoring</Check>
             </div>
           ),
         },
-        {
-          id: 'summary',
-          title: 'Summary',
-          content: (
-            <dl className="summary">
-              <dt>Restore</dt><dd>{snapshot ? `${snapshot.id} (${formatTime(snapshot.created)})` : ''}</dd>
-              <dt>Current state</dt><dd>{saveFirst ? 'kept as a new snapshot' : 'discarded'}</dd>
-              {mustStop && <><dt>First</dt><dd>stop the container</dd></>}
-              <dt>Then</dt><dd>{startAfter ? 'start it' : 'leave it stopped'}</dd>
-            </dl>
-          ),
-        },
+        summaryStep([
+          ['Restore', snapshot ? `${snapshot.id} (${formatTime(snapshot.created)})` : ''],
+          ['Current state', saveFirst ? 'kept as a new snapshot' : 'discarded'],
+          ['First', mustStop && 'stop the container'],
+          ['Then', startAfter ? 'start it' : 'leave it stopped'],
+        ]),
       ]}
       finishLabel="Restore"
       finish={{

@@ -1,34 +1,24 @@
-// Delete: says what goes and what is kept before anything is removed.
+// Delete for a container: says what goes and what is kept before anything is removed. A
+// running container is stopped first only when asked to (the engine refuses otherwise).
+import { useState } from 'react';
 import type { ContainerInfo } from '../../../engine/api/channels.ts';
+import { containerIsLive } from '../app/actions.ts';
 import { useClient } from '../components/context.ts';
-import { Wizard } from '../components/Wizard.tsx';
+import { DeleteWizard, StopFirst } from '../components/WizardParts.tsx';
 
 export function DeleteContainerWizard({ container, onClose, onDeleted }: { container: ContainerInfo; onClose: () => void; onDeleted: () => void }) {
   const client = useClient();
-  const live = container.status === 'running' || container.status === 'paused';
+  const live = containerIsLive(container.status);
+  const [stopFirst, setStopFirst] = useState(false);
   return (
-    <Wizard
+    <DeleteWizard
       title={`Delete ${container.name}`}
-      steps={[{
-        id: 'summary',
-        title: 'What is removed',
-        content: (
-          <div className="fields">
-            <ul>
-              <li>Removed: the container, its writable layer, its log and its snapshots.</li>
-              <li>Kept: the image <strong>{container.image}</strong>, and images committed from its snapshots.</li>
-              {live && <li>It is {container.status}: its processes are killed first.</li>}
-            </ul>
-          </div>
-        ),
-      }]}
-      finishLabel="Delete"
-      finish={{
-        label: 'Deleting',
-        work: async () => {
-          await client.invoke('containers:remove', { container: container.id, force: live });
-          onDeleted();
-        },
+      removed="the container, its writable layer, its log and its snapshots."
+      kept={<>the image <strong>{container.image}</strong>, and images committed from its snapshots.</>}
+      extra={live && <StopFirst state={container.status} checked={stopFirst} onChange={setStopFirst} how="its processes are killed" />}
+      work={async () => {
+        await client.invoke('containers:remove', { container: container.id, force: live && stopFirst });
+        onDeleted();
       }}
       onClose={onClose}
     />
