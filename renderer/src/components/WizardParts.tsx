@@ -102,6 +102,21 @@ export function StopFirst({ state, checked, onChange, how }: { state: string; ch
   );
 }
 
+/** A wizard of one step that says what will happen, then does it (Take Snapshot of a container, Save State, Delete). */
+export function OneStepWizard({ title, stepTitle, children, finishLabel, label, work, onClose }: {
+  title: string; stepTitle: string; children: ReactNode; finishLabel: string; label: string; work: Work; onClose: () => void;
+}) {
+  return (
+    <Wizard
+      title={title}
+      steps={[{ id: 'summary', title: stepTitle, content: <div className="fields">{children}</div> }]}
+      finishLabel={finishLabel}
+      finish={{ label, work }}
+      onClose={onClose}
+    />
+  );
+}
+
 /** Every Delete: one step saying what goes and what is kept, then the removal. */
 export function DeleteWizard({ title, removed, kept, notes, extra, finishLabel = 'Delete', label = 'Deleting', work, onClose }: {
   title: string;
@@ -117,25 +132,13 @@ export function DeleteWizard({ title, removed, kept, notes, extra, finishLabel =
   onClose: () => void;
 }) {
   return (
-    <Wizard
-      title={title}
-      steps={[{
-        id: 'summary',
-        title: 'What is removed',
-        content: (
-          <div className="fields">
-            <ul>
-              <li>Removed: {removed}</li>
-              <li>Kept: {kept}</li>
-              {notes}
-            </ul>
-            {extra}
-          </div>
-        ),
-      }]}
-      finishLabel={finishLabel}
-      finish={{ label, work }}
-      onClose={onClose}
-    />
+    <OneStepWizard title={title} stepTitle="What is removed" finishLabel={finishLabel} label={label} work={work} onClose={onClose}>
+      <ul>
+        <li>Removed: {removed}</li>
+        <li>Kept: {kept}</li>
+        {notes}
+      </ul>
+      {extra}
+    </OneStepWizard>
   );
 }

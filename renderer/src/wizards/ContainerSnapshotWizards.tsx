@@ -6,7 +6,7 @@ import { containerIsLive } from '../app/actions.ts';
 import { formatBytes, formatTime } from '../app/format.ts';
 import { useClient } from '../components/context.ts';
 import { Wizard } from '../components/Wizard.tsx';
-import { Check, snapshotChoiceStep, summaryStep } from '../components/WizardParts.tsx';
+import { Check, OneStepWizard, snapshotChoiceStep, summaryStep } from '../components/WizardParts.tsx';
 
 interface Props {
   container: ContainerInfo;
@@ -18,30 +18,20 @@ interface Props {
 export function TakeContainerSnapshotWizard({ container, onClose, onDone }: Props) {
   const client = useClient();
   return (
-    <Wizard
+    <OneStepWizard
       title={`Take Snapshot of ${container.name}`}
-      steps={[{
-        id: 'summary',
-        title: 'Summary',
-        content: (
-          <div className="fields">
-            <p>
-              The snapshot keeps the container's writable layer: every file changed since it was created from <strong>{container.image}</strong>.
-            </p>
-            {container.status === 'running' && <p>The container is running: it is frozen for the moment the layer is copied, then goes on.</p>}
-          </div>
-        ),
-      }]}
+      stepTitle="Summary"
       finishLabel="Take snapshot"
-      finish={{
-        label: 'Taking the snapshot',
-        work: async () => {
-          await client.invoke('containers:snapshot', { container: container.id });
-          onDone();
-        },
+      label="Taking the snapshot"
+      work={async () => {
+        await client.invoke('containers:snapshot', { container: container.id });
+        onDone();
       }}
       onClose={onClose}
-    />
+    >
+      <p>The snapshot keeps the container's writable layer: every file changed since it was created from <strong>{container.image}</strong>.</p>
+      {container.status === 'running' && <p>The container is running: it is frozen for the moment the layer is copied, then goes on.</p>}
+    </OneStepWizard>
   );
 }
 

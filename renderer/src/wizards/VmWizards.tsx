@@ -11,7 +11,7 @@ import { freeName, vmNameProblem } from '../app/validation.ts';
 import { Choices } from '../components/Choices.tsx';
 import { useClient } from '../components/context.ts';
 import { Wizard } from '../components/Wizard.tsx';
-import { DeleteWizard, StopFirst, summaryStep, TextField } from '../components/WizardParts.tsx';
+import { DeleteWizard, OneStepWizard, StopFirst, summaryStep, TextField } from '../components/WizardParts.tsx';
 
 interface Props {
   vm: VmListEntry;
@@ -96,22 +96,17 @@ export function SuspendVmWizard({ vm, onClose }: Props) {
   const client = useClient();
   const memory = vm.memory === undefined ? 'its memory' : `its memory (up to ${formatBytes(vm.memory * 1024 * 1024)}, pages never used are not written)`;
   return (
-    <Wizard
+    <OneStepWizard
       title={`Save the state of ${vm.name}`}
-      steps={[{
-        id: 'summary',
-        title: 'Suspend to disk',
-        content: (
-          <div className="fields">
-            <p>The machine is paused, {memory} and its devices' state are written into the VM's folder, and the machine stops.</p>
-            <p>Starting the VM later resumes it where it was (the guest's clock is then set to the host's). Until then its vCPUs and memory cannot be changed.</p>
-          </div>
-        ),
-      }]}
+      stepTitle="Suspend to disk"
       finishLabel="Save state"
-      finish={{ label: 'Saving the machine state', work: async (operation) => { await client.invoke('vms:save', { vm: vm.id, operation }); } }}
+      label="Saving the machine state"
+      work={async (operation) => { await client.invoke('vms:save', { vm: vm.id, operation }); }}
       onClose={onClose}
-    />
+    >
+      <p>The machine is paused, {memory} and its devices' state are written into the VM's folder, and the machine stops.</p>
+      <p>Starting the VM later resumes it where it was (the guest's clock is then set to the host's). Until then its vCPUs and memory cannot be changed.</p>
+    </OneStepWizard>
   );
 }
 
