@@ -35,7 +35,7 @@ export async function probeVmSupport(wasm: string): Promise<Feature> {
   try {
     const word = new Int32Array(new SharedArrayBuffer(4));
     await new Promise<void>((resolve, reject) => {
-      const worker = new Worker("require('node:worker_threads').parentPort.once('message', (w) => { Atomics.store(w, 0, 1); process.exit(0); });", { eval: true });
+      const worker = new Worker("require('node:worker_threads').parentPort.once('message', (w) => { Atomics.store(w, 0, 1); process.exit(0); });", { eval: true, execArgv: [] });
       worker.once('error', reject);
       worker.once('exit', () => resolve());
       worker.postMessage(word);
