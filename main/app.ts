@@ -1,7 +1,7 @@
 // The desktop app: one instance, one main window, the engine in this process behind the
 // service API (the library's owner, or a relay to the engine that owns it: engine-access.ts),
 // the API carried to the renderer over IPC, and a question on closing while machines run.
-import { app, dialog, ipcMain, net, protocol, session, type BrowserWindow, type WebContents } from 'electron';
+import { app, dialog, ipcMain, Menu, net, protocol, session, type BrowserWindow, type WebContents } from 'electron';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AppCommand, ApiEvent, ContainerInfo, VmListEntry } from '../engine/api/channels.ts';
 import { createApiService, type ApiSession } from '../engine/api/index.ts';
@@ -9,13 +9,14 @@ import { defaultPreferences, libraryFolder } from '../engine/api/preferences-sto
 import { openEngine, type EngineAccess } from '../engine/daemon/engine-access.ts';
 import { closeActions, closeOptions, closeQuestion, runningMachines, staysHeadless, type RunningMachine } from './close.ts';
 import { EVENT_CHANNEL, ipcHandlerTable, registerIpcHandlers } from './ipc.ts';
-import { installMenu } from './menu.ts';
+import { menuTemplate } from './menu.ts';
 import { ElectronPreferences } from './preferences.ts';
 import { CONTENT_SECURITY_POLICY, rendererFile, SCHEME } from './protocol.ts';
+import { devToolsAllowed, guardContents, guardPermissions } from './security.ts';
 import { createMainWindow } from './window.ts';
 
 const RENDERER = fileURLToPath(new URL('../renderer/dist', import.meta.url));
-const ALLOWED_PERMISSIONS = new Set(['clipboard-read', 'clipboard-sanitized-write']);
+const DEV_TOOLS = devToolsAllowed(app.isPackaged, process.env);
 
 protocol.registerSchemesAsPrivileged([{ scheme: SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 
@@ -33,7 +34,7 @@ if (!app.requestSingleInstanceLock()) {
   };
 
   function openWindow(): void {
-    const window = createMainWindow();
+    const window = createMainWindow({ devTools: DEV_TOOLS });
     const contents = window.webContents;
     const id = contents.id;
     sessions.set(id, engine!.connect((event) => send(contents, event)));
@@ -83,6 +84,9 @@ if (!app.requestSingleInstanceLock()) {
     window.close();
   }
 
+  // Every web contents, the window's and any other, is kept on the app from its creation on.
+  app.on('web-contents-created', (_event, contents) => guardContents(contents));
+
   app.on('second-instance', () => {
     if (!engine) return; // still starting: its window is on the way
     if (!mainWindow) return openWindow();
@@ -98,7 +102,7 @@ if (!app.requestSingleInstanceLock()) {
       app.exit(1);
       return;
     }
-    session.defaultSession.setPermissionRequestHandler((_contents, permission, grant) => grant(ALLOWED_PERMISSIONS.has(permission)));
+    guardPermissions(session.defaultSession);
     protocol.handle(SCHEME, async (request) => {
       const file = rendererFile(request.url, RENDERER);
       if (!file) return new Response('not found', { status: 404 });
@@ -109,9 +113,10 @@ if (!app.requestSingleInstanceLock()) {
       });
     });
     registerIpcHandlers(ipcMain, ipcHandlerTable((id) => sessions.get(id)));
-    installMenu((command: AppCommand) => {
+    const sendCommand = (command: AppCommand) => {
       if (mainWindow) send(mainWindow.webContents, { type: 'app:command', command });
-    });
+    };
+    Menu.setApplicationMenu(Menu.buildFromTemplate(menuTemplate(sendCommand, { mac: process.platform === 'darwin', devTools: DEV_TOOLS })));
     openWindow();
     app.on('activate', () => { if (!mainWindow) openWindow(); });
   });

@@ -1,13 +1,13 @@
 // The native menus. App actions are sent to the window as app:command events (the renderer
 // decides what they mean for the selected machine); editing, view and window items use
-// Electron's roles.
-import { Menu, type MenuItemConstructorOptions } from 'electron';
+// Electron's roles. DevTools are in the View menu only where they are allowed (security.ts:
+// not in a packaged app). No Electron import here: app.ts builds the menu from the template.
+import type { MenuItemConstructorOptions } from 'electron';
 import type { AppCommand } from '../engine/api/channels.ts';
 
-export function installMenu(send: (command: AppCommand) => void): void {
-  const mac = process.platform === 'darwin';
+export function menuTemplate(send: (command: AppCommand) => void, { mac, devTools }: { mac: boolean; devTools: boolean }): MenuItemConstructorOptions[] {
   const item = (label: string, command: AppCommand, accelerator?: string): MenuItemConstructorOptions => ({ label, accelerator, click: () => send(command) });
-  const template: MenuItemConstructorOptions[] = [
+  return [
     ...(mac ? [{ role: 'appMenu' as const }] : []),
     {
       label: '&File',
@@ -36,9 +36,11 @@ export function installMenu(send: (command: AppCommand) => void): void {
     },
     {
       label: '&View',
-      submenu: [{ role: 'resetZoom' }, { role: 'zoomIn' }, { role: 'zoomOut' }, { type: 'separator' }, { role: 'togglefullscreen' }, { role: 'toggleDevTools' }],
+      submenu: [
+        { role: 'resetZoom' }, { role: 'zoomIn' }, { role: 'zoomOut' }, { type: 'separator' }, { role: 'togglefullscreen' },
+        ...(devTools ? [{ role: 'toggleDevTools' as const }] : []),
+      ],
     },
     { role: 'windowMenu' },
   ];
-  Menu.setApplicationMenu(Menu.buildFromTemplate(template));
 }

@@ -1,5 +1,5 @@
-// The main window: remembered bounds, the locked-down web preferences, and no navigation or
-// new windows away from the app.
+// The main window: remembered bounds and the locked-down web preferences (what its page may
+// do besides: security.ts, applied to every web contents by app.ts).
 import { BrowserWindow, screen } from 'electron';
 import Store from 'electron-store';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,8 @@ function savedBounds(): Bounds {
   return visible ? bounds : { width: bounds.width, height: bounds.height };
 }
 
-export function createMainWindow(): BrowserWindow {
+/** devTools: whether DevTools may open at all (security.ts devToolsAllowed). */
+export function createMainWindow({ devTools }: { devTools: boolean }): BrowserWindow {
   const bounds = savedBounds();
   const window = new BrowserWindow({
     ...bounds,
@@ -38,6 +39,7 @@ export function createMainWindow(): BrowserWindow {
       sandbox: true,
       webSecurity: true,
       spellcheck: false,
+      devTools,
     },
   });
   if (bounds.maximized) window.maximize();
@@ -51,8 +53,6 @@ export function createMainWindow(): BrowserWindow {
   window.on('moved', remember);
   window.on('close', remember);
 
-  window.webContents.on('will-navigate', (event) => event.preventDefault());
-  window.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
   void window.loadURL(APP_URL);
   return window;
 }

@@ -15,11 +15,12 @@ import type { ErrorCode } from '../common/errors.ts';
 import type { Preferences } from './preferences.ts';
 import type { Preset, SnapshotRecord, SnapshotTree, VmInfo, VmSummary } from '../vm/index.ts';
 import type { VmUsage } from '../vm/runner.ts';
+import { CONTAINER_CPUS, CONTAINER_MEMORY_BYTES, CONTAINER_NAME, CONTAINER_PIDS, KERNEL_APPEND_MAX, SNAPSHOT_DESCRIPTION_MAX, SNAPSHOT_NAME, VM_CPUS, VM_MEMORY_MIB, VM_NAME, type NameRule, type Range } from '../common/limits.ts';
 import { preferencesChangeSchema } from './preferences.ts';
 import { array, boolean, bytes, integer, number, object, oneOf, optional, string, type Infer, type Schema } from './schema.ts';
 
 /** What a client checks its input with before a call (pure: the renderer bundles them). */
-export { MAX_CPUS, MAX_MEMORY_MIB, MIN_MEMORY_MIB } from '../vm/config.ts';
+export * from '../common/limits.ts';
 export { splitWords } from '../containers/containerfile.ts';
 
 /** A phantom carrying a channel's result type (no value at run time). */
@@ -33,6 +34,10 @@ interface ChannelSpec<A extends Schema<unknown>, R> {
 const channel = <A extends Schema<unknown>, R>(args: A, result: Returns<R>): ChannelSpec<A, R> => ({ args, result });
 
 const none = object({});
+/** The schemas of names and numbers that engine/common/limits.ts rules. */
+const named = (rule: NameRule) => string({ min: 1, max: rule.max, pattern: rule.pattern, patternHint: `a name of ${rule.rule}` });
+const inRange = ({ min, max, whole }: Range, scale = 1) => (whole ? integer : number)({ min: min * scale, max: max * scale });
+const MiB = 1024 * 1024;
 /** Caller-chosen id of a long call, for its progress events and for cancelling it. */
 const operationId = string({ min: 1, max: 64, pattern: /^[A-Za-z0-9_.-]+$/, patternHint: 'an operation id (letters, digits, _ . -)' });
 const containerRef = string({ min: 1, max: 256 });
@@ -41,8 +46,12 @@ const terminalId = string({ min: 1, max: 64 });
 const terminalSize = { cols: integer({ min: 2, max: 1000 }), rows: integer({ min: 2, max: 1000 }) };
 const envEntry = string({ min: 2, max: 32768, pattern: /^[^=\s]+=/s, patternHint: 'KEY=VALUE' });
 const vmRef = string({ min: 1, max: 128 });
-const vmName = string({ min: 1, max: 64, pattern: /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, patternHint: 'a name of letters, digits, _ . - (starting with a letter or digit)' });
+const vmName = named(VM_NAME);
+const vmCpus = inRange(VM_CPUS);
+/** Bytes, a whole number of MiB (the service checks that). */
+const vmMemory = inRange(VM_MEMORY_MIB, MiB);
 const snapshotRef = string({ min: 1, max: 128 });
+const snapshotName = named(SNAPSHOT_NAME);
 const hostPath = string({ min: 1, max: 4096 });
 const guestPath = string({ min: 1, max: 4096, pattern: /^\//, patternHint: 'an absolute path in the guest' });
 const signalName = string({ min: 1, max: 16, pattern: /^(SIG)?[A-Z0-9]+$|^\d+$/, patternHint: 'a signal name or number' });
@@ -99,7 +108,7 @@ export const channels = {
   'containers:inspect': channel(object({ container: containerRef }), returns<ContainerInfo>()),
   'containers:create': channel(object({
     image: imageRef,
-    name: optional(string({ min: 1, max: 128, pattern: /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, patternHint: 'a name of letters, digits, _ . - (starting with a letter or digit)' })),
+    name: optional(named(CONTAINER_NAME)),
     command: optional(array(string({ max: 32768 }), { max: 256 })),
     entrypoint: optional(array(string({ max: 32768 }), { max: 256 })),
     env: optional(array(envEntry, { max: 512 })),
@@ -109,9 +118,9 @@ export const channels = {
     /** Runs the process in a pseudo-terminal (a console to type in). */
     tty: optional(boolean()),
     /** Bytes. */
-    memory: optional(integer({ min: 6 << 20 })),
-    cpus: optional(number({ min: 0.01, max: 1024 })),
-    pids: optional(integer({ min: 1 })),
+    memory: optional(inRange(CONTAINER_MEMORY_BYTES)),
+    cpus: optional(inRange(CONTAINER_CPUS)),
+    pids: optional(inRange(CONTAINER_PIDS)),
     readOnly: optional(boolean()),
     network: optional(oneOf(['none', 'host'] as const)),
     operation: optional(operationId),
@@ -141,15 +150,15 @@ export const channels = {
     kernel: optional(hostPath),
     initrd: optional(hostPath),
     firmware: optional(hostPath),
-    append: optional(string({ max: 4096 })),
+    append: optional(string({ max: KERNEL_APPEND_MAX })),
     disk: optional(hostPath),
-    cpus: optional(integer({ min: 1, max: 8 })),
-    memory: optional(integer({ min: 16 << 20 })),
+    cpus: optional(vmCpus),
+    memory: optional(vmMemory),
     diskSize: optional(integer({ min: 1 << 20 })),
     operation: optional(operationId),
   }), returns<VmDetails>()),
   /** Powered off only. memory: bytes. */
-  'vms:modify': channel(object({ vm: vmRef, name: optional(vmName), cpus: optional(integer({ min: 1, max: 8 })), memory: optional(integer({ min: 16 << 20 })), append: optional(string({ max: 4096 })) }), returns<VmDetails>()),
+  'vms:modify': channel(object({ vm: vmRef, name: optional(vmName), cpus: optional(vmCpus), memory: optional(vmMemory), append: optional(string({ max: KERNEL_APPEND_MAX })) }), returns<VmDetails>()),
   'vms:remove': channel(object({ vm: vmRef, operation: optional(operationId) }), returns<null>()),
   /** Boots a powered-off VM, or resumes a saved one from its state (the guest's clock is then set to the host's). */
   'vms:start': channel(object({ vm: vmRef, operation: optional(operationId) }), returns<VmDetails>()),
@@ -162,9 +171,9 @@ export const channels = {
   'vms:discardState': channel(object({ vm: vmRef }), returns<VmDetails>()),
   'vms:snapshots': channel(object({ vm: vmRef }), returns<SnapshotTree>()),
   /** ram: keep the machine's memory (default true; a powered-off VM has none to keep). */
-  'vms:snapshot': channel(object({ vm: vmRef, name: snapshotRef, description: optional(string({ max: 4096 })), ram: optional(boolean()), operation: optional(operationId) }), returns<SnapshotRecord>()),
+  'vms:snapshot': channel(object({ vm: vmRef, name: snapshotName, description: optional(string({ max: SNAPSHOT_DESCRIPTION_MAX })), ram: optional(boolean()), operation: optional(operationId) }), returns<SnapshotRecord>()),
   /** saveCurrentAs: first take a snapshot of the current state under this name (else it is discarded). */
-  'vms:restoreSnapshot': channel(object({ vm: vmRef, snapshot: snapshotRef, saveCurrentAs: optional(snapshotRef), operation: optional(operationId) }), returns<VmDetails>()),
+  'vms:restoreSnapshot': channel(object({ vm: vmRef, snapshot: snapshotRef, saveCurrentAs: optional(snapshotName), operation: optional(operationId) }), returns<VmDetails>()),
   'vms:deleteSnapshot': channel(object({ vm: vmRef, snapshot: snapshotRef, operation: optional(operationId) }), returns<null>()),
   'vms:clone': channel(object({ vm: vmRef, name: vmName, linked: optional(boolean()), snapshot: optional(snapshotRef), operation: optional(operationId) }), returns<VmDetails>()),
   /** Runs a command in the running guest through its agent. */

@@ -1,6 +1,7 @@
 // The app's preferences: what they are and how a change is checked. Pure (no Node modules):
 // the preload and the renderer bundle this file. Defaults and storage: preferences-store.ts.
 // VM definitions never live here: they live in their folders in the library.
+import { VM_CPUS, VM_DISK_GIB, VM_MEMORY_MIB } from '../common/limits.ts';
 import { integer, object, oneOf, optional, string, type Infer } from './schema.ts';
 
 export const preferencesSchema = object({
@@ -9,9 +10,9 @@ export const preferencesSchema = object({
   theme: oneOf(['system', 'light', 'dark'] as const),
   /** What the New VM wizard proposes. */
   defaultVm: object({
-    cpus: integer({ min: 1, max: 32 }),
-    memoryMiB: integer({ min: 64, max: 65536 }),
-    diskGiB: integer({ min: 1, max: 4096 }),
+    cpus: integer({ min: VM_CPUS.min, max: VM_CPUS.max }),
+    memoryMiB: integer({ min: VM_MEMORY_MIB.min, max: VM_MEMORY_MIB.max }),
+    diskGiB: integer({ min: VM_DISK_GIB.min, max: VM_DISK_GIB.max }),
   }),
   consoleFontSize: integer({ min: 8, max: 32 }),
 });

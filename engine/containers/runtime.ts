@@ -22,13 +22,12 @@ import { ConflictError, ContainerError, NotFoundError, StateError } from './erro
 import { assertLinuxHost, mountOverlay, Runc, runTool, unmount } from './host.ts';
 import type { OperationOptions } from './operation.ts';
 import { writeFileAtomic } from '../common/atomic-file.ts';
+import { CONTAINER_CPUS, CONTAINER_MEMORY_BYTES, CONTAINER_NAME, CONTAINER_PIDS, nameProblem, rangeProblem } from '../common/limits.ts';
 import { withLock } from '../common/lock.ts';
 import { RootfsCache } from './rootfs.ts';
 import { ImageStore, type ResolvedImage } from './store.ts';
 
 const MONITOR = fileURLToPath(new URL('./monitor.mjs', import.meta.url));
-const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
-const MIN_MEMORY = 6 << 20;
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'exited';
 
@@ -194,7 +193,8 @@ export class ContainerRuntime {
     checkSpec(spec);
     const id = randomBytes(32).toString('hex');
     const name = requestedName ?? `ct-${id.slice(0, 8)}`;
-    if (!NAME.test(name)) throw new ContainerError(`container name "${name}": use letters, digits, _ . - (up to 128)`);
+    const nameWrong = nameProblem(CONTAINER_NAME, name);
+    if (nameWrong) throw new ContainerError(`container name "${name}": ${nameWrong}`);
     if ((await this.records()).some((r) => r.name === name)) throw new ConflictError(`a container named "${name}" already exists`);
     const resolved = typeof image === 'string' ? await this.store.resolve(image) : image;
     const { chain, path: lower } = await this.rootfs.prepare(resolved, progress);
@@ -517,13 +517,13 @@ interface RuncStats {
   pids?: { current?: number };
 }
 
-function checkSpec(spec: ContainerSpec): void {
-  if (spec.memory !== undefined && (!Number.isSafeInteger(spec.memory) || spec.memory < MIN_MEMORY)) {
-    throw new ContainerError(`memory limit ${spec.memory}: must be at least 6 MiB`);
+export function checkSpec(spec: ContainerSpec): void {
+  for (const [what, value, range] of [['memory limit', spec.memory, CONTAINER_MEMORY_BYTES], ['cpus', spec.cpus, CONTAINER_CPUS], ['pids', spec.pids, CONTAINER_PIDS]] as const) {
+    const problem = value === undefined ? undefined : rangeProblem(range, value);
+    if (problem) throw new ContainerError(`${what} ${value}: ${problem}`);
   }
   const hostCpus = cpus().length;
-  if (spec.cpus !== undefined && !(spec.cpus > 0 && spec.cpus <= hostCpus)) throw new ContainerError(`cpus ${spec.cpus}: must be more than 0 and at most ${hostCpus} (this host's CPUs)`);
-  if (spec.pids !== undefined && !(Number.isSafeInteger(spec.pids) && spec.pids >= 1)) throw new ContainerError(`pids ${spec.pids}: must be a whole number of at least 1`);
+  if (spec.cpus !== undefined && spec.cpus > hostCpus) throw new ContainerError(`cpus ${spec.cpus}: must be at most ${hostCpus} (this host's CPUs)`);
   for (const m of spec.mounts ?? []) {
     if (!m.source.startsWith('/') || !m.destination.startsWith('/')) throw new ContainerError(`bind mount ${m.source}:${m.destination}: both paths must be absolute`);
     if (m.destination.split('/').includes('..')) throw new ContainerError(`bind mount destination ${m.destination}: ".." is not allowed`);

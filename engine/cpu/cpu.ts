@@ -47,7 +47,7 @@ interface CoreExports {
   jitMulDiv: Function;
 }
 
-const WASM_PATH = fileURLToPath(new URL('./build/cpu.wasm', import.meta.url));
+export const WASM_PATH = fileURLToPath(new URL('./build/cpu.wasm', import.meta.url));
 const WASM_PAGE = 65536;
 const RAM_GRANULE = 4096;
 const u64 = (value: bigint): bigint => BigInt.asUintN(64, value);

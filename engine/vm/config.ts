@@ -23,13 +23,13 @@
 // }
 // Every path is relative to the VM folder and confined to its sub-folder by pattern, so a vm.json
 // from elsewhere (an imported appliance) cannot name files outside the VM.
-import { MAX_HARTS, MAX_RAM_MIB } from '../cpu/layout.ts';
+import { KERNEL_APPEND_MAX, nameProblem, SNAPSHOT_DESCRIPTION_MAX, SNAPSHOT_NAME, VM_CPUS, VM_MEMORY_MIB, VM_NAME } from '../common/limits.ts';
 import { VmArgumentError, VmConfigError } from './errors.ts';
 
 export const VM_CONFIG_VERSION = 1;
-export const MIN_MEMORY_MIB = 16;
-export const MAX_MEMORY_MIB = MAX_RAM_MIB;
-export const MAX_CPUS = MAX_HARTS;
+export const MIN_MEMORY_MIB = VM_MEMORY_MIB.min;
+export const MAX_MEMORY_MIB = VM_MEMORY_MIB.max;
+export const MAX_CPUS = VM_CPUS.max;
 
 export interface BootConfig {
   firmware: string;
@@ -78,11 +78,6 @@ export interface VmConfig extends MachineSettings {
 }
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const VM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const VM_NAME_RULE = "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit";
-// Snapshot names may read like a sentence ("before upgrade"); no control characters, no edge spaces.
-const SNAPSHOT_NAME = /^[^\s\x00-\x1f\x7f-](?:[^\x00-\x1f\x7f]{0,78}[^\s\x00-\x1f\x7f])?$/;
-const SNAPSHOT_NAME_RULE = "must be 1 to 80 characters without control characters, not starting with '-' or a space nor ending with a space";
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 const FILE = '[A-Za-z0-9][A-Za-z0-9._-]*';
 const BOOT_FILE = new RegExp(`^boot/${FILE}$`);
@@ -95,12 +90,14 @@ const SERIAL = /^[\x21-\x7e]{1,20}$/;
 const MACHINE_ID = /^[0-9a-f]{32}$/;
 
 export function checkVmName(name: string, what = 'name'): string {
-  if (!VM_NAME.test(name)) throw new VmArgumentError(`${what} "${name}": ${VM_NAME_RULE}`);
+  const problem = nameProblem(VM_NAME, name);
+  if (problem) throw new VmArgumentError(`${what} "${name}": ${problem}`);
   return name;
 }
 
 export function checkSnapshotName(name: string): string {
-  if (!SNAPSHOT_NAME.test(name)) throw new VmArgumentError(`snapshot name "${name}": ${SNAPSHOT_NAME_RULE}`);
+  const problem = nameProblem(SNAPSHOT_NAME, name);
+  if (problem) throw new VmArgumentError(`snapshot name "${name}": ${problem}`);
   return name;
 }
 
@@ -160,13 +157,13 @@ function checkMachine(f: Fields, record: Record<string, unknown>, path: string):
   const boot = f.object(record.boot, at('boot'), ['firmware', 'kernel', 'initrd', 'append']);
   const bootFile = (key: string) => f.string(boot[key], at(`boot.${key}`), BOOT_FILE, 'must be a file under boot/');
   return {
-    cpus: f.integer(record.cpus, at('cpus'), 1, MAX_CPUS),
+    cpus: f.integer(record.cpus, at('cpus'), VM_CPUS.min, MAX_CPUS),
     memory: f.integer(record.memory, at('memory'), MIN_MEMORY_MIB, MAX_MEMORY_MIB, ' of MiB'),
     boot: {
       firmware: bootFile('firmware'),
       kernel: bootFile('kernel'),
       initrd: f.nullable(boot.initrd, () => bootFile('initrd')),
-      append: f.text(boot.append, at('boot.append'), 4096),
+      append: f.text(boot.append, at('boot.append'), KERNEL_APPEND_MAX),
     },
   };
 }
@@ -220,7 +217,7 @@ export function checkVmConfig(value: unknown, file: string): VmConfig {
   const config: VmConfig = {
     version: VM_CONFIG_VERSION,
     id: f.string(top.id, 'id', UUID, 'must be a uuid (lowercase)'),
-    name: f.string(top.name, 'name', VM_NAME, VM_NAME_RULE),
+    name: f.string(top.name, 'name', VM_NAME.pattern, `must be ${VM_NAME.rule}`),
     created: f.string(top.created, 'created', ISO_TIME, 'must be a UTC time such as 2025-01-02T03:04:05.678Z'),
     preset: f.string(top.preset, 'preset', PRESET, 'must be a preset id (lowercase letters, digits, -)'),
     ...machine,
@@ -244,8 +241,8 @@ function checkSnapshotTree(f: Fields, value: unknown, diskCount: number): VmConf
     if (disks.length !== diskCount) f.fail(`${at}.disks`, `must list one frozen image per VM disk (${diskCount})`);
     return {
       id: f.string(s.id, `${at}.id`, UUID, 'must be a uuid (lowercase)'),
-      name: f.string(s.name, `${at}.name`, SNAPSHOT_NAME, SNAPSHOT_NAME_RULE),
-      description: f.text(s.description, `${at}.description`, 4096),
+      name: f.string(s.name, `${at}.name`, SNAPSHOT_NAME.pattern, `must be ${SNAPSHOT_NAME.rule}`),
+      description: f.text(s.description, `${at}.description`, SNAPSHOT_DESCRIPTION_MAX),
       created: f.string(s.created, `${at}.created`, ISO_TIME, 'must be a UTC time such as 2025-01-02T03:04:05.678Z'),
       parent: f.nullable(s.parent, (v) => f.string(v, `${at}.parent`, UUID, 'must be a snapshot id (uuid) or null')),
       disks,

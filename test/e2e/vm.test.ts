@@ -4,6 +4,7 @@
 // console, answers a command typed there; a snapshot with RAM is taken through its wizard, a
 // marker file written, the snapshot restored through the Restore wizard (keeping the current
 // state as a snapshot first), and the marker is gone: the guest runs on from the snapshot.
+// Deleting it while it runs is refused by the engine, shown in the Delete wizard.
 // Screenshots of the key steps go to test-results/e2e/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -93,7 +94,7 @@ test('New VM wizard, by keyboard alone: a Debian VM is created, boots to its she
   await page.keyboard.press('Control+A');
   await page.keyboard.type('8');
   await page.keyboard.press('Enter');
-  await wizard.getByRole('alert').filter({ hasText: 'Memory: a whole number from 16' }).waitFor();
+  await wizard.getByRole('alert').filter({ hasText: 'Memory: must be a whole number from 16 MiB' }).waitFor();
   await page.keyboard.press('Control+A');
   await page.keyboard.type('384');
   await page.keyboard.press('Tab');
@@ -216,6 +217,21 @@ test('Suspend and Resume wizards: the VM is saved to disk, then goes on where it
   await waitForState('e2e-debian', 'running', LONG_STEP_MS);
   // The shell in the resumed machine still has the file the saved one wrote (in its RAM-backed /tmp).
   await runInConsole('cat /tmp/kept; echo resumed-$((1+1))', /^before-save\nresumed-2$/m, 90_000, 'failed-vm-resumed');
+});
+
+test('Delete of a running VM is refused in place unless stopping it is asked for', { timeout: LONG_STEP_MS }, async () => {
+  await waitForState('e2e-debian', 'running');
+  await toolbar('Delete').click();
+  const remove = page.getByRole('dialog', { name: 'Delete e2e-debian' });
+  const stopFirst = remove.getByRole('checkbox', { name: /only a machine that does not run can be deleted: stop it first/ });
+  assert.equal(await stopFirst.isChecked(), false);
+  await remove.getByRole('button', { name: 'Delete', exact: true }).click();
+  // The engine's own words: rm refuses a running VM, and the wizard stopped nothing behind it.
+  await remove.getByRole('alert').filter({ hasText: /is running \(process \d+\); stop it first/ }).waitFor({ timeout: 30_000 });
+  await screenshot(page, 'vm-delete-running-refused');
+  await page.keyboard.press('Escape');
+  await remove.waitFor({ state: 'detached' });
+  await waitForState('e2e-debian', 'running');
 });
 
 test('Clone wizard (linked, from a snapshot); a snapshot a clone needs is refused in place; Delete wizard', { timeout: LONG_STEP_MS * 2 }, async () => {

@@ -7,35 +7,14 @@ import { containerActions, vmActions, type Action } from './actions.ts';
 import { formatUsage } from './format.ts';
 import { useEngine } from './useEngine.ts';
 import { useVm } from './useVm.ts';
-import { ContainerDetails } from '../components/Details.tsx';
+import { ContainerDetailsPane } from '../components/ContainerDetails.tsx';
 import type { Tab } from '../components/DetailsFrame.tsx';
 import { ErrorMessage } from '../components/ErrorMessage.tsx';
 import { Library, type LibraryItem } from '../components/Library.tsx';
 import { Toolbar } from '../components/Toolbar.tsx';
 import { describeVmState, VmDetailsPane, vmResources } from '../components/VmDetails.tsx';
-import { DeleteContainerWizard } from '../wizards/DeleteWizard.tsx';
-import { NewContainerWizard } from '../wizards/NewContainerWizard.tsx';
-import { NewVmWizard } from '../wizards/NewVmWizard.tsx';
-import { PreferencesDialog } from '../wizards/PreferencesDialog.tsx';
-import { RestoreSnapshotWizard, TakeSnapshotWizard } from '../wizards/SnapshotWizards.tsx';
-import { DeleteVmSnapshotWizard, RestoreVmSnapshotWizard, TakeVmSnapshotWizard } from '../wizards/VmSnapshotWizards.tsx';
-import { CloneVmWizard, DeleteVmWizard, ResumeVmWizard, SuspendVmWizard } from '../wizards/VmWizards.tsx';
+import { renderWizard, type OpenWizard, type WizardHost } from '../wizards/registry.tsx';
 import { errorText } from './errors.ts';
-
-type Open =
-  | { kind: 'new-vm' }
-  | { kind: 'new-container' }
-  | { kind: 'preferences' }
-  | { kind: 'delete'; container: ContainerInfo }
-  | { kind: 'take-snapshot'; container: ContainerInfo }
-  | { kind: 'restore-snapshot'; container: ContainerInfo; snapshot?: string }
-  | { kind: 'vm-delete'; vm: VmListEntry }
-  | { kind: 'vm-take-snapshot'; vm: VmListEntry }
-  | { kind: 'vm-restore-snapshot'; vm: VmListEntry; snapshot?: string }
-  | { kind: 'vm-delete-snapshot'; vm: VmListEntry; snapshot: string }
-  | { kind: 'vm-clone'; vm: VmListEntry; snapshot?: string }
-  | { kind: 'vm-save'; vm: VmListEntry }
-  | { kind: 'vm-resume'; vm: VmListEntry };
 
 const NO_ACTIONS: ReadonlySet<Action> = new Set();
 const vmKey = (id: string) => `vm:${id}`;
@@ -56,7 +35,7 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
   const { state, refreshVms } = useEngine(client);
   const [selectedKey, setSelectedKey] = useState<string>();
   const [tab, setTab] = useState<Tab>('details');
-  const [open, setOpen] = useState<Open>();
+  const [open, setOpen] = useState<OpenWizard>();
   const [actionError, setActionError] = useState<string>();
   const [consoleNotice, setConsoleNotice] = useState<{ vm: string; key: number; text: string }>();
   const [snapshots, setSnapshots] = useState<{ container: string; list: SnapshotInfo[]; error?: string }>();
@@ -106,11 +85,23 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
     if (selectedVm && tab === 'logs') setTab('details');
   }, [selectedVm, tab]);
 
-  // After a VM wizard, its VM is read again (the engine's vms:changed may still be on its way).
-  const closeVmWizard = () => {
-    setOpen(undefined);
-    refreshVms();
-    reloadVm();
+  const wizardHost: WizardHost = {
+    state,
+    vmView,
+    containerSnapshots: (container) => (snapshots?.container === container ? snapshots.list : []),
+    // What a wizard changed is read again (the engine's vms:changed may still be on its way).
+    close: () => {
+      setOpen(undefined);
+      refreshVms();
+      reloadVm();
+    },
+    selectVm: (id) => selectNew(vmKey(id)),
+    selectContainer: (id) => selectNew(containerKey(id)),
+    deselect: () => setSelectedKey(undefined),
+    showTab: setTab,
+    startVm: (vm) => { client.invoke('vms:start', { vm: vm.id }).catch((err: unknown) => setActionError(errorText(err, 'start'))); },
+    reloadContainerSnapshots: loadSnapshots,
+    noteInConsole: (vm, text) => setConsoleNotice({ vm, key: Date.now(), text }),
   };
 
   async function actOnVm(vm: VmListEntry, action: Action) {
@@ -145,9 +136,9 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
       case 'resume': await client.invoke('containers:resume', { container: id }); break;
       case 'stop': await client.invoke('containers:stop', { container: id }); break;
       case 'terminal': setTab('terminal'); break;
-      case 'delete': setOpen({ kind: 'delete', container }); break;
-      case 'snapshot': setOpen({ kind: 'take-snapshot', container }); break;
-      case 'restore': setOpen({ kind: 'restore-snapshot', container }); break;
+      case 'delete': setOpen({ kind: 'container-delete', container }); break;
+      case 'snapshot': setOpen({ kind: 'container-take-snapshot', container }); break;
+      case 'restore': setOpen({ kind: 'container-restore-snapshot', container }); break;
     }
   }
 
@@ -169,8 +160,8 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
   useEffect(() => client.subscribe((event) => {
     if (event.type !== 'app:command') return;
     const command: AppCommand = event.command;
-    if (command === 'new-vm') { if (state.info?.features.vms.available) setOpen({ kind: 'new-vm' }); }
-    else if (command === 'new-container') { if (state.info?.features.containers.available) setOpen({ kind: 'new-container' }); }
+    if (command === 'new-vm') { if (state.info?.features.vms.available) setOpen({ kind: 'vm-new' }); }
+    else if (command === 'new-container') { if (state.info?.features.containers.available) setOpen({ kind: 'container-new' }); }
     else if (command === 'preferences') setOpen({ kind: 'preferences' });
     else if (command === 'pause-resume') void act(allowed.has('resume') ? 'resume' : 'pause');
     else if (command === 'take-snapshot') void act('snapshot');
@@ -199,18 +190,16 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
       empty: containersFeature?.available === false ? containersFeature.reason ?? '' : 'No containers yet: New Container makes one.',
     },
   ];
-  const vmTree = vmView?.tree;
 
   return (
     <div className="app">
       <Toolbar
         allowed={allowed}
         paused={selectedVm ? selectedVm.state === 'paused' : selected?.status === 'paused'}
-        canCreateVm={vmsFeature?.available ?? false}
-        vmsReason={vmsFeature?.reason}
-        canCreateContainer={containersFeature?.available ?? false}
-        onNewVm={() => setOpen({ kind: 'new-vm' })}
-        onNewContainer={() => setOpen({ kind: 'new-container' })}
+        vms={vmsFeature}
+        containers={containersFeature}
+        onNewVm={() => setOpen({ kind: 'vm-new' })}
+        onNewContainer={() => setOpen({ kind: 'container-new' })}
         onAction={(a) => void act(a)}
         onPreferences={() => setOpen({ kind: 'preferences' })}
       />
@@ -235,15 +224,15 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
               dark={dark}
             />
           ) : selected ? (
-            <ContainerDetails
+            <ContainerDetailsPane
               container={selected}
               usage={state.usage[selected.id]}
               tab={tab}
               onTab={setTab}
               snapshots={snapshots?.container === selected.id ? snapshots.list : []}
               snapshotsError={snapshots?.container === selected.id ? snapshots.error : undefined}
-              onRestore={(snapshot) => setOpen({ kind: 'restore-snapshot', container: selected, snapshot })}
-              onTakeSnapshot={() => setOpen({ kind: 'take-snapshot', container: selected })}
+              onRestore={(snapshot) => setOpen({ kind: 'container-restore-snapshot', container: selected, snapshot })}
+              onTakeSnapshot={() => setOpen({ kind: 'container-take-snapshot', container: selected })}
               fontSize={state.preferences?.consoleFontSize ?? 14}
               dark={dark}
             />
@@ -255,66 +244,7 @@ export function App({ client, connectionLost }: { client: ApiClient; connectionL
           )}
         </main>
       </div>
-      {open?.kind === 'new-vm' && (
-        <NewVmWizard
-          presets={state.presets}
-          vms={state.vms}
-          defaults={state.preferences?.defaultVm}
-          onClose={closeVmWizard}
-          onCreated={(vm, start) => {
-            selectNew(vmKey(vm.id));
-            setTab(start ? 'terminal' : 'details');
-            if (start) client.invoke('vms:start', { vm: vm.id }).catch((err: Error) => setActionError(err.message));
-          }}
-        />
-      )}
-      {open?.kind === 'new-container' && (
-        <NewContainerWizard
-          images={state.images}
-          containers={state.containers}
-          onClose={() => setOpen(undefined)}
-          onCreated={(c) => {
-            selectNew(containerKey(c.id));
-            setTab(c.tty && c.status === 'running' ? 'terminal' : 'details');
-          }}
-        />
-      )}
-      {open?.kind === 'preferences' && state.preferences && <PreferencesDialog preferences={state.preferences} onClose={() => setOpen(undefined)} />}
-      {open?.kind === 'delete' && <DeleteContainerWizard container={open.container} onClose={() => setOpen(undefined)} onDeleted={() => setSelectedKey(undefined)} />}
-      {open?.kind === 'take-snapshot' && (
-        <TakeSnapshotWizard container={open.container} onClose={() => setOpen(undefined)} onDone={() => { loadSnapshots(open.container.id); setTab('snapshots'); }} />
-      )}
-      {open?.kind === 'restore-snapshot' && (
-        <RestoreSnapshotWizard
-          container={open.container}
-          snapshots={snapshots?.container === open.container.id ? snapshots.list : []}
-          initial={open.snapshot}
-          onClose={() => setOpen(undefined)}
-          onDone={() => loadSnapshots(open.container.id)}
-        />
-      )}
-      {/* VM wizards: the tree and details they show are the selected VM's (they open only for it). */}
-      {open?.kind === 'vm-take-snapshot' && <TakeVmSnapshotWizard vm={open.vm} tree={vmTree} onClose={closeVmWizard} />}
-      {open?.kind === 'vm-restore-snapshot' && (
-        <RestoreVmSnapshotWizard
-          vm={open.vm}
-          tree={vmTree}
-          initial={open.snapshot}
-          onClose={closeVmWizard}
-          onRestored={(name) => setConsoleNotice({ vm: open.vm.id, key: Date.now(), text: `snapshot "${name}" restored` })}
-        />
-      )}
-      {open?.kind === 'vm-delete-snapshot' && (
-        <DeleteVmSnapshotWizard vm={open.vm} tree={vmTree} snapshot={open.snapshot} onClose={closeVmWizard} />
-      )}
-      {open?.kind === 'vm-clone' && (
-        <CloneVmWizard vm={open.vm} vms={state.vms} tree={vmTree} initial={open.snapshot} onClose={closeVmWizard} onCloned={(clone) => selectNew(vmKey(clone.id))} />
-      )}
-      {open?.kind === 'vm-save' && <SuspendVmWizard vm={open.vm} onClose={closeVmWizard} />}
-      {open?.kind === 'vm-resume' && <ResumeVmWizard vm={open.vm} onClose={closeVmWizard} onStarted={() => setTab('terminal')} />}
-      {open?.kind === 'vm-delete' && (
-        <DeleteVmWizard vm={open.vm} details={vmView?.details} onClose={closeVmWizard} onDeleted={() => setSelectedKey(undefined)} />
-      )}
+      {open && renderWizard(open, wizardHost)}
     </div>
   );
 }

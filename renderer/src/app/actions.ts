@@ -33,6 +33,9 @@ export function vmActions(state: VmRunState): ReadonlySet<Action> {
   return new Set(VM_ACTIONS[state]);
 }
 
+/** A container whose processes exist (running or frozen). */
+export const containerIsLive = (status: ContainerInfo['status']) => status === 'running' || status === 'paused';
+
 /** A VM whose machine exists (its console can be shown). */
 export const vmIsLive = (state: VmRunState) => state === 'starting' || state === 'running' || state === 'paused' || state === 'stopping' || state === 'saving';
 

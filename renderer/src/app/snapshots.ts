@@ -1,6 +1,8 @@
 // A VM's snapshot tree as the wizards list it: depth-first, each with its depth (for indenting),
 // and the names a new snapshot may not take.
+import { SNAPSHOT_NAME } from '../../../engine/api/channels.ts';
 import type { SnapshotNode, SnapshotTree } from '../../../engine/vm/snapshots.ts';
+import { newNameProblem } from './validation.ts';
 
 export interface ListedSnapshot {
   node: SnapshotNode;
@@ -19,13 +21,9 @@ export function listSnapshots(tree: SnapshotTree | undefined): ListedSnapshot[] 
   return out;
 }
 
-/** Why a new snapshot cannot have this name, or undefined. */
+/** Why a new snapshot cannot have this name (the wizards send it trimmed), or undefined. */
 export function snapshotNameProblem(name: string, tree: SnapshotTree | undefined): string | undefined {
-  const trimmed = name.trim();
-  if (!trimmed) return 'Name: give the snapshot a name.';
-  if (trimmed.length > 128) return 'Name: at most 128 characters.';
-  if (listSnapshots(tree).some((s) => s.node.name === trimmed)) return `Name: a snapshot named "${trimmed}" already exists.`;
-  return undefined;
+  return newNameProblem(SNAPSHOT_NAME, 'snapshot', name.trim(), listSnapshots(tree).map((s) => s.node.name));
 }
 
 /** "Snapshot N", the first such name not taken. */

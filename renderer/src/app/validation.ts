@@ -1,22 +1,37 @@
-// Checks the VM wizards make before the engine is asked (the engine checks again).
-import type { VmListEntry } from '../../../engine/api/channels.ts';
+// Checks the wizards make before the engine is asked: the engine's own rules
+// (engine/common/limits.ts) with the field named as the wizard labels it, and what only the list
+// on screen knows (a name already taken). The engine checks again.
+import type { ContainerInfo, VmListEntry } from '../../../engine/api/channels.ts';
+import { CONTAINER_NAME, nameProblem, rangeProblem, VM_NAME, type NameRule, type Range } from '../../../engine/api/channels.ts';
 
-const VM_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
+export const MiB = 1024 * 1024;
 
-/** Why a new VM cannot have this name, or undefined. */
-export function vmNameProblem(name: string, vms: VmListEntry[]): string | undefined {
-  if (!name) return 'Name: give the VM a name.';
-  if (!VM_NAME.test(name)) return 'Name: letters, digits, _ . - (starting with a letter or digit, up to 64).';
-  if (vms.some((v) => v.name === name)) return `Name: a VM named "${name}" already exists.`;
+/**
+ * Why a new name cannot be used, or undefined. `kind` names the thing ("VM", "snapshot");
+ * `taken` holds the names of its siblings.
+ */
+export function newNameProblem(rule: NameRule, kind: string, name: string, taken: Iterable<string>): string | undefined {
+  if (!name) return `Name: give the ${kind} a name.`;
+  const problem = nameProblem(rule, name);
+  if (problem) return `Name: ${problem}.`;
+  for (const other of taken) if (other === name) return `Name: a ${kind} named "${name}" already exists.`;
   return undefined;
 }
 
-/** Why a number typed into a field is not a whole number in [min, max], or undefined. */
-export function wholeNumberProblem(label: string, value: string, min: number, max: number, unit = ''): string | undefined {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) return `${label}: a whole number from ${min} to ${max}${unit}.`;
-  return undefined;
+export const vmNameProblem = (name: string, vms: VmListEntry[]) => newNameProblem(VM_NAME, 'VM', name, vms.map((v) => v.name));
+export const containerNameProblem = (name: string, containers: ContainerInfo[]) => newNameProblem(CONTAINER_NAME, 'container', name, containers.map((c) => c.name));
+
+/**
+ * Why the text typed into a number field is not in the range, or undefined. `toValue` turns
+ * the typed number into the unit of the range (MiB into bytes, say), as the wizard sends it.
+ */
+export function numberProblem(label: string, range: Range, typed: string, toValue: (typed: number) => number = (n) => n): string | undefined {
+  const problem = rangeProblem(range, typed.trim() === '' ? NaN : toValue(Number(typed)));
+  return problem && `${label}: ${problem}.`;
 }
+
+/** Mebibytes typed into a field, as whole bytes. */
+export const mebibytesToBytes = (mib: number) => Math.round(mib * MiB);
 
 /** A unique name made from a base: "web-clone", "web-clone-2", ... */
 export function freeName(base: string, taken: Iterable<string>): string {

@@ -1,12 +1,15 @@
 // The toolbar: each action enabled only where the selected item's state allows it.
+import type { AppInfo } from '../../../engine/api/channels.ts';
 import type { Action } from '../app/actions.ts';
+
+type Feature = AppInfo['features']['vms'];
 
 export interface ToolbarProps {
   allowed: ReadonlySet<Action>;
   paused: boolean;
-  canCreateVm: boolean;
-  vmsReason?: string;
-  canCreateContainer: boolean;
+  /** What the engine can do here, and why not (app:info's features). */
+  vms?: Feature;
+  containers?: Feature;
   onNewVm: () => void;
   onNewContainer: () => void;
   onAction: (action: Action) => void;
@@ -25,13 +28,13 @@ const ITEMS: { action: Action; label: string; icon: string; title: string }[] = 
   { action: 'delete', label: 'Delete', icon: '✕', title: 'Delete the machine' },
 ];
 
-export function Toolbar({ allowed, paused, canCreateVm, vmsReason, canCreateContainer, onNewVm, onNewContainer, onAction, onPreferences }: ToolbarProps) {
+export function Toolbar({ allowed, paused, vms, containers, onNewVm, onNewContainer, onAction, onPreferences }: ToolbarProps) {
   return (
     <div className="toolbar" role="toolbar" aria-label="Actions">
-      <button type="button" onClick={onNewVm} disabled={!canCreateVm} title={canCreateVm ? undefined : vmsReason}>
+      <button type="button" onClick={onNewVm} disabled={!vms?.available} title={vms?.available ? undefined : vms?.reason}>
         <span className="icon" aria-hidden="true">✚</span>New VM
       </button>
-      <button type="button" onClick={onNewContainer} disabled={!canCreateContainer}>
+      <button type="button" onClick={onNewContainer} disabled={!containers?.available} title={containers?.available ? undefined : containers?.reason}>
         <span className="icon" aria-hidden="true">✚</span>New Container
       </button>
       <span className="separator" />

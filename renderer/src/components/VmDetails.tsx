@@ -69,7 +69,7 @@ export function VmDetailsPane({ vm, view, consoleNotice, tab, onTab, fontSize, d
           dark={dark}
         />
       )}
-      {tab === 'snapshots' && <Snapshots vm={vm} tree={view?.tree} {...handlers} />}
+      {tab === 'snapshots' && <VmSnapshotsTree vm={vm} tree={view?.tree} {...handlers} />}
     </DetailsFrame>
   );
 }
@@ -141,7 +141,7 @@ function Configuration({ view }: { view: VmView }) {
   );
 }
 
-function Snapshots({ vm, tree, onTake, onRestore, onClone, onDelete }: { vm: VmListEntry; tree?: SnapshotTree } & SnapshotHandlers) {
+function VmSnapshotsTree({ vm, tree, onTake, onRestore, onClone, onDelete }: { vm: VmListEntry; tree?: SnapshotTree } & SnapshotHandlers) {
   if (!tree) return <p className="muted">Loading the snapshots…</p>;
   const current: TreeNode = {
     key: 'current',

@@ -2,14 +2,20 @@
 // command, environment, limits, summary; creates the container and, if asked, starts it.
 import { useState } from 'react';
 import type { ContainerInfo, ImageSummary } from '../../../engine/api/channels.ts';
+import { CONTAINER_CPUS, CONTAINER_MEMORY_BYTES, CONTAINER_PIDS, type Range } from '../../../engine/api/channels.ts';
 import { splitCommand } from '../app/actions.ts';
 import { formatBytes } from '../app/format.ts';
+import { containerNameProblem, mebibytesToBytes, numberProblem } from '../app/validation.ts';
 import { Choices } from '../components/Choices.tsx';
 import { useClient } from '../components/context.ts';
-import { Wizard } from '../components/Wizard.tsx';
+import { Wizard, type WizardStep } from '../components/Wizard.tsx';
+import { Check, NumberField, summaryStep, TextArea, TextField } from '../components/WizardParts.tsx';
 
-const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const ENV = /^[^=\s]+=/;
+
+/** A limit left empty is no limit; a typed one must be in its range. */
+const limitProblem = (label: string, range: Range, typed: string, toValue?: (n: number) => number) =>
+  typed.trim() ? numberProblem(label, range, typed, toValue)?.replace(/\.$/, ', or leave it empty for no limit.') : undefined;
 
 interface Props {
   images: ImageSummary[];
@@ -36,14 +42,8 @@ export function NewContainerWizard({ images, containers, onClose, onCreated }: P
   const envLines = () => env.split('\n').map((l) => l.trim()).filter(Boolean);
   const chosenImage = source === 'local' ? image : reference.trim();
 
-  function limitProblem(): string | undefined {
-    if (memoryMiB && !(Number(memoryMiB) >= 6)) return 'Memory: at least 6 MiB, or leave it empty for no limit.';
-    if (cpus && !(Number(cpus) > 0)) return 'CPUs: a number above 0 (0.5 is half a CPU), or leave it empty.';
-    if (pids && !(Number.isInteger(Number(pids)) && Number(pids) >= 1)) return 'Processes: a whole number of at least 1, or leave it empty.';
-    return undefined;
-  }
 
-  const steps = [
+  const steps: WizardStep[] = [
     {
       id: 'image',
       title: 'Image',
@@ -69,11 +69,7 @@ export function NewContainerWizard({ images, containers, onClose, onCreated }: P
               </select>
             </label>
           ) : (
-            <label className="field">
-              <span>Image reference</span>
-              <input value={reference} onChange={(e) => setReference(e.target.value)} placeholder="registry.example:5000/name:tag" spellCheck={false} />
-              <small>Pulled when you press Next.</small>
-            </label>
+            <TextField label="Image reference" value={reference} onChange={setReference} placeholder="registry.example:5000/name:tag" hint="Pulled when you press Next." />
           )}
         </div>
       ),
@@ -94,27 +90,15 @@ export function NewContainerWizard({ images, containers, onClose, onCreated }: P
       title: 'Name and command',
       content: (
         <div className="fields">
-          <label className="field">
-            <span>Name</span>
-            <input value={name} onChange={(e) => setName(e.target.value)} placeholder="(generated when empty)" spellCheck={false} />
-          </label>
-          <label className="field">
-            <span>Command</span>
-            <input value={command} onChange={(e) => setCommand(e.target.value)} placeholder="(the image's own command when empty)" spellCheck={false} />
-          </label>
-          <label className="check">
-            <input type="checkbox" checked={tty} onChange={(e) => setTty(e.target.checked)} />
-            Interactive terminal (a console to type in)
-          </label>
-          <label className="check">
-            <input type="checkbox" checked={start} onChange={(e) => setStart(e.target.checked)} />
-            Start the container when it is created
-          </label>
+          <TextField label="Name" value={name} onChange={setName} placeholder="(generated when empty)" />
+          <TextField label="Command" value={command} onChange={setCommand} placeholder="(the image's own command when empty)" />
+          <Check checked={tty} onChange={setTty}>Interactive terminal (a console to type in)</Check>
+          <Check checked={start} onChange={setStart}>Start the container when it is created</Check>
         </div>
       ),
       validate: () => {
-        if (name && !NAME.test(name)) return 'Name: letters, digits, _ . - (starting with a letter or digit, up to 128).';
-        if (name && containers.some((c) => c.name === name)) return `Name: a container named "${name}" already exists.`;
+        const problem = name ? containerNameProblem(name, containers) : undefined;
+        if (problem) return problem;
         try {
           splitCommand(command);
         } catch (err) {
@@ -128,12 +112,7 @@ export function NewContainerWizard({ images, containers, onClose, onCreated }: P
       title: 'Environment',
       content: (
         <div className="fields">
-          <label className="field">
-            <span>Variables, one KEY=VALUE a line</span>
-            <textarea rows={6} value={env} onChange={(e) => setEnv(e.target.value)} spellCheck={false} placeholder={'LANG=C.UTF-8\nDEBUG=1'}
-              onKeyDown={(e) => { if (e.key === 'Enter' && e.ctrlKey) e.currentTarget.form?.requestSubmit(); }} />
-            <small>Added to the image's own. Ctrl+Enter goes on.</small>
-          </label>
+          <TextArea label="Variables, one KEY=VALUE a line" rows={6} value={env} onChange={setEnv} placeholder={'LANG=C.UTF-8\nDEBUG=1'} hint="Added to the image's own." />
         </div>
       ),
       validate: () => {
@@ -146,38 +125,25 @@ export function NewContainerWizard({ images, containers, onClose, onCreated }: P
       title: 'Limits',
       content: (
         <div className="fields grid">
-          <label className="field">
-            <span>Memory (MiB)</span>
-            <input inputMode="numeric" value={memoryMiB} onChange={(e) => setMemoryMiB(e.target.value)} placeholder="no limit" />
-          </label>
-          <label className="field">
-            <span>CPUs</span>
-            <input inputMode="decimal" value={cpus} onChange={(e) => setCpus(e.target.value)} placeholder="no limit" />
-          </label>
-          <label className="field">
-            <span>Processes</span>
-            <input inputMode="numeric" value={pids} onChange={(e) => setPids(e.target.value)} placeholder="no limit" />
-          </label>
+          <NumberField label="Memory (MiB)" value={memoryMiB} onChange={setMemoryMiB} placeholder="no limit" />
+          <NumberField label="CPUs" value={cpus} onChange={setCpus} placeholder="no limit" hint="0.5 is half a CPU." />
+          <NumberField label="Processes" value={pids} onChange={setPids} placeholder="no limit" />
         </div>
       ),
-      validate: limitProblem,
+      validate: () =>
+        limitProblem('Memory', CONTAINER_MEMORY_BYTES, memoryMiB, mebibytesToBytes)
+        ?? limitProblem('CPUs', CONTAINER_CPUS, cpus)
+        ?? limitProblem('Processes', CONTAINER_PIDS, pids),
     },
-    {
-      id: 'summary',
-      title: 'Summary',
-      content: (
-        <dl className="summary">
-          <dt>Image</dt><dd>{chosenImage}</dd>
-          <dt>Name</dt><dd>{name || '(generated)'}</dd>
-          <dt>Command</dt><dd>{command || "(the image's)"}</dd>
-          <dt>Terminal</dt><dd>{tty ? 'yes' : 'no'}</dd>
-          <dt>Environment</dt><dd>{envLines().length ? envLines().join(', ') : '(the image\'s)'}</dd>
-          <dt>Limits</dt>
-          <dd>{[memoryMiB && `${memoryMiB} MiB`, cpus && `${cpus} CPUs`, pids && `${pids} processes`].filter(Boolean).join(', ') || 'none'}</dd>
-          <dt>Then</dt><dd>{start ? 'start it' : 'leave it created'}</dd>
-        </dl>
-      ),
-    },
+    summaryStep([
+      ['Image', chosenImage],
+      ['Name', name || '(generated)'],
+      ['Command', command || "(the image's)"],
+      ['Terminal', tty ? 'yes' : 'no'],
+      ['Environment', envLines().length ? envLines().join(', ') : "(the image's)"],
+      ['Limits', [memoryMiB && `${memoryMiB} MiB`, cpus && `${cpus} CPUs`, pids && `${pids} processes`].filter(Boolean).join(', ') || 'none'],
+      ['Then', start ? 'start it' : 'leave it created'],
+    ]),
   ];
 
   return (
@@ -195,7 +161,7 @@ export function NewContainerWizard({ images, containers, onClose, onCreated }: P
             command: words.length ? words : undefined,
             env: envLines().length ? envLines() : undefined,
             tty,
-            memory: memoryMiB ? Math.round(Number(memoryMiB) * 1024 * 1024) : undefined,
+            memory: memoryMiB ? mebibytesToBytes(Number(memoryMiB)) : undefined,
             cpus: cpus ? Number(cpus) : undefined,
             pids: pids ? Number(pids) : undefined,
             operation,

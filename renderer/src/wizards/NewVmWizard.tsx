@@ -4,11 +4,12 @@
 import { useState } from 'react';
 import type { Preferences, VmDetails, VmListEntry } from '../../../engine/api/channels.ts';
 import type { Preset } from '../../../engine/vm/presets.ts';
-import { MAX_CPUS, MAX_MEMORY_MIB, MIN_MEMORY_MIB } from '../../../engine/api/channels.ts';
-import { freeName, vmNameProblem, wholeNumberProblem } from '../app/validation.ts';
+import { VM_CPUS, VM_DISK_GIB, VM_MEMORY_MIB } from '../../../engine/api/channels.ts';
+import { freeName, MiB, numberProblem, vmNameProblem } from '../app/validation.ts';
 import { Choices } from '../components/Choices.tsx';
 import { useClient } from '../components/context.ts';
 import { Wizard, type WizardStep } from '../components/Wizard.tsx';
+import { Check, NumberField, summaryStep, TextField } from '../components/WizardParts.tsx';
 
 interface Props {
   presets: Preset[];
@@ -19,7 +20,6 @@ interface Props {
   onCreated: (vm: VmDetails, start: boolean) => void;
 }
 
-const MAX_DISK_GIB = 2048;
 const absolute = (path: string) => path.startsWith('/') || /^[A-Za-z]:[\\/]/.test(path);
 
 export function NewVmWizard({ presets, vms, defaults, onClose, onCreated }: Props) {
@@ -51,10 +51,7 @@ export function NewVmWizard({ presets, vms, defaults, onClose, onCreated }: Prop
       title: 'Name and preset',
       content: (
         <div className="fields">
-          <label className="field">
-            <span>Name</span>
-            <input value={name} onChange={(e) => setName(e.target.value)} spellCheck={false} autoComplete="off" />
-          </label>
+          <TextField label="Name" value={name} onChange={setName} />
           <Choices
             label="Preset"
             name="preset"
@@ -74,26 +71,11 @@ export function NewVmWizard({ presets, vms, defaults, onClose, onCreated }: Prop
       content: (
         <div className="fields">
           <p className="muted">Files on the host where the engine runs; they are copied into the VM's folder.</p>
-          <label className="field">
-            <span>Kernel (RISC-V Linux Image or ELF)</span>
-            <input value={kernel} onChange={(e) => setKernel(e.target.value)} placeholder="/path/to/Image" spellCheck={false} />
-          </label>
-          <label className="field">
-            <span>Initrd (optional)</span>
-            <input value={initrd} onChange={(e) => setInitrd(e.target.value)} placeholder="/path/to/initrd.cpio.gz" spellCheck={false} />
-          </label>
-          <label className="field">
-            <span>Firmware (optional: OpenSBI fw_dynamic)</span>
-            <input value={firmware} onChange={(e) => setFirmware(e.target.value)} placeholder="Debian's OpenSBI from the guest cache" spellCheck={false} />
-          </label>
-          <label className="field">
-            <span>Disk image to copy (optional: raw or qcow2)</span>
-            <input value={disk} onChange={(e) => setDisk(e.target.value)} placeholder="a new empty disk" spellCheck={false} />
-          </label>
-          <label className="field">
-            <span>Kernel command line</span>
-            <input value={append} onChange={(e) => setAppend(e.target.value)} spellCheck={false} />
-          </label>
+          <TextField label="Kernel (RISC-V Linux Image or ELF)" value={kernel} onChange={setKernel} placeholder="/path/to/Image" />
+          <TextField label="Initrd (optional)" value={initrd} onChange={setInitrd} placeholder="/path/to/initrd.cpio.gz" />
+          <TextField label="Firmware (optional: OpenSBI fw_dynamic)" value={firmware} onChange={setFirmware} placeholder="Debian's OpenSBI from the guest cache" />
+          <TextField label="Disk image to copy (optional: raw or qcow2)" value={disk} onChange={setDisk} placeholder="a new empty disk" />
+          <TextField label="Kernel command line" value={append} onChange={setAppend} />
         </div>
       ),
       validate: () => {
@@ -109,55 +91,30 @@ export function NewVmWizard({ presets, vms, defaults, onClose, onCreated }: Prop
       title: 'Resources',
       content: (
         <div className="fields grid">
-          <label className="field">
-            <span>vCPUs</span>
-            <input type="number" min={1} max={MAX_CPUS} value={cpus} onChange={(e) => setCpus(e.target.value)} />
-          </label>
-          <label className="field">
-            <span>Memory (MiB)</span>
-            <input type="number" min={MIN_MEMORY_MIB} max={MAX_MEMORY_MIB} value={memory} onChange={(e) => setMemory(e.target.value)} />
-          </label>
-          <label className="field">
-            <span>Disk size (GiB)</span>
-            <input type="number" min={1} max={MAX_DISK_GIB} value={diskGiB} onChange={(e) => setDiskGiB(e.target.value)} disabled={Boolean(disk.trim())} />
-            <small>{disk.trim() ? 'The copied image keeps its own size.' : 'Grows as the guest writes (qcow2).'}</small>
-          </label>
-          <label className="check wide">
-            <input type="checkbox" checked={start} onChange={(e) => setStart(e.target.checked)} />
-            Start the VM when it is created
-          </label>
+          <NumberField label="vCPUs" min={VM_CPUS.min} max={VM_CPUS.max} value={cpus} onChange={setCpus} />
+          <NumberField label="Memory (MiB)" min={VM_MEMORY_MIB.min} max={VM_MEMORY_MIB.max} value={memory} onChange={setMemory} />
+          <NumberField label="Disk size (GiB)" min={VM_DISK_GIB.min} max={VM_DISK_GIB.max} value={diskGiB} onChange={setDiskGiB} disabled={Boolean(disk.trim())}
+            hint={disk.trim() ? 'The copied image keeps its own size.' : 'Grows as the guest writes (qcow2).'} />
+          <Check className="wide" checked={start} onChange={setStart}>Start the VM when it is created</Check>
         </div>
       ),
       validate: () =>
-        wholeNumberProblem('vCPUs', cpus, 1, MAX_CPUS)
-        ?? wholeNumberProblem('Memory', memory, MIN_MEMORY_MIB, MAX_MEMORY_MIB, ' MiB')
-        ?? (disk.trim() ? undefined : wholeNumberProblem('Disk size', diskGiB, 1, MAX_DISK_GIB, ' GiB')),
+        numberProblem('vCPUs', VM_CPUS, cpus)
+        ?? numberProblem('Memory', VM_MEMORY_MIB, memory)
+        ?? (disk.trim() ? undefined : numberProblem('Disk size', VM_DISK_GIB, diskGiB)),
     },
-    {
-      id: 'summary',
-      title: 'Summary',
-      content: (
-        <div className="fields">
-          <dl className="summary">
-            <dt>Name</dt><dd>{name}</dd>
-            <dt>Preset</dt><dd>{preset?.name}</dd>
-            {custom && (
-              <>
-                <dt>Kernel</dt><dd className="mono">{kernel}</dd>
-                <dt>Initrd</dt><dd className="mono">{initrd || '(none)'}</dd>
-                <dt>Firmware</dt><dd className="mono">{firmware || "(Debian's OpenSBI)"}</dd>
-                <dt>Command line</dt><dd className="mono">{append || '(none)'}</dd>
-              </>
-            )}
-            <dt>vCPUs</dt><dd>{cpus}</dd>
-            <dt>Memory</dt><dd>{memory} MiB</dd>
-            <dt>Disk</dt><dd>{disk.trim() ? `a copy of ${disk.trim()}` : `${diskGiB} GiB, empty`}</dd>
-            <dt>Then</dt><dd>{start ? 'start it' : 'leave it powered off'}</dd>
-          </dl>
-          {preset?.boot === 'debian-guest' && <p className="muted">The Debian guest is fetched and verified the first time (then kept in the download cache).</p>}
-        </div>
-      ),
-    },
+    summaryStep([
+      ['Name', name],
+      ['Preset', preset?.name],
+      ['Kernel', custom && <span className="mono">{kernel}</span>],
+      ['Initrd', custom && <span className="mono">{initrd || '(none)'}</span>],
+      ['Firmware', custom && <span className="mono">{firmware || "(Debian's OpenSBI)"}</span>],
+      ['Command line', custom && <span className="mono">{append || '(none)'}</span>],
+      ['vCPUs', cpus],
+      ['Memory', `${memory} MiB`],
+      ['Disk', disk.trim() ? `a copy of ${disk.trim()}` : `${diskGiB} GiB, empty`],
+      ['Then', start ? 'start it' : 'leave it powered off'],
+    ], preset?.boot === 'debian-guest' && <p className="muted">The Debian guest is fetched and verified the first time (then kept in the download cache).</p>),
   );
 
   return (
@@ -178,8 +135,8 @@ export function NewVmWizard({ presets, vms, defaults, onClose, onCreated }: Prop
             disk: custom ? optional(disk) : undefined,
             append: custom ? append : undefined,
             cpus: Number(cpus),
-            memory: Number(memory) * 1024 * 1024,
-            diskSize: disk.trim() ? undefined : Number(diskGiB) * 1024 * 1024 * 1024,
+            memory: Number(memory) * MiB,
+            diskSize: disk.trim() ? undefined : Number(diskGiB) * 1024 * MiB,
             operation,
           });
           onCreated(created, start);

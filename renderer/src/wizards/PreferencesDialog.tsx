@@ -1,6 +1,7 @@
 // Preferences: library folder, theme, what a new VM gets, the console's font size.
 import { useState } from 'react';
 import type { Preferences } from '../../../engine/api/channels.ts';
+import { VM_CPUS, VM_DISK_GIB, VM_MEMORY_MIB } from '../../../engine/api/channels.ts';
 import { useClient } from '../components/context.ts';
 import { Wizard } from '../components/Wizard.tsx';
 
@@ -34,15 +35,15 @@ export function PreferencesDialog({ preferences, onClose }: { preferences: Prefe
             </label>
             <label className="field">
               <span>New VM: vCPUs</span>
-              <input type="number" min={1} max={32} value={draft.defaultVm.cpus} onChange={(e) => vm('cpus', e.target.value)} />
+              <input type="number" min={VM_CPUS.min} max={VM_CPUS.max} value={draft.defaultVm.cpus} onChange={(e) => vm('cpus', e.target.value)} />
             </label>
             <label className="field">
               <span>New VM: memory (MiB)</span>
-              <input type="number" min={64} step={64} value={draft.defaultVm.memoryMiB} onChange={(e) => vm('memoryMiB', e.target.value)} />
+              <input type="number" min={VM_MEMORY_MIB.min} max={VM_MEMORY_MIB.max} step={64} value={draft.defaultVm.memoryMiB} onChange={(e) => vm('memoryMiB', e.target.value)} />
             </label>
             <label className="field">
               <span>New VM: disk (GiB)</span>
-              <input type="number" min={1} value={draft.defaultVm.diskGiB} onChange={(e) => vm('diskGiB', e.target.value)} />
+              <input type="number" min={VM_DISK_GIB.min} max={VM_DISK_GIB.max} value={draft.defaultVm.diskGiB} onChange={(e) => vm('diskGiB', e.target.value)} />
             </label>
           </div>
         ),

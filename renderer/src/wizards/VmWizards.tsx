@@ -1,5 +1,6 @@
 // Clone, Suspend (save state), Resume and Delete for a VM: what each does is said before it is
-// done; the long ones show the engine's progress and can be cancelled.
+// done; the long ones show the engine's progress and can be cancelled. A running VM is
+// stopped before its deletion only when asked to: the engine refuses to remove one.
 import { useState } from 'react';
 import type { VmDetails, VmListEntry } from '../../../engine/api/channels.ts';
 import type { SnapshotTree } from '../../../engine/vm/snapshots.ts';
@@ -10,6 +11,7 @@ import { freeName, vmNameProblem } from '../app/validation.ts';
 import { Choices } from '../components/Choices.tsx';
 import { useClient } from '../components/context.ts';
 import { Wizard } from '../components/Wizard.tsx';
+import { DeleteWizard, OneStepWizard, StopFirst, summaryStep, TextField } from '../components/WizardParts.tsx';
 
 interface Props {
   vm: VmListEntry;
@@ -34,10 +36,7 @@ export function CloneVmWizard({ vm, vms, tree, initial, onClose, onCloned }: Pro
           title: 'Name',
           content: (
             <div className="fields">
-              <label className="field">
-                <span>Name of the clone</span>
-                <input value={name} onChange={(e) => setName(e.target.value)} spellCheck={false} autoComplete="off" />
-              </label>
+              <TextField label="Name of the clone" value={name} onChange={setName} />
               <p className="muted">A clone gets its own MAC address, disk serials and machine id, and starts powered off: memory is never cloned.</p>
             </div>
           ),
@@ -75,17 +74,11 @@ export function CloneVmWizard({ vm, vms, tree, initial, onClose, onCloned }: Pro
             />
           ),
         },
-        {
-          id: 'summary',
-          title: 'Summary',
-          content: (
-            <dl className="summary">
-              <dt>Clone</dt><dd>{vm.name}</dd>
-              <dt>From</dt><dd>{from ? `snapshot ${from.name}` : 'the current state'}</dd>
-              <dt>As</dt><dd>{name} — {linked ? 'linked clone' : 'full clone'}, powered off</dd>
-            </dl>
-          ),
-        },
+        summaryStep([
+          ['Clone', vm.name],
+          ['From', from ? `snapshot ${from.name}` : 'the current state'],
+          ['As', `${name} — ${linked ? 'linked clone' : 'full clone'}, powered off`],
+        ]),
       ]}
       finishLabel="Clone"
       finish={{
@@ -103,22 +96,17 @@ export function SuspendVmWizard({ vm, onClose }: Props) {
   const client = useClient();
   const memory = vm.memory === undefined ? 'its memory' : `its memory (up to ${formatBytes(vm.memory * 1024 * 1024)}, pages never used are not written)`;
   return (
-    <Wizard
+    <OneStepWizard
       title={`Save the state of ${vm.name}`}
-      steps={[{
-        id: 'summary',
-        title: 'Suspend to disk',
-        content: (
-          <div className="fields">
-            <p>The machine is paused, {memory} and its devices' state are written into the VM's folder, and the machine stops.</p>
-            <p>Starting the VM later resumes it where it was (the guest's clock is then set to the host's). Until then its vCPUs and memory cannot be changed.</p>
-          </div>
-        ),
-      }]}
+      stepTitle="Suspend to disk"
       finishLabel="Save state"
-      finish={{ label: 'Saving the machine state', work: async (operation) => { await client.invoke('vms:save', { vm: vm.id, operation }); } }}
+      label="Saving the machine state"
+      work={async (operation) => { await client.invoke('vms:save', { vm: vm.id, operation }); }}
       onClose={onClose}
-    />
+    >
+      <p>The machine is paused, {memory} and its devices' state are written into the VM's folder, and the machine stops.</p>
+      <p>Starting the VM later resumes it where it was (the guest's clock is then set to the host's). Until then its vCPUs and memory cannot be changed.</p>
+    </OneStepWizard>
   );
 }
 
@@ -161,37 +149,25 @@ export function ResumeVmWizard({ vm, onClose, onStarted }: Props & { onStarted: 
 export function DeleteVmWizard({ vm, details, onClose, onDeleted }: Props & { details?: VmDetails; onDeleted: () => void }) {
   const client = useClient();
   const live = vmIsLive(vm.state);
+  const [stopFirst, setStopFirst] = useState(false);
   const snapshots = details?.snapshots ?? vm.snapshots ?? 0;
+  const disks = details?.disks.length;
   return (
-    <Wizard
+    <DeleteWizard
       title={`Delete ${vm.name}`}
-      steps={[{
-        id: 'summary',
-        title: 'What is removed',
-        content: (
-          <div className="fields">
-            <ul>
-              <li>
-                Removed: the VM's folder{details ? ` (${formatBytes(details.sizeOnDisk)})` : ''}: its definition, its {details?.disks.length ?? ''} disk{details?.disks.length === 1 ? '' : 's'},
-                {' '}{snapshots} snapshot{snapshots === 1 ? '' : 's'}{details?.savedState ? ', its saved state' : ''} and its boot files.
-              </li>
-              <li>Kept: full clones made from it, and the downloaded guest in the cache (other VMs use it).</li>
-              {details && details.linkedClones.length > 0 && (
-                <li>Linked clones ({details.linkedClones.join(', ')}) use its snapshots: delete them first; the engine refuses until then.</li>
-              )}
-              {live && <li>It is {vm.state}: the machine is powered off first, without asking the guest (unsaved guest data is lost).</li>}
-            </ul>
-          </div>
-        ),
-      }]}
-      finishLabel="Delete"
-      finish={{
-        label: 'Deleting',
-        work: async (operation) => {
-          if (live) await client.invoke('vms:stop', { vm: vm.id, force: true });
-          await client.invoke('vms:remove', { vm: vm.id, operation });
-          onDeleted();
-        },
+      removed={<>
+        the VM's folder{details ? ` (${formatBytes(details.sizeOnDisk)})` : ''}: its definition, its {disks ?? ''} disk{disks === 1 ? '' : 's'},
+        {' '}{snapshots} snapshot{snapshots === 1 ? '' : 's'}{details?.savedState ? ', its saved state' : ''} and its boot files.
+      </>}
+      kept="full clones made from it, and the downloaded guest in the cache (other VMs use it)."
+      notes={details && details.linkedClones.length > 0 && (
+        <li>Linked clones ({details.linkedClones.join(', ')}) use its snapshots: delete them first; the engine refuses until then.</li>
+      )}
+      extra={live && <StopFirst state={vm.state} checked={stopFirst} onChange={setStopFirst} how="powered off at once, without asking the guest: unsaved guest data is lost" />}
+      work={async (operation) => {
+        if (live && stopFirst) await client.invoke('vms:stop', { vm: vm.id, force: true });
+        await client.invoke('vms:remove', { vm: vm.id, operation });
+        onDeleted();
       }}
       onClose={onClose}
     />

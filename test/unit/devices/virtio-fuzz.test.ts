@@ -12,7 +12,7 @@ import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DRAM_BASE, RAM_OFFSET } from '../../../engine/cpu/layout.ts';
-import { GuestMemory, GuestMemoryError } from '../../../engine/machine/guest-memory.ts';
+import { GuestMemory, GuestMemoryError } from '../../../engine/devices/guest-memory.ts';
 import { VirtioMmio } from '../../../engine/devices/virtio/mmio.ts';
 import { VirtioConsole } from '../../../engine/devices/virtio/console.ts';
 import { VirtioBlk } from '../../../engine/devices/virtio/blk.ts';

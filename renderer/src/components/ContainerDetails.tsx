@@ -1,12 +1,13 @@
 // The details pane of a container: its configuration, terminal, log and snapshots.
 import { useEffect, useState } from 'react';
 import type { ContainerInfo, SnapshotInfo } from '../../../engine/api/channels.ts';
+import { containerIsLive } from '../app/actions.ts';
 import type { Usage } from '../app/format.ts';
 import { formatBytes, formatTime, shortDigest, shortId } from '../app/format.ts';
 import { useClient } from './context.ts';
 import { DetailsFrame, type Tab } from './DetailsFrame.tsx';
 import { ErrorMessage } from './ErrorMessage.tsx';
-import { SnapshotsTree } from './SnapshotsTree.tsx';
+import { ContainerSnapshotsTree } from './ContainerSnapshotsTree.tsx';
 import { TerminalPane } from './TerminalPane.tsx';
 
 const TABS: { id: Tab; label: string }[] = [
@@ -35,7 +36,7 @@ function describeStatus(c: ContainerInfo): string {
   return `exited with status ${c.exitCode}${c.oomKilled ? ' (out of memory)' : ''}`;
 }
 
-export function ContainerDetails(props: Props) {
+export function ContainerDetailsPane(props: Props) {
   const { container, tab, onTab } = props;
   const client = useClient();
   return (
@@ -51,7 +52,7 @@ export function ContainerDetails(props: Props) {
       {tab === 'terminal' && (
         <TerminalPane
           open={(size) => client.invoke('terminals:open', { container: container.id, ...size })}
-          session={container.status === 'running' || container.status === 'paused' ? `${container.id}/${container.startedAt}` : undefined}
+          session={containerIsLive(container.status) ? `${container.id}/${container.startedAt}` : undefined}
           notLive={`The container is ${container.status}. Start it to use its terminal.`}
           title={(kind) => (kind === 'console' ? "Console (the container's own terminal)" : 'Shell (/bin/sh in the container)')}
           paused={container.status === 'paused'}
@@ -62,7 +63,7 @@ export function ContainerDetails(props: Props) {
       )}
       {tab === 'logs' && <LogPane container={container} />}
       {tab === 'snapshots' && (
-        <SnapshotsTree container={container} snapshots={props.snapshots} error={props.snapshotsError} onRestore={props.onRestore} onTake={props.onTakeSnapshot} />
+        <ContainerSnapshotsTree container={container} snapshots={props.snapshots} error={props.snapshotsError} onRestore={props.onRestore} onTake={props.onTakeSnapshot} />
       )}
     </DetailsFrame>
   );

@@ -13,7 +13,7 @@ interface Props {
   onTake: () => void;
 }
 
-export function SnapshotsTree({ container, snapshots, error, onRestore, onTake }: Props) {
+export function ContainerSnapshotsTree({ container, snapshots, error, onRestore, onTake }: Props) {
   const canRestore = container.status === 'created' || container.status === 'exited';
   // Built from the newest back: each snapshot holds the ones after it.
   let tail: TreeNode = { key: 'current', current: true, className: 'current-node', content: 'Current state' };
