@@ -151,11 +151,11 @@ export function setBackingFile(path: string, backing: { name: string; format: Di
     }
     if (header.version === 3) {
       if (backing) extension(Ext.BackingFormat, Buffer.from(backing.format));
-      at += 8; // end-of-extensions marker
-      oldEnd += 8;
     } else if (backing?.format === 'raw') {
       throw new DiskError(`${path}: a version 2 image cannot name its backing file's format; raw backing files need version 3`);
     }
+    at += 8; // end-of-extensions marker (QEMU writes one in version 2 images too)
+    oldEnd += 8;
     if (at + name.length > clusterSize) throw new DiskError(`${path}: backing file name "${backing!.name}" does not fit in the header cluster`);
     view.setBigUint64(8, BigInt(name.length ? at : 0));
     view.setUint32(16, name.length);

@@ -35,6 +35,7 @@ export const MAX_L1_BYTES = 32 << 20;
 export const MAX_REFCOUNT_TABLE_BYTES = 8 << 20;
 export const MAX_BACKING_NAME = 1023;
 export const MAX_SNAPSHOTS = 65536;
+const BITMAPS_EXTENSION_BYTES = 24;
 /** QEMU's limits on a backing format name (15 bytes), persistent bitmaps and their directory. */
 const MAX_FORMAT_NAME = 15;
 const MAX_BITMAPS = 65535;
@@ -204,17 +205,21 @@ export interface HeaderExtension {
   length: number;
 }
 
-/** The header extensions of a version 3 image, in order, up to the end marker. */
+/**
+ * The header extensions, in order, up to the end marker. They follow the header in version 2
+ * images too, and end where the backing file name starts (else at the end of the first cluster);
+ * as QEMU does, every entry's length is checked against that end, the end marker's included.
+ */
 export function* headerExtensions(path: string, header: Qcow2Header, first: Uint8Array): Generator<HeaderExtension> {
   const view = new DataView(first.buffer, first.byteOffset, first.length);
-  const limit = Math.min(first.length, 2 ** header.clusterBits);
+  const limit = Math.min(first.length, 2 ** header.clusterBits, header.backingFileOffset || Infinity);
   let at = header.headerLength;
-  while (header.version === 3 && at + 8 <= limit) {
+  while (at + 8 <= limit) {
     const type = view.getUint32(at);
     const length = view.getUint32(at + 4);
-    if (type === Ext.End) return;
     const data = at + 8;
     if (data + length > limit) throw new DiskError(`${path}: header extension 0x${type.toString(16)} runs past the first cluster`);
+    if (type === Ext.End) return;
     yield { type, data, length };
     at = data + Math.ceil(length / 8) * 8;
   }
@@ -236,7 +241,9 @@ function parseExtensions(path: string, header: Qcow2Header, first: Uint8Array, c
       for (let entry = data; entry + 48 <= data + length; entry += 48) {
         if (first[entry] === 0) incompatibleNames.set(first[entry + 1]!, text(entry + 2, 46).replace(/\0.*$/s, ''));
       }
-    } else if (type === Ext.Bitmaps && length >= 24) {
+    } else if (type === Ext.Bitmaps) {
+      // The extension is exactly 24 bytes (qcow2.txt "Bitmaps extension"); QEMU refuses any other length.
+      if (length !== BITMAPS_EXTENSION_BYTES) throw bad(`bitmaps extension of ${length} bytes (it is ${BITMAPS_EXTENSION_BYTES})`);
       const size = view.getBigUint64(data + 8);
       const offset = view.getBigUint64(data + 16);
       if (view.getUint32(data) > MAX_BITMAPS || size > BigInt(MAX_BITMAP_DIRECTORY_BYTES) || offset > BigInt(Number.MAX_SAFE_INTEGER)) {
