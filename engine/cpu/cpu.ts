@@ -10,11 +10,40 @@ import { BusError, type AccessWidth, type HartLines, type InterruptBit, type Mmi
 import {
   RAM_OFFSET, MAX_RAM_MIB, MAX_HARTS, HART_BASE, HART_SIZE, HART_X, HART_F, HART_PC, HART_PRIV,
   HART_IRQ_LINES, HART_MTIMECMP, HART_INSTRET, JIT_ENTRIES, JIT_THRESHOLD, EXIT_BUDGET, EXIT_IDLE,
+  PROFILE_INTERPRETED, PROFILE_TRANSLATED, PROFILE_BLOCK_CALLS, PROFILE_COLD_STARTS,
+  PROFILE_UNTRANSLATABLE_STARTS, PROFILE_TLB_FILLS, PROFILE_MMIO, PROFILE_FENCE_I, PROFILE_TLB_FLUSHES,
+  PROFILE_PARTIAL_FLUSHES, PROFILE_TRAPS, PROFILE_TRANSLATIONS, PROFILE_MODULES, PROFILE_OPCODES,
 } from './layout.ts';
 
 /** Why run() returned: the budget was spent, or the hart sits in WFI with nothing pending. */
 export const CpuExit = { Budget: EXIT_BUDGET, Idle: EXIT_IDLE } as const;
 export type CpuExit = (typeof CpuExit)[keyof typeof CpuExit];
+
+/** What a hart's profile counters (layout.ts: PROFILE_*) hold: counts since its reset. */
+export interface HartProfile {
+  interpreted: number;
+  translated: number;
+  blockCalls: number;
+  coldStarts: number;
+  untranslatableStarts: number;
+  tlbFills: number;
+  mmio: number;
+  fenceI: number;
+  tlbFlushes: number;
+  partialFlushes: number;
+  traps: number;
+  translations: number;
+  modules: number;
+  /** Interpreted instructions by major opcode (insn[6:2]). */
+  opcodes: number[];
+}
+
+const PROFILE_FIELDS = {
+  interpreted: PROFILE_INTERPRETED, translated: PROFILE_TRANSLATED, blockCalls: PROFILE_BLOCK_CALLS,
+  coldStarts: PROFILE_COLD_STARTS, untranslatableStarts: PROFILE_UNTRANSLATABLE_STARTS, tlbFills: PROFILE_TLB_FILLS,
+  mmio: PROFILE_MMIO, fenceI: PROFILE_FENCE_I, tlbFlushes: PROFILE_TLB_FLUSHES, partialFlushes: PROFILE_PARTIAL_FLUSHES,
+  traps: PROFILE_TRAPS, translations: PROFILE_TRANSLATIONS, modules: PROFILE_MODULES,
+} as const;
 
 export interface HartEntry { pc: bigint; a0: bigint; a1: bigint; a2: bigint }
 
@@ -92,6 +121,7 @@ export class Cpu implements HartLines {
   private readonly harts: number;
   private readonly lines: SharedHartLines;
   private translated = 0;
+  private compileMs = 0;
 
   /** A shared memory big enough for the core's tables and `ramBytes` of guest RAM. */
   static createMemory(ramBytes: number): WebAssembly.Memory {
@@ -132,12 +162,14 @@ export class Cpu implements HartLines {
       memory,
       table,
       jitCompile: (slots: number, count: number, address: number, length: number): void => {
+        const began = performance.now();
         const module = new WebAssembly.Module(new Uint8Array(memory.buffer, address, length).slice());
         const { jitLoad, jitStore, jitMulDiv } = this.core;
         const blocks = new WebAssembly.Instance(module, { e: { m: memory, l: jitLoad, s: jitStore, d: jitMulDiv } }).exports;
         const slot = new Uint32Array(memory.buffer, slots, count);
         for (let i = 0; i < count; i++) table.set(slot[i], blocks[String.fromCharCode(0x61 + (i >> 4), 0x61 + (i & 15))] as Function);
         this.translated += count;
+        this.compileMs += performance.now() - began;
       },
       nowNs: () => nowNs(),
       // A BusError becomes an access fault in the guest (-1 / nonzero); other errors are host bugs.
@@ -174,6 +206,20 @@ export class Cpu implements HartLines {
   /** Blocks this instance's translator has compiled so far (each function of each module). */
   get translatedBlocks(): number {
     return this.translated;
+  }
+
+  /** Milliseconds this instance spent compiling translated modules (V8's part of the translator). */
+  get translationMs(): number {
+    return this.compileMs;
+  }
+
+  /** The hart's profile counters. */
+  profile(hart: number): HartProfile {
+    const base = this.base(hart);
+    const read = (offset: number): number => Number(this.quads[(base + offset) >> 3]);
+    const counts = Object.fromEntries(Object.entries(PROFILE_FIELDS).map(([name, offset]) => [name, read(offset)]));
+    const opcodes = Array.from({ length: 32 }, (_, major) => read(PROFILE_OPCODES + major * 8));
+    return { ...counts, opcodes } as HartProfile;
   }
 
   resetHart(hart: number, entry: HartEntry): void {

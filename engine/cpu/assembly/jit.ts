@@ -34,9 +34,9 @@ import {
   JIT_ENTRY_RUNS, JIT_ENTRY_GENERATION, JIT_ENTRY_EPOCH, JIT_ENTRY_BYTES, JIT_ENTRY_SPARE,
   JIT_ENTRY_CHECKSUM, JIT_STATE_COUNTING, JIT_STATE_UNTRANSLATABLE, JIT_STATE_QUEUED, JIT_BATCH,
   JIT_QUEUE, JIT_QUEUE_SLOTS, JIT_BUFFER, JIT_THRESHOLD, RVC_TABLE, TLB_ENTRIES, TLB_ENTRY_SHIFT,
-  TLB_ENTRY_TAG, TLB_ENTRY_ADDEND,
+  TLB_ENTRY_TAG, TLB_ENTRY_ADDEND, PROFILE_TRANSLATIONS, PROFILE_MODULES,
 } from '../layout';
-import { hb, hartIndex, excCause, chunkEnd } from './state';
+import { hb, hartIndex, excCause, chunkEnd, profile } from './state';
 import { loadSlow, storeSlow, markCodePage, codeGeneration } from './mmu';
 
 /** Compiles the module at `module`; its function i goes to table slot slots[i] (u32 each). */
@@ -666,6 +666,8 @@ export function translateQueue(): void {
     store<u32>(slots + (<usize>i << 2), entrySlot(entry));
   }
   patch(sectionSize, <u32>(out - sectionStart));
+  profile(PROFILE_TRANSLATIONS, <u64>count);
+  profile(PROFILE_MODULES);
   hostCompile(slots, count, moduleStart, <i32>(out - moduleStart));
 }
 
