@@ -64,6 +64,7 @@ export interface CpuOptions {
 interface CoreExports {
   _initialize(): void;
   init(ramBytes: number, harts: number, jitThreshold: number): void;
+  setStopAtBlockEnds(on: boolean): void;
   resetHart(hart: number, pc: bigint, a0: bigint, a1: bigint, a2: bigint): void;
   run(hart: number, budget: number): number;
   readCsr(hart: number, csr: number): bigint;
@@ -215,11 +216,7 @@ export class Cpu implements HartLines {
 
   /** The hart's profile counters. */
   profile(hart: number): HartProfile {
-    const base = this.base(hart);
-    const read = (offset: number): number => Number(this.quads[(base + offset) >> 3]);
-    const counts = Object.fromEntries(Object.entries(PROFILE_FIELDS).map(([name, offset]) => [name, read(offset)]));
-    const opcodes = Array.from({ length: 32 }, (_, major) => read(PROFILE_OPCODES + major * 8));
-    return { ...counts, opcodes } as HartProfile;
+    return readHartProfile(this.quads, this.base(hart));
   }
 
   resetHart(hart: number, entry: HartEntry): void {
@@ -252,6 +249,21 @@ export class Cpu implements HartLines {
 
   instret(hart: number): bigint {
     return this.quads[(this.base(hart) + HART_INSTRET) >> 3];
+  }
+
+  /**
+   * With `on`, run() returns at the first block end: after a translated block, or after an
+   * interpreted instruction that ends one (a control transfer, or one the translator leaves
+   * alone). The lockstep checker steps the translator this way (test/unit/cpu/support/lockstep.ts).
+   */
+  setStopAtBlockEnds(on: boolean): void {
+    this.core.setStopAtBlockEnds(on);
+  }
+
+  /** Instructions executed or attempted (those that trapped too) since reset: run()'s budget unit. */
+  executed(hart: number): bigint {
+    const base = this.base(hart);
+    return this.quads[(base + PROFILE_INTERPRETED) >> 3]! + this.quads[(base + PROFILE_TRANSLATED) >> 3]!;
   }
 
   getPc(hart: number): bigint {
@@ -300,6 +312,19 @@ export class Cpu implements HartLines {
   private base(hart: number): number {
     return hartBase(hart, this.harts);
   }
+}
+
+/** The profile counters of the hart block at `base` (any thread: they live in the shared memory). */
+function readHartProfile(quads: BigUint64Array, base: number): HartProfile {
+  const read = (offset: number): number => Number(quads[(base + offset) >> 3]);
+  const counts = Object.fromEntries(Object.entries(PROFILE_FIELDS).map(([name, offset]) => [name, read(offset)]));
+  const opcodes = Array.from({ length: 32 }, (_, major) => read(PROFILE_OPCODES + major * 8));
+  return { ...counts, opcodes } as HartProfile;
+}
+
+/** Hart `hart`'s profile counters in a machine's shared memory, read from a thread without a core. */
+export function hartProfile(memory: WebAssembly.Memory, hart: number, harts: number): HartProfile {
+  return readHartProfile(new BigUint64Array(memory.buffer), hartBase(hart, harts));
 }
 
 function checkHart(hart: number, harts: number): number {

@@ -51,6 +51,11 @@ const TRANSLATED_OPCODES: u32 = (1 << 0x00) | (1 << 0x04) | (1 << 0x05) | (1 << 
 
 // ---- exports for cpu.ts --------------------------------------------------------------------
 
+/** Whether run() returns at the first block end (the lockstep checker's steps: cpu.ts). */
+let stopAtBlockEnds = false;
+
+export function setStopAtBlockEnds(on: bool): void { stopAtBlockEnds = on; }
+
 export function init(ramBytes: u32, harts: i32, jitThreshold: u32): void {
   configure(<u64>ramBytes, harts);
   setJitThreshold(jitThreshold);
@@ -367,6 +372,10 @@ export function run(hart: i32, budget: i32): i32 {
             pc = nextPc;
           }
           blockStart = true;
+          if (stopAtBlockEnds) {
+            budget = n;
+            endChunk();
+          }
           continue;
         }
         profile(state == JIT_STATE_UNTRANSLATABLE ? PROFILE_UNTRANSLATABLE_STARTS : PROFILE_COLD_STARTS);
@@ -639,6 +648,10 @@ export function run(hart: i32, budget: i32): i32 {
       }
       blockStart = next != pc + (bits == insn ? 4 : 2) || ((TRANSLATED_OPCODES >> ((insn >> 2) & 31)) & 1) == 0;
       pc = next;
+      if (blockStart && stopAtBlockEnds) {
+        budget = n;
+        endChunk();
+      }
     }
   }
   store<u64>(hb + HART_X, 0);

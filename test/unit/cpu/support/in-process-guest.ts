@@ -55,16 +55,17 @@ export class InProcessGuest {
   }
 
   /**
-   * Runs up to `budget` instructions; with virtual time, moves time on by them, or to the next
+   * Runs up to `budget` instructions; with virtual time, moves time on by those it ran, or to the next
    * timer interrupt when the hart waits for one.
    */
   step(budget: number): CpuExit {
+    const before = this.cpu.executed(0);
     const exit = this.cpu.run(0, budget);
     if (!this.virtual) {
       this.machine.poll();
       return exit;
     }
-    this.ns += BigInt(budget) * NS_PER_INSTRUCTION;
+    this.ns += (this.cpu.executed(0) - before) * NS_PER_INSTRUCTION;
     if (exit === CpuExit.Idle) {
       const next = this.cpu.nextTimerTicks(0) * 100n;
       if (next > this.ns && next !== BigInt.asUintN(64, -1n) * 100n) this.ns = next;
