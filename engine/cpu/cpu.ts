@@ -12,7 +12,7 @@ import {
   HART_IRQ_LINES, HART_MTIMECMP, HART_INSTRET, JIT_ENTRIES, JIT_THRESHOLD, EXIT_BUDGET, EXIT_IDLE,
   PROFILE_INTERPRETED, PROFILE_TRANSLATED, PROFILE_BLOCK_CALLS, PROFILE_COLD_STARTS,
   PROFILE_UNTRANSLATABLE_STARTS, PROFILE_TLB_FILLS, PROFILE_MMIO, PROFILE_FENCE_I, PROFILE_TLB_FLUSHES,
-  PROFILE_PARTIAL_FLUSHES, PROFILE_TRAPS, PROFILE_TRANSLATIONS, PROFILE_MODULES, PROFILE_OPCODES,
+  PROFILE_PARTIAL_FLUSHES, PROFILE_TRAPS, PROFILE_TRANSLATIONS, PROFILE_MODULES, PROFILE_OPCODES, PROFILE_MMIO_NS,
 } from './layout.ts';
 
 /** Why run() returned: the budget was spent, or the hart sits in WFI with nothing pending. */
@@ -28,6 +28,8 @@ export interface HartProfile {
   untranslatableStarts: number;
   tlbFills: number;
   mmio: number;
+  /** Host ns the MMIO accesses took (a vCPU thread's include the mailbox round trip to the device thread). */
+  mmioNs: number;
   fenceI: number;
   tlbFlushes: number;
   partialFlushes: number;
@@ -41,7 +43,7 @@ export interface HartProfile {
 const PROFILE_FIELDS = {
   interpreted: PROFILE_INTERPRETED, translated: PROFILE_TRANSLATED, blockCalls: PROFILE_BLOCK_CALLS,
   coldStarts: PROFILE_COLD_STARTS, untranslatableStarts: PROFILE_UNTRANSLATABLE_STARTS, tlbFills: PROFILE_TLB_FILLS,
-  mmio: PROFILE_MMIO, fenceI: PROFILE_FENCE_I, tlbFlushes: PROFILE_TLB_FLUSHES, partialFlushes: PROFILE_PARTIAL_FLUSHES,
+  mmio: PROFILE_MMIO, mmioNs: PROFILE_MMIO_NS, fenceI: PROFILE_FENCE_I, tlbFlushes: PROFILE_TLB_FLUSHES, partialFlushes: PROFILE_PARTIAL_FLUSHES,
   traps: PROFILE_TRAPS, translations: PROFILE_TRANSLATIONS, modules: PROFILE_MODULES,
 } as const;
 
@@ -174,21 +176,27 @@ export class Cpu implements HartLines {
       },
       nowNs: () => nowNs(),
       // A BusError becomes an access fault in the guest (-1 / nonzero); other errors are host bugs.
-      mmioRead: (_hart: number, address: number, width: number): number => {
+      mmioRead: (hart: number, address: number, width: number): number => {
+        const began = process.hrtime.bigint();
         try {
           return bus.read(address, width as AccessWidth) >>> 0;
         } catch (err) {
           if (err instanceof BusError) return -1;
           throw err;
+        } finally {
+          this.countMmio(hart, began);
         }
       },
-      mmioWrite: (_hart: number, address: number, width: number, value: number): number => {
+      mmioWrite: (hart: number, address: number, width: number, value: number): number => {
+        const began = process.hrtime.bigint();
         try {
           bus.write(address, width as AccessWidth, value >>> 0);
           return 0;
         } catch (err) {
           if (err instanceof BusError) return 1;
           throw err;
+        } finally {
+          this.countMmio(hart, began);
         }
       },
       abort: () => {
@@ -202,6 +210,11 @@ export class Cpu implements HartLines {
     this.words = new Int32Array(memory.buffer);
     this.quads = new BigUint64Array(memory.buffer);
     this.lines = new SharedHartLines(memory, options.harts);
+  }
+
+  private countMmio(hart: number, began: bigint): void {
+    const at = (HART_BASE + hart * HART_SIZE + PROFILE_MMIO_NS) >> 3;
+    this.quads[at] = this.quads[at]! + process.hrtime.bigint() - began;
   }
 
   /** Blocks this instance's translator has compiled so far (each function of each module). */

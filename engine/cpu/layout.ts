@@ -143,6 +143,7 @@ export const PROFILE_TRAPS = 0x688; // exceptions and interrupts taken
 export const PROFILE_TRANSLATIONS = 0x690; // blocks the translator compiled
 export const PROFILE_MODULES = 0x698; // modules the translator compiled them in
 export const PROFILE_PARTIAL_FLUSHES = 0x6a0; // U and S TLBs emptied for a change of mstatus.SUM or MXR
+export const PROFILE_MMIO_NS = 0x6a8; // host ns the MMIO accesses took on the bus (cpu.ts adds them)
 // 32 × i64: instructions the interpreter executed, by major opcode (insn[6:2])
 export const PROFILE_OPCODES = 0x700;
 export const PROFILE_END = 0x800;
