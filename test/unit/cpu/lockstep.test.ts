@@ -1,35 +1,17 @@
 // The CPU suite in lockstep (support/lockstep.ts): each program runs translated at JIT threshold
 // 1, stopping at every block end, and an interpreting twin runs the same instructions from the
 // same state after each block; hart state, RAM and MMIO accesses must agree at every step. The
-// files are those of translated.test.ts (the ones using support/machine.ts, but jit.test.ts).
-import { describe, test } from 'node:test';
+// files: support/suite.ts.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { basename } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Cpu } from '../../../engine/cpu/cpu.ts';
-import { translatedBlocks } from './support/machine.ts';
+import { describeMachineSuite } from './support/suite.ts';
 import { lockstepStep, LockstepDivergence, type LockstepSide } from './support/lockstep.ts';
 import { assemble } from './support/assemble.ts';
 import { RAM_OFFSET, DRAM_BASE } from '../../../engine/cpu/layout.ts';
 
 process.env.HANGAR_TEST_LOCKSTEP = '1';
-const here = fileURLToPath(new URL('.', import.meta.url));
-const skip = new Set([basename(fileURLToPath(import.meta.url)), 'translated.test.ts', 'jit.test.ts']);
-const suite = readdirSync(here)
-  .filter((name) => name.endsWith('.test.ts') && !skip.has(name))
-  .filter((name) => readFileSync(here + name, 'utf8').includes("from './support/machine.ts'"))
-  .sort();
-
-describe('lockstep (translated at threshold 1 against the interpreter, every block)', async () => {
-  for (const name of suite) await import(`./${name}`);
-});
-
-test('the suite above ran translated blocks in lockstep', () => {
-  assert.ok(suite.length >= 10, `test files found: ${suite.join(', ')}`);
-  console.log(`lockstep: translated blocks: ${translatedBlocks()}`);
-  assert.ok(translatedBlocks() > 300, `blocks translated: ${translatedBlocks()}`);
-});
+describeMachineSuite('lockstep (translated at threshold 1 against the interpreter, every block)');
 
 test('the checker reports a divergence: the first differing register, the pc and the instruction', async () => {
   // Canary: two sides that differ in one register after the first block must be caught there.
