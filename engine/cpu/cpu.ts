@@ -10,11 +10,42 @@ import { BusError, type AccessWidth, type HartLines, type InterruptBit, type Mmi
 import {
   RAM_OFFSET, MAX_RAM_MIB, MAX_HARTS, HART_BASE, HART_SIZE, HART_X, HART_F, HART_PC, HART_PRIV,
   HART_IRQ_LINES, HART_MTIMECMP, HART_INSTRET, JIT_ENTRIES, JIT_THRESHOLD, EXIT_BUDGET, EXIT_IDLE,
+  PROFILE_INTERPRETED, PROFILE_TRANSLATED, PROFILE_BLOCK_CALLS, PROFILE_COLD_STARTS,
+  PROFILE_UNTRANSLATABLE_STARTS, PROFILE_TLB_FILLS, PROFILE_MMIO, PROFILE_FENCE_I, PROFILE_TLB_FLUSHES,
+  PROFILE_PARTIAL_FLUSHES, PROFILE_TRAPS, PROFILE_TRANSLATIONS, PROFILE_MODULES, PROFILE_OPCODES, PROFILE_MMIO_NS,
 } from './layout.ts';
 
 /** Why run() returned: the budget was spent, or the hart sits in WFI with nothing pending. */
 export const CpuExit = { Budget: EXIT_BUDGET, Idle: EXIT_IDLE } as const;
 export type CpuExit = (typeof CpuExit)[keyof typeof CpuExit];
+
+/** What a hart's profile counters (layout.ts: PROFILE_*) hold: counts since its reset. */
+export interface HartProfile {
+  interpreted: number;
+  translated: number;
+  blockCalls: number;
+  coldStarts: number;
+  untranslatableStarts: number;
+  tlbFills: number;
+  mmio: number;
+  /** Host ns the MMIO accesses took (a vCPU thread's include the mailbox round trip to the device thread). */
+  mmioNs: number;
+  fenceI: number;
+  tlbFlushes: number;
+  partialFlushes: number;
+  traps: number;
+  translations: number;
+  modules: number;
+  /** Interpreted instructions by major opcode (insn[6:2]). */
+  opcodes: number[];
+}
+
+const PROFILE_FIELDS = {
+  interpreted: PROFILE_INTERPRETED, translated: PROFILE_TRANSLATED, blockCalls: PROFILE_BLOCK_CALLS,
+  coldStarts: PROFILE_COLD_STARTS, untranslatableStarts: PROFILE_UNTRANSLATABLE_STARTS, tlbFills: PROFILE_TLB_FILLS,
+  mmio: PROFILE_MMIO, mmioNs: PROFILE_MMIO_NS, fenceI: PROFILE_FENCE_I, tlbFlushes: PROFILE_TLB_FLUSHES, partialFlushes: PROFILE_PARTIAL_FLUSHES,
+  traps: PROFILE_TRAPS, translations: PROFILE_TRANSLATIONS, modules: PROFILE_MODULES,
+} as const;
 
 export interface HartEntry { pc: bigint; a0: bigint; a1: bigint; a2: bigint }
 
@@ -35,6 +66,7 @@ export interface CpuOptions {
 interface CoreExports {
   _initialize(): void;
   init(ramBytes: number, harts: number, jitThreshold: number): void;
+  setStopAtBlockEnds(on: boolean): void;
   resetHart(hart: number, pc: bigint, a0: bigint, a1: bigint, a2: bigint): void;
   run(hart: number, budget: number): number;
   readCsr(hart: number, csr: number): bigint;
@@ -92,6 +124,7 @@ export class Cpu implements HartLines {
   private readonly harts: number;
   private readonly lines: SharedHartLines;
   private translated = 0;
+  private compileMs = 0;
 
   /** A shared memory big enough for the core's tables and `ramBytes` of guest RAM. */
   static createMemory(ramBytes: number): WebAssembly.Memory {
@@ -132,30 +165,38 @@ export class Cpu implements HartLines {
       memory,
       table,
       jitCompile: (slots: number, count: number, address: number, length: number): void => {
+        const began = performance.now();
         const module = new WebAssembly.Module(new Uint8Array(memory.buffer, address, length).slice());
         const { jitLoad, jitStore, jitMulDiv } = this.core;
         const blocks = new WebAssembly.Instance(module, { e: { m: memory, l: jitLoad, s: jitStore, d: jitMulDiv } }).exports;
         const slot = new Uint32Array(memory.buffer, slots, count);
         for (let i = 0; i < count; i++) table.set(slot[i], blocks[String.fromCharCode(0x61 + (i >> 4), 0x61 + (i & 15))] as Function);
         this.translated += count;
+        this.compileMs += performance.now() - began;
       },
       nowNs: () => nowNs(),
       // A BusError becomes an access fault in the guest (-1 / nonzero); other errors are host bugs.
-      mmioRead: (_hart: number, address: number, width: number): number => {
+      mmioRead: (hart: number, address: number, width: number): number => {
+        const began = process.hrtime.bigint();
         try {
           return bus.read(address, width as AccessWidth) >>> 0;
         } catch (err) {
           if (err instanceof BusError) return -1;
           throw err;
+        } finally {
+          this.countMmio(hart, began);
         }
       },
-      mmioWrite: (_hart: number, address: number, width: number, value: number): number => {
+      mmioWrite: (hart: number, address: number, width: number, value: number): number => {
+        const began = process.hrtime.bigint();
         try {
           bus.write(address, width as AccessWidth, value >>> 0);
           return 0;
         } catch (err) {
           if (err instanceof BusError) return 1;
           throw err;
+        } finally {
+          this.countMmio(hart, began);
         }
       },
       abort: () => {
@@ -171,9 +212,24 @@ export class Cpu implements HartLines {
     this.lines = new SharedHartLines(memory, options.harts);
   }
 
+  private countMmio(hart: number, began: bigint): void {
+    const at = (HART_BASE + hart * HART_SIZE + PROFILE_MMIO_NS) >> 3;
+    this.quads[at] = this.quads[at]! + process.hrtime.bigint() - began;
+  }
+
   /** Blocks this instance's translator has compiled so far (each function of each module). */
   get translatedBlocks(): number {
     return this.translated;
+  }
+
+  /** Milliseconds this instance spent compiling translated modules (V8's part of the translator). */
+  get translationMs(): number {
+    return this.compileMs;
+  }
+
+  /** The hart's profile counters. */
+  profile(hart: number): HartProfile {
+    return readHartProfile(this.quads, this.base(hart));
   }
 
   resetHart(hart: number, entry: HartEntry): void {
@@ -206,6 +262,21 @@ export class Cpu implements HartLines {
 
   instret(hart: number): bigint {
     return this.quads[(this.base(hart) + HART_INSTRET) >> 3];
+  }
+
+  /**
+   * With `on`, run() returns at the first block end: after a translated block, or after an
+   * interpreted instruction that ends one (a control transfer, or one the translator leaves
+   * alone). The lockstep checker steps the translator this way (test/unit/cpu/support/lockstep.ts).
+   */
+  setStopAtBlockEnds(on: boolean): void {
+    this.core.setStopAtBlockEnds(on);
+  }
+
+  /** Instructions executed or attempted (those that trapped too) since reset: run()'s budget unit. */
+  executed(hart: number): bigint {
+    const base = this.base(hart);
+    return this.quads[(base + PROFILE_INTERPRETED) >> 3]! + this.quads[(base + PROFILE_TRANSLATED) >> 3]!;
   }
 
   getPc(hart: number): bigint {
@@ -254,6 +325,19 @@ export class Cpu implements HartLines {
   private base(hart: number): number {
     return hartBase(hart, this.harts);
   }
+}
+
+/** The profile counters of the hart block at `base` (any thread: they live in the shared memory). */
+function readHartProfile(quads: BigUint64Array, base: number): HartProfile {
+  const read = (offset: number): number => Number(quads[(base + offset) >> 3]);
+  const counts = Object.fromEntries(Object.entries(PROFILE_FIELDS).map(([name, offset]) => [name, read(offset)]));
+  const opcodes = Array.from({ length: 32 }, (_, major) => read(PROFILE_OPCODES + major * 8));
+  return { ...counts, opcodes } as HartProfile;
+}
+
+/** Hart `hart`'s profile counters in a machine's shared memory, read from a thread without a core. */
+export function hartProfile(memory: WebAssembly.Memory, hart: number, harts: number): HartProfile {
+  return readHartProfile(new BigUint64Array(memory.buffer), hartBase(hart, harts));
 }
 
 function checkHart(hart: number, harts: number): number {

@@ -127,7 +127,27 @@ export const HART_FCSR = 0x3a8; // fflags in bits 4:0, frm in bits 7:5
 export const HART_MHARTID = 0x3b0;
 export const HART_PMPCFG = 0x400; // 8 × i64: pmpcfg0, pmpcfg2, ..., pmpcfg14
 export const HART_PMPADDR = 0x440; // 64 × i64
-// 0x640..HART_SIZE: free
+// Profile counters (i64 each, counted since reset; engine/cpu/cpu.ts: Cpu.profile). Cheap
+// enough to stay on: a few adds per run, per block call and per slow path.
+export const HART_PROFILE = 0x640;
+export const PROFILE_INTERPRETED = 0x640; // instructions the interpreter executed (or attempted)
+export const PROFILE_TRANSLATED = 0x648; // instructions translated blocks retired
+export const PROFILE_BLOCK_CALLS = 0x650; // calls of translated blocks (each ends in a dispatch)
+export const PROFILE_COLD_STARTS = 0x658; // block starts interpreted: not (yet) translated
+export const PROFILE_UNTRANSLATABLE_STARTS = 0x660; // block starts whose first instruction the translator leaves alone
+export const PROFILE_TLB_FILLS = 0x668; // TLB misses that translated an address and filled an entry
+export const PROFILE_MMIO = 0x670; // MMIO accesses (each a call out of the core)
+export const PROFILE_FENCE_I = 0x678; // FENCE.I (a new JIT epoch)
+export const PROFILE_TLB_FLUSHES = 0x680; // SFENCE.VMA and satp writes (the TLB emptied)
+export const PROFILE_TRAPS = 0x688; // exceptions and interrupts taken
+export const PROFILE_TRANSLATIONS = 0x690; // blocks the translator compiled
+export const PROFILE_MODULES = 0x698; // modules the translator compiled them in
+export const PROFILE_PARTIAL_FLUSHES = 0x6a0; // U and S TLBs emptied for a change of mstatus.SUM or MXR
+export const PROFILE_MMIO_NS = 0x6a8; // host ns the MMIO accesses took on the bus (cpu.ts adds them)
+// 32 × i64: instructions the interpreter executed, by major opcode (insn[6:2])
+export const PROFILE_OPCODES = 0x700;
+export const PROFILE_END = 0x800;
+// PROFILE_END..HART_SIZE: free
 
 // TLB block of one hart: for each privilege a data access can run at (U, S, M), three tables
 // (fetch, load, store) of TLB_ENTRIES entries (the core and compiled blocks look them up).

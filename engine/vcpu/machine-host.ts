@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { EventEmitter } from 'node:events';
 import { ByteRing, RingFeeder } from './byte-ring.ts';
 import { GuestClock } from '../devices/clock.ts';
+import { hartProfile, type HartProfile } from '../cpu/cpu.ts';
 import type { MachineConfig } from '../machine/machine.ts';
 import { errorMessage, HangarError, reviveError, serializeError, type SerializedError } from '../common/errors.ts';
 import type { DiskConfig } from '../machine/disks.ts';
@@ -56,6 +57,7 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
   private readonly agentInput = new ByteRing(AGENT_HOLD_BYTES);
   private readonly control = new MachineControl();
   private clock: GuestClock | null = null;
+  private memory: WebAssembly.Memory | null = null;
   /** The first vCPU thread's failure: the machine's, whatever the device thread then says. */
   private failure: SerializedError | null = null;
   private paused = false;
@@ -144,6 +146,7 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
 
   private startHarts({ memory, module }: Extract<DeviceMessage, { type: 'started' }>): void {
     this.clock = new GuestClock(memory);
+    this.memory = memory;
     this.boardSent = true;
     for (const { worker } of this.vcpus) worker.postMessage({ memory, module } satisfies VcpuBoard);
   }
@@ -277,6 +280,12 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
     let ms = 0;
     for (let hart = 0; hart < this.config.harts; hart++) ms += this.control.busyMs(hart);
     return ms / 1000;
+  }
+
+  /** Every hart's profile counters (engine/cpu/layout.ts: PROFILE_*); none before the harts start. */
+  hartProfiles(): HartProfile[] {
+    const memory = this.memory;
+    return memory ? Array.from({ length: this.config.harts }, (_, hart) => hartProfile(memory, hart, this.config.harts)) : [];
   }
 
   /** Stops the machine at once (like pulling the plug); resolves when its threads have ended. */

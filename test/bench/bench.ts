@@ -1,6 +1,6 @@
 // `npm run bench`: Hangar measured side by side with its peers, as ratios, medians of several
-// runs (the machine is shared and noisy). Sections: engine boot (peer: Debian's
-// qemu-system-riscv64), containers (peer: runc run of the same bundle), disk throughput in the
+// runs (the machine is shared and noisy). Sections: engine boot and CPU-bound work timed in the
+// guest (peer: Debian's qemu-system-riscv64), containers (peer: runc run of the same bundle), disk throughput in the
 // guest (peer: qemu-system-riscv64 on the same images), smp (two processes on two vCPUs against
 // one after the other, and console throughput), vms (restore of a live snapshot to the first
 // vm exec, and the state file's size: test/bench/vms.ts). Name sections to run only those:
@@ -15,6 +15,7 @@ import { ensureDebianGuest } from '../../engine/guests/debian.ts';
 import { benchContainerStartup, median } from './containers.ts';
 import { createQcow2, createRaw, type DiskFormat } from '../../engine/storage/index.ts';
 import { benchVms } from './vms.ts';
+import type { HartProfile } from '../../engine/cpu/cpu.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const BOOT_TIMEOUT_MS = 300_000;
@@ -22,7 +23,13 @@ const BOOT_TIMEOUT_MS = 300_000;
 type Guest = Awaited<ReturnType<typeof ensureDebianGuest>>;
 
 /** A booting or booted guest whose serial console is `console`; `stop` ends it. */
-interface GuestSession { console: GuestConsole; stop(): Promise<unknown>; instructions?: () => number | undefined }
+interface GuestSession {
+  console: GuestConsole;
+  stop(): Promise<unknown>;
+  instructions?: () => number | undefined;
+  /** Hangar only: the harts' profile counters now (engine/cpu/layout.ts: PROFILE_*). */
+  profiles?: () => HartProfile[];
+}
 
 interface SessionOptions {
   harts: number;
@@ -38,7 +45,10 @@ function hangarSession(guest: Guest, options: SessionOptions): GuestSession {
     disks: options.disk ? [{ path: options.disk.path, readOnly: false }] : [],
   });
   let instructions: number | undefined;
-  return { console, stop: async () => { instructions = (await machine.kill()).instructions; }, instructions: () => instructions };
+  return {
+    console, stop: async () => { instructions = (await machine.kill()).instructions; }, instructions: () => instructions,
+    profiles: () => machine.hartProfiles(),
+  };
 }
 
 /** The peer: Debian's qemu-system-riscv64 on the same board, kernel, initramfs (and image), hvc0 included. */
@@ -83,6 +93,69 @@ async function benchBoot(): Promise<void> {
   console.log(`engine boot-to-shell (Debian trixie, 1 vCPU, 512 MiB, median of ${RUNS}):`);
   console.log(`  hangar ${h.toFixed(2)} s   qemu-system-riscv64 ${q.toFixed(2)} s   ratio hangar/qemu ${(h / q).toFixed(2)}`);
   console.log(`  hangar guest instructions per second: ${mips.toFixed(1)} M`);
+  await benchCpuWork(guest);
+}
+
+/** 4 MiB of text made in the guest by doubling (busybox seq writes a syscall per line: slow). */
+const WORK_FILE = 'seq 1 1000 > /tmp/w; while [ $(wc -c < /tmp/w) -lt 4194304 ]; do cat /tmp/w /tmp/w > /tmp/x; mv /tmp/x /tmp/w; done';
+/** CPU-bound commands (busybox applets), each timed in the guest by `time`. */
+const CPU_WORK: ReadonlyArray<readonly [string, string]> = [
+  ['sha256sum of 4 MiB', 'sha256sum /tmp/w'],
+  ['gzip -9 of 4 MiB', `sh -c 'gzip -9 -c /tmp/w > /dev/null'`],
+  ['bc: pi to 300 digits', `sh -c 'echo "scale=300; 4*a(1)" | bc -l'`],
+  ['awk: a loop of 300,000', `awk 'BEGIN { s = 0; for (i = 0; i < 300000; i++) s += i % 7; print s }'`],
+  ['sh: 200 forks of busybox applets', `sh -c 'i=0; while [ $i -lt 200 ]; do echo $i | wc -c > /dev/null; i=$((i + 1)); done'`],
+];
+
+interface WorkSample { seconds: number[]; instructions: number[]; translated: number[] }
+
+const executed = (profiles: HartProfile[]): { all: number; translated: number } => ({
+  all: profiles.reduce((sum, p) => sum + p.interpreted + p.translated, 0),
+  translated: profiles.reduce((sum, p) => sum + p.translated, 0),
+});
+
+/** Each CPU_WORK command RUNS times in one boot; with Hangar, the guest instructions each run took. */
+async function cpuWorkSamples(session: GuestSession): Promise<WorkSample[]> {
+  const samples = CPU_WORK.map((): WorkSample => ({ seconds: [], instructions: [], translated: [] }));
+  try {
+    await session.console.waitFor(SHELL_PROMPT, BOOT_TIMEOUT_MS);
+    await session.console.run(WORK_FILE, 600_000);
+    for (let i = 0; i < RUNS; i++) {
+      for (const [index, [, command]] of CPU_WORK.entries()) {
+        const before = session.profiles ? executed(session.profiles()) : undefined;
+        samples[index]!.seconds.push(await timedInGuest(session.console, `${command} > /dev/null`));
+        if (before && session.profiles) {
+          const after = executed(session.profiles());
+          samples[index]!.instructions.push(after.all - before.all);
+          samples[index]!.translated.push(after.translated - before.translated);
+        }
+      }
+    }
+  } finally {
+    await session.stop();
+  }
+  return samples;
+}
+
+/**
+ * CPU-bound work in the guest, side by side: each command's time in the guest (median of RUNS,
+ * all in one boot per engine) as a ratio, and on Hangar the guest instructions per second and
+ * the share of them run as translated code.
+ */
+async function benchCpuWork(guest: Guest): Promise<void> {
+  const qemu = await cpuWorkSamples(qemuSession(guest, { harts: 1, memoryMiB: 512 }));
+  const hangar = await cpuWorkSamples(hangarSession(guest, { harts: 1, memoryMiB: 512 }));
+  console.log(`engine CPU-bound work in the guest (1 vCPU, busybox applets, median of ${RUNS} in one boot):`);
+  for (const [index, [name]] of CPU_WORK.entries()) {
+    const h = hangar[index]!;
+    const q = median(qemu[index]!.seconds);
+    const seconds = median(h.seconds);
+    const instructions = median(h.instructions);
+    const share = h.translated.reduce((a, b) => a + b, 0) / Math.max(1, h.instructions.reduce((a, b) => a + b, 0));
+    console.error(`  ${name}: hangar ${h.seconds.map((s) => s.toFixed(2)).join(' ')} s, qemu ${qemu[index]!.seconds.map((s) => s.toFixed(2)).join(' ')} s`);
+    console.log(`  ${name.padEnd(34)} hangar ${seconds.toFixed(2)} s   qemu-system-riscv64 ${q.toFixed(2)} s   ratio hangar/qemu ${(seconds / q).toFixed(2)}`
+      + `   hangar ${(instructions / seconds / 1e6).toFixed(0)} M instructions/s, ${(100 * share).toFixed(1)}% translated`);
+  }
 }
 
 async function benchContainers(): Promise<void> {

@@ -9,11 +9,13 @@
 import {
   HART_PC, HART_X, HART_F, HART_WAITING, HART_INSTRET, HART_RESERVATION, HART_RESERVED_VALUE,
   HART_IRQ_LINES, HART_JIT_RETIRED, HART_JIT_YIELD, RVC_TABLE, JIT_ENTRY_STATE, JIT_ENTRY_RUNS,
-  JIT_STATE_COUNTING, EXIT_BUDGET, EXIT_IDLE, NO_RESERVATION,
+  JIT_STATE_COUNTING, JIT_STATE_UNTRANSLATABLE, EXIT_BUDGET, EXIT_IDLE, NO_RESERVATION,
+  HART_PROFILE, PROFILE_END, PROFILE_INTERPRETED, PROFILE_TRANSLATED, PROFILE_BLOCK_CALLS,
+  PROFILE_COLD_STARTS, PROFILE_UNTRANSLATABLE_STARTS, PROFILE_FENCE_I, PROFILE_TRAPS, PROFILE_OPCODES,
 } from '../layout';
 import {
   hb, selectHart, configure, raise, excCause, excTval, clearException, refreshTime, priv,
-  mstatus, field, setField, getX, setX, getF, setF, chunkEnd, setChunkEnd, endChunk,
+  mstatus, field, setField, getX, setX, getF, setF, chunkEnd, setChunkEnd, endChunk, profile,
   PRIV_U, PRIV_S, PRIV_M, CAUSE_ILLEGAL, CAUSE_BREAKPOINT, CAUSE_ECALL_U,
   CAUSE_LOAD_MISALIGNED, CAUSE_STORE_MISALIGNED, CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS,
   ACCESS_LOAD, ACCESS_STORE,
@@ -49,6 +51,11 @@ const TRANSLATED_OPCODES: u32 = (1 << 0x00) | (1 << 0x04) | (1 << 0x05) | (1 << 
 
 // ---- exports for cpu.ts --------------------------------------------------------------------
 
+/** Whether run() returns at the first block end (the lockstep checker's steps: cpu.ts). */
+let stopAtBlockEnds = false;
+
+export function setStopAtBlockEnds(on: bool): void { stopAtBlockEnds = on; }
+
 export function init(ramBytes: u32, harts: i32, jitThreshold: u32): void {
   configure(<u64>ramBytes, harts);
   setJitThreshold(jitThreshold);
@@ -74,6 +81,7 @@ export function resetHart(hart: i32, pc: u64, a0: u64, a1: u64, a2: u64): void {
   setField(HART_PC, pc);
   setField(HART_INSTRET, 0);
   setField(HART_RESERVATION, <u64>NO_RESERVATION);
+  for (let at = <usize>HART_PROFILE; at < <usize>PROFILE_END; at += 8) setField(at, 0);
   atomic.store<i32>(hb + HART_IRQ_LINES, 0);
   resetCsrs(<u64>hart);
   flushTlb();
@@ -290,6 +298,7 @@ function exceptionTrap(pc: u64, bits: u32): u64 {
   const cause = excCause;
   const tval = cause == CAUSE_ILLEGAL ? <u64>bits : excTval;
   clearException();
+  profile(PROFILE_TRAPS);
   return takeTrap(<u64>cause, tval, pc);
 }
 
@@ -306,6 +315,7 @@ export function run(hart: i32, budget: i32): i32 {
   }
   let pc = field(HART_PC);
   let n: i32 = 0; // instructions executed (or attempted) in this run
+  let translated: i32 = 0; // of which retired by translated blocks
   let faults: i32 = 0; // of which trapped instead of retiring
   let idle = false;
   let fetchPage = NO_PAGE; // virtual page of pc whose host addend is fetchAddend
@@ -317,6 +327,7 @@ export function run(hart: i32, budget: i32): i32 {
     queueTick();
     const irq = pendingInterrupt();
     if (irq >= 0) {
+      profile(PROFILE_TRAPS);
       pc = takeTrap(INTERRUPT | <u64>irq, 0, pc);
       fetchPage = NO_PAGE;
     }
@@ -348,7 +359,10 @@ export function run(hart: i32, budget: i32): i32 {
           store<u32>(entry, load<u32>(entry, JIT_ENTRY_RUNS) + 1, JIT_ENTRY_RUNS);
           store<i32>(hb + HART_JIT_YIELD, 0);
           const nextPc = call_indirect<u64>(<u32>entrySlot(entry), hb, pc, budget - n);
-          n += load<i32>(hb + HART_JIT_RETIRED);
+          const retired = load<i32>(hb + HART_JIT_RETIRED);
+          n += retired;
+          translated += retired;
+          profile(PROFILE_BLOCK_CALLS);
           if (excCause >= 0) { // the access of the instruction at nextPc faulted
             n++;
             faults++;
@@ -358,8 +372,13 @@ export function run(hart: i32, budget: i32): i32 {
             pc = nextPc;
           }
           blockStart = true;
+          if (stopAtBlockEnds) {
+            budget = n;
+            endChunk();
+          }
           continue;
         }
+        profile(state == JIT_STATE_UNTRANSLATABLE ? PROFILE_UNTRANSLATABLE_STARTS : PROFILE_COLD_STARTS);
       }
       n++;
       store<u64>(hb + HART_X, 0); // x0
@@ -380,6 +399,7 @@ export function run(hart: i32, budget: i32): i32 {
       const rs1 = (insn >> 15) & 31;
       const rs2 = (insn >> 20) & 31;
       const f3 = (insn >> 12) & 7;
+      profile(<usize>PROFILE_OPCODES + (<usize>((insn >> 2) & 31) << 3));
       switch ((insn >> 2) & 31) {
         case 0x00: { // LOAD
           const va = getX(rs1) + immI(insn);
@@ -412,7 +432,10 @@ export function run(hart: i32, budget: i32): i32 {
         }
         case 0x03: // MISC-MEM: FENCE (a no-op), FENCE.I (forgets translated blocks)
           if (f3 > 1) raise(CAUSE_ILLEGAL, 0);
-          else if (f3 == 1) newEpoch();
+          else if (f3 == 1) {
+            newEpoch();
+            profile(PROFILE_FENCE_I);
+          }
           break;
         case 0x04: { // OP-IMM
           const a = getX(rs1);
@@ -625,10 +648,16 @@ export function run(hart: i32, budget: i32): i32 {
       }
       blockStart = next != pc + (bits == insn ? 4 : 2) || ((TRANSLATED_OPCODES >> ((insn >> 2) & 31)) & 1) == 0;
       pc = next;
+      if (blockStart && stopAtBlockEnds) {
+        budget = n;
+        endChunk();
+      }
     }
   }
   store<u64>(hb + HART_X, 0);
   setField(HART_PC, pc);
   setField(HART_INSTRET, field(HART_INSTRET) + <u64>(n - faults));
+  profile(PROFILE_TRANSLATED, <u64>translated);
+  profile(PROFILE_INTERPRETED, <u64>(n - translated));
   return idle ? EXIT_IDLE : EXIT_BUDGET;
 }

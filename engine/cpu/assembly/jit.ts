@@ -2,8 +2,9 @@
 //
 // The interpreter counts how often each block start runs (a table indexed by a hash of the host
 // address of its first instruction); at JIT_THRESHOLD the block is queued for translation. A
-// block is decoded up to its first unconditional jump (JAL, JALR: the last instruction of the
-// block; a taken conditional branch leaves the block early), the end of its page,
+// block is decoded up to its first unconditional jump (JALR, or a JAL that goes back or off the
+// page: the last instruction of the block; a forward JAL inside the page is followed, the block
+// going on at its target; a taken conditional branch leaves the block early), the end of its page,
 // JIT_MAX_INSTRUCTIONS, or the first instruction this file does not translate (system, atomic,
 // floating point, fences: the interpreter runs those).
 // Queued blocks are written as one module (one function each) into the hart's buffer once
@@ -34,9 +35,9 @@ import {
   JIT_ENTRY_RUNS, JIT_ENTRY_GENERATION, JIT_ENTRY_EPOCH, JIT_ENTRY_BYTES, JIT_ENTRY_SPARE,
   JIT_ENTRY_CHECKSUM, JIT_STATE_COUNTING, JIT_STATE_UNTRANSLATABLE, JIT_STATE_QUEUED, JIT_BATCH,
   JIT_QUEUE, JIT_QUEUE_SLOTS, JIT_BUFFER, JIT_THRESHOLD, RVC_TABLE, TLB_ENTRIES, TLB_ENTRY_SHIFT,
-  TLB_ENTRY_TAG, TLB_ENTRY_ADDEND,
+  TLB_ENTRY_TAG, TLB_ENTRY_ADDEND, PROFILE_TRANSLATIONS, PROFILE_MODULES,
 } from '../layout';
-import { hb, hartIndex, excCause, chunkEnd } from './state';
+import { hb, hartIndex, excCause, chunkEnd, profile } from './state';
 import { loadSlow, storeSlow, markCodePage, codeGeneration } from './mmu';
 
 /** Compiles the module at `module`; its function i goes to table slot slots[i] (u32 each). */
@@ -442,6 +443,12 @@ function emitAlu32(f3: u32, funct7: u32, rs1: u32, rs2: u32, imm: i64, immediate
 const NOT_TRANSLATED: i32 = 0;
 const CONTINUES: i32 = 1;
 const ENDS_BLOCK: i32 = 2;
+const JUMPS: i32 = 3; // a JAL the block follows: it goes on at offset jumpTarget
+/** Where the block goes on after a followed JAL (bytes from its first instruction). */
+let jumpTarget: i32 = 0;
+
+/** Page offset of the first instruction of the block being translated. */
+let pageStart: i32 = 0;
 
 /** Emits instruction `insn` (expanded), the block's `index`th, `offset` bytes in, `length` long. */
 function emitInstruction(insn: u32, index: i32, offset: i32, length: i32): i32 {
@@ -556,6 +563,12 @@ function emitInstruction(insn: u32, index: i32, offset: i32, length: i32): i32 {
         pcPlus(offset + length);
         putReg(rd);
       }
+      // A forward jump inside the page: the block follows it instead of ending (one dispatch
+      // fewer). Forward only, so the block still covers one run of bytes from its start.
+      if (imm > 0 && pageStart + offset + imm <= 0xffe) {
+        jumpTarget = offset + imm;
+        return JUMPS;
+      }
       setRetired(index + 1);
       pcPlus(offset + imm);
       return ENDS_BLOCK;
@@ -666,6 +679,8 @@ export function translateQueue(): void {
     store<u32>(slots + (<usize>i << 2), entrySlot(entry));
   }
   patch(sectionSize, <u32>(out - sectionStart));
+  profile(PROFILE_TRANSLATIONS, <u64>count);
+  profile(PROFILE_MODULES);
   hostCompile(slots, count, moduleStart, <i32>(out - moduleStart));
 }
 
@@ -693,6 +708,7 @@ function emitFunction(host: u32): i32 {
   let offset: i32 = 0;
   let ended = false;
   let looked: i32 = 0; // bytes of the instruction last looked at
+  pageStart = <i32>(host & 0xfff);
   while (count < JIT_MAX_INSTRUCTIONS) {
     const pageOffset = <i32>(host & 0xfff) + offset;
     if (pageOffset > 0xffe) break;
@@ -711,7 +727,7 @@ function emitFunction(host: u32): i32 {
     const result = emitInstruction(insn, count, offset, length);
     if (result == NOT_TRANSLATED) break;
     count++;
-    offset += length;
+    offset = result == JUMPS ? jumpTarget : offset + length;
     if (result == ENDS_BLOCK) {
       ended = true;
       break;
@@ -726,6 +742,7 @@ function emitFunction(host: u32): i32 {
   patch(bodySize, <u32>(out - bodyStart));
   // A block that translates nothing is summed over its first instruction: the bytes that made it
   // untranslatable, so that FENCE.I keeps the verdict while they stay the same.
+  // Forward jumps only: `offset` is past every instruction translated.
   blockBytes = <u32>(count > 0 ? offset : looked);
   return count;
 }

@@ -9,9 +9,10 @@
 import {
   TLB_BASE, TLB_SIZE, TLB_ENTRIES, TLB_TABLE_SIZE, TLB_SET_SIZE, RAM_OFFSET, DRAM_BASE,
   TLB_ENTRY_SHIFT, TLB_ENTRY_TAG, TLB_ENTRY_ADDEND, HART_SATP, HART_TLB_LOAD, HART_TLB_STORE, PAGE_CODE,
+  PROFILE_TLB_FILLS, PROFILE_MMIO, PROFILE_TLB_FLUSHES, PROFILE_PARTIAL_FLUSHES,
 } from '../layout';
 import {
-  hb, hartIndex, harts, priv, mstatus, field, raise, excCause, inRam, endChunk,
+  hb, hartIndex, harts, priv, mstatus, field, raise, excCause, inRam, endChunk, profile,
   PRIV_U, PRIV_S, PRIV_M, ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE,
   CAUSE_FETCH_ACCESS, CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS,
   CAUSE_FETCH_PAGE, CAUSE_LOAD_PAGE, CAUSE_STORE_PAGE,
@@ -78,6 +79,7 @@ function flushSet(p: i32): void {
 
 /** Forgets every translation of the running hart (SFENCE.VMA, satp writes). */
 export function flushTlb(): void {
+  profile(PROFILE_TLB_FLUSHES);
   flushSet(PRIV_U);
   flushSet(PRIV_S);
   flushSet(PRIV_M);
@@ -85,6 +87,7 @@ export function flushTlb(): void {
 
 /** After a change of SUM (changes what S may touch) or MXR (what loads may read). */
 export function flushTranslatedTlb(): void {
+  profile(PROFILE_PARTIAL_FLUSHES);
   flushSet(PRIV_U);
   flushSet(PRIV_S);
 }
@@ -173,6 +176,7 @@ export function hostAddress(va: u64, access: i32): usize {
   const page = pa & ~<u64>0xfff;
   if (!inRam(page, 0x1000)) return 0;
   if (access == ACCESS_STORE) codePageWritten(page);
+  profile(PROFILE_TLB_FILLS);
   const vpage = va & ~<u64>0xfff;
   const entry = table + (<usize>((va >> 12) & TLB_MASK) << TLB_ENTRY_SHIFT);
   store<u64>(entry, vpage, TLB_ENTRY_TAG);
@@ -278,6 +282,7 @@ export function storeSlow(va: u64, size: u32, v: u64): void {
 // MMIO: naturally aligned accesses only; 8 bytes go as two 4-byte accesses, low half first.
 function mmioLoad(va: u64, pa: u64, size: u32): u64 {
   endChunk(); // a device may have changed an interrupt line
+  profile(PROFILE_MMIO);
   if ((pa & (size - 1)) != 0 || pa >= MMIO_LIMIT) {
     raise(CAUSE_LOAD_ACCESS, va);
     return 0;
@@ -301,6 +306,7 @@ function mmioLoad(va: u64, pa: u64, size: u32): u64 {
 
 function mmioStore(va: u64, pa: u64, size: u32, v: u64): void {
   endChunk();
+  profile(PROFILE_MMIO);
   if ((pa & (size - 1)) != 0 || pa >= MMIO_LIMIT) {
     raise(CAUSE_STORE_ACCESS, va);
     return;

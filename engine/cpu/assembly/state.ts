@@ -85,6 +85,9 @@ export function refreshTime(): u64 {
 @inline export function priv(): i32 { return load<i32>(hb + HART_PRIV); }
 @inline export function mstatus(): u64 { return load<u64>(hb + HART_MSTATUS); }
 
+/** Adds `by` to the profile counter at `offset` (layout.ts: PROFILE_*). */
+@inline export function profile(offset: usize, by: u64 = 1): void { store<u64>(hb + offset, load<u64>(hb + offset) + by); }
+
 /** The run loop executes instructions while its count is below this; 0 ends the chunk early. */
 export let chunkEnd: i32 = 0;
 export function setChunkEnd(n: i32): void { chunkEnd = n; }

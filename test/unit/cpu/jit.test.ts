@@ -266,3 +266,24 @@ handler:
   assert.equal(interpreted.bus.accesses.length, 1);
   assert.equal(m.bus.accesses.length, 1);
 });
+
+test('a block follows a forward jal inside its page: the link, a loop after it and a fault there keep their pcs', async () => {
+  // One block: jal links ra and skips an addi; then a loop back to the block's start (a taken
+  // branch to offset 0) runs three passes; the fourth pass faults at the load after the jump.
+  const [, m] = await bothWays(`
+    li s1, 3
+    li a2, ${MMIO_BASE + 0x2000}
+loop:
+    jal ra, over
+    addi a0, a0, 100
+over:
+    addi a1, a1, 1
+    addi s1, s1, -1
+    bgez s1, loop_back
+    ld a3, 0(a2)
+loop_back:
+    j loop`, { stop: 'm-trap' });
+  const over = m.symbol('over');
+  m.expectX({ a0: 0n, a1: 4n, ra: m.symbol('loop') + 4n });
+  m.expectMTrap(CAUSE.loadAccess, over + 12n, BigInt(MMIO_BASE + 0x2000));
+});

@@ -14,10 +14,11 @@
 // 32-bit form unless a test writes a compressed one (inside `.option rvc`).
 import assert from 'node:assert/strict';
 import { Cpu, CpuExit } from '../../../../engine/cpu/cpu.ts';
-import { MACHINE_CLOCK_BASE_NS } from '../../../../engine/cpu/layout.ts';
+import { MACHINE_CLOCK_BASE_NS, HART_BASE, HART_SIZE, TLB_BASE, TLB_SIZE, RAM_OFFSET } from '../../../../engine/cpu/layout.ts';
 import { BusError, type AccessWidth, type MmioBus } from '../../../../engine/devices/device.ts';
 import { GuestMemory } from '../../../../engine/devices/guest-memory.ts';
 import { assemble, type Assembled } from './assemble.ts';
+import { lockstepStep, LockstepDivergence, type LockstepSide } from './lockstep.ts';
 
 export const RAM_BYTES = 1 << 20;
 /** Where the fake bus has a device: [MMIO_BASE, MMIO_BASE + MMIO_SIZE); elsewhere it raises BusError. */
@@ -87,7 +88,8 @@ export class RecordingBus implements MmioBus {
   readValue: (address: number, width: AccessWidth) => number = () => 0;
   failAt = new Set<number>();
 
-  private check(address: number): void {
+  /** Throws the BusError of an address nothing answers at. */
+  check(address: number): void {
     if (address < MMIO_BASE || address >= MMIO_BASE + MMIO_SIZE || this.failAt.has(address)) {
       throw new BusError(`nothing answers at 0x${address.toString(16)}`);
     }
@@ -139,6 +141,15 @@ export function testJitThreshold(): number | undefined {
   return value === undefined || value === '' ? undefined : Number(value);
 }
 
+/**
+ * Lockstep mode (HANGAR_TEST_LOCKSTEP=1, lockstep.test.ts): every test machine translates at
+ * threshold 1 and stops at each block end, and a twin that only interprets runs the same
+ * instructions from the same state after each block; support/lockstep.ts compares them.
+ */
+const lockstep = (): boolean => process.env.HANGAR_TEST_LOCKSTEP === '1';
+/** A threshold no block start reaches: the twin never translates. */
+const NEVER = 0xffff_ffff;
+
 const machines: Cpu[] = [];
 /** Blocks the translator compiled, summed over every test machine of this process. */
 export function translatedBlocks(): number {
@@ -166,8 +177,40 @@ ${data}
 `;
 }
 
+/**
+ * The lockstep twin's bus: the accesses the translating machine made in the step, replayed in
+ * order (the twin must make the same ones; a read answers what the machine's read got).
+ */
+class ReplayBus implements MmioBus {
+  cursor = 0;
+  constructor(private readonly recorded: RecordingBus) {}
+
+  private next(op: 'read' | 'write', address: number, width: AccessWidth, value = 0): BusAccess {
+    this.recorded.check(address); // failed accesses leave no record: the twin's fail the same way
+    const access = this.recorded.accesses[this.cursor++];
+    if (!access || access.op !== op || access.address !== address || access.width !== width || (op === 'write' && access.value !== value)) {
+      throw new LockstepDivergence(`lockstep: the interpreter made the MMIO ${op} of ${width} bytes at 0x${address.toString(16)}`
+        + (op === 'write' ? ` (0x${value.toString(16)})` : '') + `, the translator ${access ? `a ${access.op} at 0x${access.address.toString(16)}` : 'none'}`);
+    }
+    return access;
+  }
+
+  read(address: number, width: AccessWidth): number {
+    return this.next('read', address, width).value;
+  }
+
+  write(address: number, width: AccessWidth, value: number): void {
+    this.next('write', address, width, value);
+  }
+}
+
+/** The interpreting twin of a lockstep test machine. */
+interface Twin { cpu: Cpu; memory: WebAssembly.Memory; bus: ReplayBus }
+
 /** A loaded program on a fresh one-hart machine, ready to run. */
 export class TestMachine {
+  private twin: Twin | null = null;
+
   private constructor(
     readonly cpu: Cpu,
     readonly memory: GuestMemory,
@@ -184,7 +227,8 @@ export class TestMachine {
     const nowNs = options.nowNs ?? DEFAULT_NOW_NS;
     const bus = new RecordingBus();
     compiled ??= Cpu.compile();
-    const cpu = new Cpu(await compiled, memory, { ramBytes: RAM_BYTES, harts: 1, bus, nowNs: () => nowNs, jitThreshold: options.jitThreshold ?? testJitThreshold() });
+    const jitThreshold = lockstep() ? 1 : options.jitThreshold ?? testJitThreshold();
+    const cpu = new Cpu(await compiled, memory, { ramBytes: RAM_BYTES, harts: 1, bus, nowNs: () => nowNs, jitThreshold });
     machines.push(cpu);
     new BigInt64Array(memory.buffer, MACHINE_CLOCK_BASE_NS, 1)[0] = 0n;
     const guest = new GuestMemory(memory, RAM_BYTES);
@@ -198,6 +242,12 @@ export class TestMachine {
     // As OpenSBI and Linux leave an unused timer: compare at the far future (mtimecmp is unsigned).
     cpu.setMtimecmp(0, U64_MAX);
     const machine = new TestMachine(cpu, guest, bus, program, source, options.budget ?? 100_000);
+    if (lockstep()) {
+      const twinMemory = Cpu.createMemory(RAM_BYTES);
+      const twinBus = new ReplayBus(bus);
+      const twinCpu = new Cpu(await compiled, twinMemory, { ramBytes: RAM_BYTES, harts: 1, bus: twinBus, nowNs: () => nowNs, jitThreshold: NEVER });
+      machine.twin = { cpu: twinCpu, memory: twinMemory, bus: twinBus };
+    }
     // Reset leaves these unspecified (privileged spec, "Reset"); firmware would clear them.
     for (const csr of [CSR.medeleg, CSR.mideleg, CSR.mie, CSR.satp]) cpu.writeCsr(0, csr, 0n);
     cpu.writeCsr(0, CSR.mtvec, machine.symbol('_trap_m'));
@@ -231,11 +281,46 @@ export class TestMachine {
 
   /** Runs until the hart reaches one of the harness's loops (or idles elsewhere, or the budget ends). */
   run(): Stop {
+    if (this.twin) return this.runInLockstep(this.twin);
     for (let spent = 0; spent < this.budget; spent += CHUNK) {
       const exit = this.cpu.run(0, CHUNK);
       const stop = this.where();
       if (stop) return stop;
       if (exit === CpuExit.Idle) return 'idle';
+    }
+    return 'budget';
+  }
+
+  /**
+   * run() in lockstep mode: the twin starts from this machine's state (hart block, TLB, RAM and
+   * clock as the test left them), then the two run block by block, compared after each.
+   */
+  private runInLockstep(twin: Twin): Stop {
+    const own = this.memory.memory;
+    for (const [start, size] of [[HART_BASE, HART_SIZE], [TLB_BASE, TLB_SIZE], [RAM_OFFSET, RAM_BYTES], [MACHINE_CLOCK_BASE_NS, 8]] as const) {
+      new Uint8Array(twin.memory.buffer, start, size).set(new Uint8Array(own.buffer, start, size));
+    }
+    const side: LockstepSide = { cpu: this.cpu, memory: own, step: (budget) => this.cpu.run(0, budget) };
+    const other: LockstepSide = { cpu: twin.cpu, memory: twin.memory, step: (budget) => twin.cpu.run(0, budget) };
+    this.cpu.setStopAtBlockEnds(true);
+    try {
+      return this.stepInLockstep(side, other, twin);
+    } finally {
+      this.cpu.setStopAtBlockEnds(false);
+    }
+  }
+
+  private stepInLockstep(side: LockstepSide, other: LockstepSide, twin: Twin): Stop {
+    for (let spent = 0; spent < this.budget;) {
+      twin.bus.cursor = this.bus.accesses.length;
+      const step = lockstepStep(side, other, Math.min(CHUNK, this.budget - spent), RAM_BYTES, true);
+      if (twin.bus.cursor !== this.bus.accesses.length) {
+        throw new LockstepDivergence(`lockstep: in the step to pc 0x${this.pc.toString(16)} the interpreter made fewer MMIO accesses than the translator`);
+      }
+      spent += step.instructions;
+      const stop = this.where();
+      if (stop) return stop;
+      if (step.exit === CpuExit.Idle) return 'idle';
     }
     return 'budget';
   }
