@@ -97,21 +97,23 @@ export async function run(argv: string[]): Promise<number> {
   return attachConsole(new MachineHost(config));
 }
 
-/**
- * The --net options: none given is one NAT NIC, as QEMU gives a user-mode one by default. MACs
- * are QEMU's: 52:54:00:12:34:56, then :57, ...
- */
-function parseNetOptions(values: string[]): NicConfig[] {
-  if (values.length === 0) values = ['nat'];
+/** The --net options of `run` and `vm create`: none given is one NAT NIC, as QEMU gives a user-mode one by default. */
+export function netOptionKinds(values: string[]): 'nat'[] {
+  if (values.length === 0) return ['nat'];
   if (values.includes('none')) {
     if (values.length > 1) throw new UsageError('--net none: no other --net goes with it');
     return [];
   }
-  return values.map((value, i) => {
+  return values.map((value) => {
     if (value.startsWith('internal:')) throw new UsageError(`--net ${value}: internal networks between machines are not built yet; use nat or none`);
     if (value !== 'nat') throw new UsageError(`--net ${value}: use nat or none`);
-    return { kind: 'nat', mac: `52:54:00:12:34:${(0x56 + i).toString(16)}` };
+    return 'nat';
   });
+}
+
+/** The NICs of `hangar run`, with QEMU's MACs: 52:54:00:12:34:56, then :57, ... */
+function parseNetOptions(values: string[]): NicConfig[] {
+  return netOptionKinds(values).map((kind, i) => ({ kind, mac: `52:54:00:12:34:${(0x56 + i).toString(16)}` }));
 }
 
 /** FILE[,readonly][,serial=S] */
