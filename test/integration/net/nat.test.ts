@@ -4,7 +4,9 @@
 // a host HTTP server on 127.0.0.1 (its port in the NIC's allow list) arrives whole, as the
 // guest's sha256sum says; UDP crosses both ways (busybox tftp: a get and a put against the test's
 // TFTP server); a host loopback port not in the allow list is refused and its server sees no
-// connection; and the Debian mirror the host's apt sources name answers through the NAT.
+// connection; the Debian mirror the host's apt sources name answers through the NAT; and after a
+// save and restore the link has flapped (the guest's carrier counter says so) and new
+// connections go through the new stack.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -12,9 +14,14 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { MachineConfig } from '../../../engine/machine/machine.ts';
 import { ensureDebianGuest } from '../../../engine/guests/debian.ts';
 import { findDebianMirror } from '../../../engine/guests/apt-sources.ts';
-import { bootToShell, type GuestMachine } from '../../support/guest-machine.ts';
+import { bootToShell, startGuestMachine, type GuestMachine } from '../../support/guest-machine.ts';
 
 const BOOT_TIMEOUT_MS = 600_000;
 const BLOB_BYTES = 64 * 1024 * 1024;
@@ -22,6 +29,8 @@ const blob = randomBytes(BLOB_BYTES);
 const blobDigest = createHash('sha256').update(blob).digest('hex');
 
 let guest: GuestMachine;
+let config: MachineConfig;
+const dir = mkdtempSync(join(tmpdir(), 'hangar-nat-'));
 let http: Server;
 let refused: Server;
 let refusedConnections = 0;
@@ -78,7 +87,7 @@ before(async () => {
   await Promise.all([once(http, 'listening'), once(refused, 'listening'), once(tftp, 'listening')]);
 
   const files = await ensureDebianGuest({});
-  guest = await bootToShell({
+  config = {
     harts: 1, ramBytes: 512 * 1024 * 1024, firmwarePath: files.firmware, kernelPath: files.kernel, initrdPath: files.initrd,
     // Only the modules the test needs (ext4 takes seconds to load).
     bootargs: `${files.bootargs} quiet hangar.modules=virtio_mmio,virtio_net`,
@@ -86,7 +95,8 @@ before(async () => {
       kind: 'nat', mac: '52:54:00:12:34:56',
       network: { allow: [{ address: '127.0.0.1', port: port(http) }, { address: '127.0.0.1', port: port(tftp) }] },
     }],
-  }, BOOT_TIMEOUT_MS);
+  };
+  guest = await bootToShell(config, BOOT_TIMEOUT_MS);
 });
 
 after(async () => {
@@ -94,6 +104,7 @@ after(async () => {
   http?.close();
   refused?.close();
   tftp?.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test('eth0 has 10.0.2.15 from DHCP at the prompt, a default route through 10.0.2.2 and 10.0.2.3 as its resolver', { timeout: 60_000 }, async () => {
@@ -145,4 +156,25 @@ test('the Debian mirror of the host\'s apt sources answers through the NAT', { t
   const { output, status } = await guest.console.run(`wget -q -O - ${mirror}/dists/trixie/Release | head -n 3`, 100_000);
   assert.equal(status, 0, output);
   assert.match(output, /^Origin: Debian$/m);
+});
+
+test('after a save and restore the link flaps and new connections go through the new stack', { timeout: 300_000 }, async () => {
+  const carrierChanges = async () => Number((await guest.console.run('cat /sys/class/net/eth0/carrier_changes')).output);
+  const before = await carrierChanges();
+  await guest.machine.pause();
+  const state = join(dir, 'nat.hst');
+  await guest.machine.saveState(state, null);
+  await guest.machine.kill();
+  guest = startGuestMachine({ ...config, restoreFrom: { path: state, vm: null } });
+  await guest.machine.started;
+  // Down for a second (VirtioNet.flapLink), then up: two changes of carrier.
+  let after = before;
+  for (let i = 0; i < 30 && after < before + 2; i++) {
+    await sleep(500);
+    after = await carrierChanges();
+  }
+  assert.equal(after, before + 2, `carrier_changes went from ${before} to ${after}`);
+  const { output, status } = await guest.console.run(`wget -q -O - http://10.0.2.2:${port(http)}/blob | head -c 1048576 | sha256sum`, 120_000);
+  assert.equal(status, 0, output);
+  assert.equal(output.split(/\s+/)[0], createHash('sha256').update(blob.subarray(0, 1048576)).digest('hex'));
 });
