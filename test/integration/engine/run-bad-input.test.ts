@@ -90,3 +90,17 @@ test('bad --disk settings are refused: unknown flags, long serials, one image tw
   }).flat();
   expectRefusal([...boot, ...seven], 'at most 6 disks');
 });
+
+test('bad --net settings are refused: unknown kinds, internal networks (not built), none with others, too many cards', () => {
+  const boot = ['--kernel', kernel, '--firmware', firmware];
+  expectRefusal([...boot, '--net', 'bridge'], '--net bridge');
+  expectRefusal([...boot, '--net', 'internal:lab'], 'not built yet');
+  expectRefusal([...boot, '--net', 'none', '--net', 'nat'], '--net none');
+  const disks = Array.from({ length: 6 }, (_, i) => {
+    const path = join(dir, `six-${i}.img`);
+    writeFileSync(path, new Uint8Array(512));
+    return ['--disk', path];
+  }).flat();
+  // Six disks fill the board's virtio slots: the default NAT card does not fit beside them.
+  expectRefusal([...boot, ...disks], 'disks and network cards together');
+});
