@@ -8,34 +8,16 @@
 // from a ring the net thread found full (the `wantsRoom` word says so). The device thread is
 // rung through the machine's control block instead (its device bell).
 import type { NetBackend } from '../net/backend.ts';
+import { HEAD, SharedRing, TAIL } from './byte-ring.ts';
 import { waitAsync } from './control.ts';
 
-const HEAD = 0; // next byte the consumer reads (consumer-owned)
-const TAIL = 1; // next byte the producer writes (producer-owned)
-const HEADER_BYTES = 8;
 const LENGTH_BYTES = 4;
 
-export class FrameRing {
-  readonly buffer: SharedArrayBuffer;
-  private readonly index: Int32Array;
-  private readonly data: Uint8Array;
-
-  /** Creates a ring of `capacity` bytes, or attaches to the buffer another thread created. */
-  constructor(bufferOrCapacity: SharedArrayBuffer | number) {
-    this.buffer = typeof bufferOrCapacity === 'number'
-      ? new SharedArrayBuffer(HEADER_BYTES + bufferOrCapacity)
-      : bufferOrCapacity;
-    this.index = new Int32Array(this.buffer, 0, 2);
-    this.data = new Uint8Array(this.buffer, HEADER_BYTES);
-  }
-
+export class FrameRing extends SharedRing {
   /** Appends `frame` whole; false (nothing written) when it does not fit now. */
   write(frame: Uint8Array): boolean {
-    const size = this.data.length;
-    const head = Atomics.load(this.index, HEAD);
+    if (LENGTH_BYTES + frame.length > this.free()) return false;
     const tail = Atomics.load(this.index, TAIL);
-    const free = (head - tail - 1 + size) % size;
-    if (LENGTH_BYTES + frame.length > free) return false;
     const length = new Uint8Array(LENGTH_BYTES);
     new DataView(length.buffer).setUint32(0, frame.length, true);
     const end = this.copyIn(this.copyIn(tail, length), frame);
