@@ -58,6 +58,10 @@ if [ -c /dev/hvc0 ]; then
     sleep 1
   done &
 fi
+# Kernel messages below errors stay in dmesg and off the console, as on Debian (procps'
+# 10-console-messages.conf: kernel.printk = 4 4 1 7): a late warning (an hrtimer interrupt that
+# took long on a busy host) would otherwise land in the middle of a command's output.
+echo "4 4 1 7" > /proc/sys/kernel/printk
 cd /root
 # cttyhack finds the real console terminal (ttyS0) so the shell has job control; when the
 # shell exits another starts, since PID 1 must not exit.
