@@ -155,6 +155,8 @@ export const channels = {
     cpus: optional(vmCpus),
     memory: optional(vmMemory),
     diskSize: optional(integer({ min: 1 << 20 })),
+    /** Network cards (default one NAT NIC; [] for none). */
+    nics: optional(array(oneOf(['nat'] as const), { max: 5 })),
     operation: optional(operationId),
   }), returns<VmDetails>()),
   /** Powered off only. memory: bytes. */

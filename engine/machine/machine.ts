@@ -20,6 +20,23 @@ import { loadBootImages } from './boot.ts';
 import { closeDisks, openDisks, type BoardDisk, type DiskConfig } from './disks.ts';
 import { cpuStateFromJson, cpuStateJson, writeHartState, type HartState } from './hart-state.ts';
 import { WakingHartLines, type HartWaker } from './waking-hart-lines.ts';
+import type { NetBackend } from '../net/backend.ts';
+import type { NetworkOptions } from '../net/policy.ts';
+
+/**
+ * A network card: virtio-net in the next virtio slot after the disks, behind the user-mode NAT
+ * (engine/net: DHCP gives the guest 10.0.2.15, the gateway 10.0.2.2 stands for the host, DNS at
+ * 10.0.2.3), which the machine's net thread runs (engine/vcpu/net-thread.ts).
+ */
+export interface NicConfig {
+  kind: 'nat';
+  /** aa:bb:cc:dd:ee:ff, unicast. */
+  mac: string;
+  /** The link's MTU (DHCP option 26 and VIRTIO_NET_F_MTU). Default 1500. */
+  mtu?: number;
+  /** The virtual network's addresses, and the host loopback endpoints the guest may reach (`allow`). */
+  network?: NetworkOptions;
+}
 
 export interface MachineConfig {
   harts: number;
@@ -30,6 +47,8 @@ export interface MachineConfig {
   bootargs: string;
   /** Served by virtio-blk devices in the order given (the guest's vda, vdb, ...). */
   disks?: DiskConfig[];
+  /** Network cards, in the virtio slots after the disks (the guest's eth0, eth1, ...). */
+  nics?: NicConfig[];
   /**
    * A saved-state file (state-file.ts) to resume instead of booting; `vm`: the VM it
    * must belong to (null: any).
@@ -75,7 +94,10 @@ export class Machine {
     this.pollable = board.devices.flatMap((slot) => (slot.device.poll ? [slot.device] : []));
   }
 
-  static async create(config: MachineConfig, consoles: MachineConsoles, control: HartWaker): Promise<Machine> {
+  /** `networks`: what each NIC of config.nics is connected to, in order. */
+  static async create(config: MachineConfig, consoles: MachineConsoles, control: HartWaker, networks: readonly NetBackend[] = []): Promise<Machine> {
+    const nics = config.nics ?? [];
+    if (networks.length !== nics.length) throw new RangeError(`${nics.length} NICs and ${networks.length} networks for them`);
     const memory = Cpu.createMemory(config.ramBytes);
     const module = await Cpu.compile();
     const clock = new GuestClock(memory);
@@ -89,6 +111,7 @@ export class Machine {
       console: consoles.console,
       virtioConsole: consoles.agent,
       disks,
+      nics: nics.map(({ mac, mtu }, i) => ({ mac, mtu, backend: networks[i]! })),
       hart: new WakingHartLines(new SharedHartLines(memory, config.harts), control),
       events: {
         powerOff: (status) => { machine!.request ??= { type: 'poweroff', status }; },
@@ -171,6 +194,9 @@ export class Machine {
         }
       }
       this.pendingRestore = { harts, ticks };
+      // The network's flows were not saved (the stack is new): a new carrier makes a guest's
+      // network manager take its lease again; open connections are reset when next used.
+      for (const nic of this.board.netDevices) nic.flapLink();
     } catch (err) {
       if (err instanceof DeviceStateError) throw new StateFileError(`${from.path}: ${err.message}`);
       throw err;

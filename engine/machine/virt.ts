@@ -11,7 +11,8 @@
 //   0x1000_0000  0x100       uart0         ns16550a, 3686400 Hz           irq 10
 //   0x1000_1000  0x1000 × 8  virtio0..7    virtio,mmio                    irqs 1..8
 //                            (0: virtio-console, 1: virtio-rng, 2..7: the disks in order
-//                            (virtio-blk), then empty transports)
+//                            (virtio-blk), then the NICs in order (virtio-net), then empty
+//                            transports)
 //   0x8000_0000  RAM         DRAM
 import type { CharBackend } from '../devices/char.ts';
 import { nullCharBackend } from '../devices/char.ts';
@@ -24,6 +25,8 @@ import { Ns16550a } from '../devices/uart-ns16550a.ts';
 import { VirtioBlk } from '../devices/virtio/blk.ts';
 import { VirtioConsole } from '../devices/virtio/console.ts';
 import { VirtioMmio } from '../devices/virtio/mmio.ts';
+import { VirtioNet } from '../devices/virtio/net.ts';
+import type { NetBackend } from '../net/backend.ts';
 import { VirtioRng } from '../devices/virtio/rng.ts';
 import { Bus } from './bus.ts';
 import type { GuestClock } from '../devices/clock.ts';
@@ -66,15 +69,25 @@ export interface VirtBoardOptions {
   virtioConsole?: CharBackend;
   /** Disks, each a virtio-blk device in the next free virtio slot; the board does not close them. */
   disks?: readonly BoardDisk[];
+  /** Network cards, each a virtio-net device in the next free virtio slot after the disks. */
+  nics?: readonly BoardNic[];
   hart: HartLines;
   /** What the guest asks of the board through the sifive test device. */
   events: MachineEvents;
+}
+
+/** A NIC as the board serves it: what its frames go to, and its address. */
+export interface BoardNic {
+  backend: NetBackend;
+  mac: string;
+  mtu?: number;
 }
 
 interface BoardContext extends VirtBoardOptions {
   guestMemory: GuestMemory;
   plic: Plic;
   blockDevices: VirtioBlk[];
+  netDevices: VirtioNet[];
 }
 
 /** What a vCPU thread's slots are made from. */
@@ -97,8 +110,9 @@ type SlotDefinition = SlotDescription & (
 const VIRTIO_BASE = 0x1000_1000;
 const VIRTIO_SLOT_SIZE = 0x1000;
 const VIRTIO_SLOTS = 8;
-/** The first virtio slot after the console and the entropy source: disks go here on. */
+/** The first virtio slot after the console and the entropy source: disks go here on, then NICs. */
 const FIRST_DISK_SLOT = 2;
+/** Slots for disks and NICs together. */
 export const MAX_DISKS = VIRTIO_SLOTS - FIRST_DISK_SLOT;
 const UART_CLOCK_HZ = 3_686_400;
 const TEST_PHANDLE = 'test';
@@ -108,10 +122,17 @@ function virtioDevice(slot: number, board: BoardContext) {
     case 0: return new VirtioConsole(board.virtioConsole ?? nullCharBackend);
     case 1: return new VirtioRng();
     default: {
-      const disk = board.disks?.[slot - FIRST_DISK_SLOT];
-      if (!disk) return null;
-      const device = new VirtioBlk(disk.disk, { serial: disk.serial });
-      board.blockDevices.push(device);
+      const disks = board.disks ?? [];
+      const disk = disks[slot - FIRST_DISK_SLOT];
+      if (disk) {
+        const device = new VirtioBlk(disk.disk, { serial: disk.serial });
+        board.blockDevices.push(device);
+        return device;
+      }
+      const nic = board.nics?.[slot - FIRST_DISK_SLOT - disks.length];
+      if (!nic) return null;
+      const device = new VirtioNet(nic.backend, { mac: nic.mac, mtu: nic.mtu });
+      board.netDevices.push(device);
       return device;
     }
   }
@@ -197,15 +218,19 @@ export interface VirtBoard {
   memory: GuestMemory;
   /** The virtio-blk devices, one per disk in the order given (to swap their images: replaceDisk). */
   blockDevices: VirtioBlk[];
+  /** The virtio-net devices, one per NIC in the order given. */
+  netDevices: VirtioNet[];
   /** The device tree describing this board. */
   dtb(options: Omit<VirtTreeOptions, 'harts' | 'ramBytes'>): Uint8Array;
 }
 
 export function createVirtBoard(options: VirtBoardOptions): VirtBoard {
-  if ((options.disks?.length ?? 0) > MAX_DISKS) throw new RangeError(`the virt board takes at most ${MAX_DISKS} disks`);
+  if ((options.disks?.length ?? 0) + (options.nics?.length ?? 0) > MAX_DISKS) {
+    throw new RangeError(`the virt board takes at most ${MAX_DISKS} disks and network cards together`);
+  }
   const guestMemory = new GuestMemory(options.memory, options.ramBytes);
   const plic = new Plic(options.harts, options.hart);
-  const board: BoardContext = { ...options, guestMemory, plic, blockDevices: [] };
+  const board: BoardContext = { ...options, guestMemory, plic, blockDevices: [], netDevices: [] };
   const noIrq: IrqLine = () => { throw new Error('device raised an interrupt on a slot that has none'); };
   const devices = VIRT_SLOTS.flatMap((slot): BoardSlot[] => {
     if (slot.thread !== 'device') return [];
@@ -219,6 +244,7 @@ export function createVirtBoard(options: VirtBoardOptions): VirtBoard {
     devices,
     memory: guestMemory,
     blockDevices: board.blockDevices,
+    netDevices: board.netDevices,
     dtb: (tree) => virtDeviceTree(VIRT_SLOTS, { harts: options.harts, ramBytes: options.ramBytes, ...tree }),
   };
 }

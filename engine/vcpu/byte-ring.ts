@@ -3,14 +3,15 @@
 import { HangarError } from '../common/errors.ts';
 import { waitAsync } from './control.ts';
 
-const HEAD = 0; // next byte the consumer reads (consumer-owned)
-const TAIL = 1; // next byte the producer writes (producer-owned)
+export const HEAD = 0; // next byte the consumer reads (consumer-owned)
+export const TAIL = 1; // next byte the producer writes (producer-owned)
 const HEADER_BYTES = 8;
 
-export class ByteRing {
+/** The storage of a single-producer, single-consumer ring: its two positions and its bytes (one always left free). */
+export class SharedRing {
   readonly buffer: SharedArrayBuffer;
-  private readonly index: Int32Array;
-  private readonly data: Uint8Array;
+  protected readonly index: Int32Array;
+  protected readonly data: Uint8Array;
 
   /** Creates a ring of `capacity` bytes, or attaches to the buffer another thread created. */
   constructor(bufferOrCapacity: SharedArrayBuffer | number) {
@@ -26,7 +27,9 @@ export class ByteRing {
     const size = this.data.length;
     return (Atomics.load(this.index, HEAD) - Atomics.load(this.index, TAIL) - 1 + size) % size;
   }
+}
 
+export class ByteRing extends SharedRing {
   /** Appends as many bytes as fit; returns how many were written. */
   write(bytes: Uint8Array): number {
     const size = this.data.length;

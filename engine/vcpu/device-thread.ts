@@ -11,6 +11,7 @@ import { BufferedConsole } from './buffered-console.ts';
 import { ByteRing } from './byte-ring.ts';
 import { MachineControl, ParkReason, StopReason } from './control.ts';
 import { MailboxServer } from './mmio-mailbox.ts';
+import { DeviceNetEnd } from './frame-ring.ts';
 import { errorMessage, HangarError, serializeError } from '../common/errors.ts';
 import type { DeviceCommand, DeviceData, DeviceMessage, MachineExit } from './protocol.ts';
 
@@ -135,7 +136,7 @@ async function serveMachine(machine: Machine, control: MachineControl, server: M
     : { reason: 'error', status: 1, message: 'a vCPU thread failed', instructions };
 }
 
-const { config, control: controlBuffer, mailboxes, input, agentInput } = workerData as DeviceData;
+const { config, control: controlBuffer, mailboxes, input, agentInput, nics } = workerData as DeviceData;
 const control = new MachineControl(controlBuffer);
 const post = (message: DeviceMessage) => parentPort!.postMessage(message);
 let exit: MachineExit;
@@ -154,7 +155,7 @@ try {
   const readConsole = () => handedOver.shift() ?? inputRing.read();
   const console = new BufferedConsole({ write: (data) => post({ type: 'console', data }), read: readConsole });
   const agent = new BufferedConsole({ write: (data) => post({ type: 'agent', data }), read: () => agentRing.read() });
-  const machine = await Machine.create(config, { console, agent }, control);
+  const machine = await Machine.create(config, { console, agent }, control, nics.map((link) => new DeviceNetEnd(link)));
   try {
     post({ type: 'started', memory: machine.memory, module: machine.module });
     // While the vCPU threads start: they touch no RAM and no hart state before the go.

@@ -15,8 +15,9 @@ import type { DiskConfig } from '../machine/disks.ts';
 import type { StateFileSummary } from '../machine/state-file.ts';
 import { MachineControl, ParkReason, StopReason } from './control.ts';
 import { createMailboxes } from './mmio-mailbox.ts';
+import { createNetLink, type NetLinkBuffers } from './frame-ring.ts';
 import { bundledThread } from './thread-bundle.ts';
-import type { DeviceCommand, DeviceData, DeviceMessage, MachineExit, VcpuBoard, VcpuData, VcpuFailure } from './protocol.ts';
+import type { DeviceCommand, DeviceData, DeviceMessage, MachineExit, NetData, VcpuBoard, VcpuData, VcpuFailure } from './protocol.ts';
 
 export interface MachineHostEvents {
   console: [Uint8Array];
@@ -44,6 +45,7 @@ const CONSOLE_RING_BYTES = 64 * 1024;
 const CONSOLE_QUEUE_BYTES = 4 * 1024 * 1024;
 const DEVICE_THREAD = new URL('./device-thread.ts', import.meta.url);
 const VCPU_THREAD = new URL('./vcpu-thread.ts', import.meta.url);
+const NET_THREAD = new URL('./net-thread.ts', import.meta.url);
 
 /** A command as the caller gives it (the host numbers it). */
 type Command = DeviceCommand extends infer C ? (C extends DeviceCommand ? Omit<C, 'id'> : never) : never;
@@ -52,6 +54,10 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
   /** Started once the threads' code is bundled (thread-bundle.ts). */
   private device: Thread | null = null;
   private readonly vcpus: Thread[] = [];
+  /** The user-mode network's thread, when the machine has NICs (net-thread.ts). */
+  private net: Thread | null = null;
+  /** One per NIC of the config: the rings between the device thread and the net thread. */
+  private readonly netLinks: NetLinkBuffers[];
   private readonly input = new ByteRing(CONSOLE_RING_BYTES);
   private readonly consoleFeed = new RingFeeder(this.input, CONSOLE_QUEUE_BYTES, () => this.control.ringDevice());
   private readonly agentInput = new ByteRing(AGENT_HOLD_BYTES);
@@ -73,11 +79,14 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
 
   constructor(private readonly config: MachineConfig) {
     super();
+    this.netLinks = (config.nics ?? []).map(() => createNetLink());
     let running: () => void;
     const startedRunning = new Promise<void>((resolve) => { running = resolve; });
-    const ended = Promise.all([bundledThread(DEVICE_THREAD), bundledThread(VCPU_THREAD)]).then(
-      ([deviceScript, vcpuScript]) => {
+    const netScript = this.netLinks.length > 0 ? bundledThread(NET_THREAD) : null;
+    const ended = Promise.all([bundledThread(DEVICE_THREAD), bundledThread(VCPU_THREAD), netScript]).then(
+      ([deviceScript, vcpuScript, netScript]) => {
         if (this.stopped()) return { reason: 'quit', status: 0 } satisfies MachineExit; // killed before it started
+        if (netScript) this.startNetThread(netScript);
         const mailboxes = createMailboxes();
         const device = this.startDeviceThread(deviceScript, mailboxes, { running: () => running() });
         this.startVcpuThreads(vcpuScript, mailboxes);
@@ -89,6 +98,7 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
       });
     this.exited = ended.then(async (exit) => {
       this.control.requestStop(StopReason.Ended);
+      this.net?.worker.postMessage('stop');
       this.consoleFeed.close(new HangarError('invalid-state', 'machine: it has stopped'));
       await this.windDown();
       const final: MachineExit = this.failure ? { ...exit, reason: 'error', status: 1, message: this.failure.message, error: this.failure } : exit;
@@ -109,6 +119,7 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
   private startDeviceThread(script: URL, mailboxes: SharedArrayBuffer, events: { running(): void }): Promise<MachineExit> {
     this.device = startThread(script, {
       config: this.config, control: this.control.buffer, mailboxes, input: this.input.buffer, agentInput: this.agentInput.buffer,
+      nics: this.netLinks,
     } satisfies DeviceData);
     const { worker } = this.device;
     return new Promise<MachineExit>((resolve) => {
@@ -144,6 +155,14 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
     }
   }
 
+  /** The NICs' stacks, before the device thread: frames the guest sends find them there. */
+  private startNetThread(script: URL): void {
+    const nics = this.config.nics!.map((nic, i) => ({ link: this.netLinks[i]!, options: { ...nic.network, mtu: nic.mtu } }));
+    this.net = startThread(script, { control: this.control.buffer, nics } satisfies NetData);
+    // A stack that cannot start (a bad network option) or fails ends the machine, saying why.
+    this.net.worker.on('error', (err) => this.fail({ ...serializeError(err), message: `network: ${err.message}` }));
+  }
+
   private startHarts({ memory, module }: Extract<DeviceMessage, { type: 'started' }>): void {
     this.clock = new GuestClock(memory);
     this.memory = memory;
@@ -159,7 +178,7 @@ export class MachineHost extends EventEmitter<MachineHostEvents> {
   /** Waits for every thread to end after a stop; a thread that does not is terminated. */
   private async windDown(): Promise<void> {
     const device = this.device;
-    await Promise.all([...(device ? [device] : []), ...this.vcpus].map(async ({ worker, ended }) => {
+    await Promise.all([...(device ? [device] : []), ...(this.net ? [this.net] : []), ...this.vcpus].map(async ({ worker, ended }) => {
       const waiting = worker !== device?.worker && !this.boardSent; // for a board that never came
       const timer = setTimeout(() => void worker.terminate(), waiting ? 0 : WIND_DOWN_MS);
       await ended;
@@ -301,7 +320,7 @@ interface Thread {
   ended: Promise<void>;
 }
 
-function startThread(script: URL, workerData: DeviceData | VcpuData): Thread {
+function startThread(script: URL, workerData: DeviceData | VcpuData | NetData): Thread {
   const worker = new Worker(script, { workerData });
   return { worker, ended: new Promise((resolve) => worker.once('exit', () => resolve())) };
 }

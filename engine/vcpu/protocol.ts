@@ -5,6 +5,8 @@ import type { SerializedError } from '../common/errors.ts';
 import type { DiskConfig } from '../machine/disks.ts';
 import type { MachineConfig } from '../machine/machine.ts';
 import type { StateFileSummary } from '../machine/state-file.ts';
+import type { NetStackOptions } from '../net/nat.ts';
+import type { NetLinkBuffers } from './frame-ring.ts';
 
 export interface MachineExit {
   /** poweroff: the guest turned the machine off; quit: the owner stopped it; error: it failed. */
@@ -70,4 +72,12 @@ export interface DeviceData {
   input: SharedArrayBuffer;
   /** ByteRing of bytes for the guest agent (the virtio-console's receive queue). */
   agentInput: SharedArrayBuffer;
+  /** One link per NIC of config.nics, in order (its other end is on the net thread). */
+  nics: NetLinkBuffers[];
+}
+
+/** What the net thread is started with: a stack per NIC and its link. It ends on any message. */
+export interface NetData {
+  control: SharedArrayBuffer;
+  nics: { link: NetLinkBuffers; options: Omit<NetStackOptions, 'onFrames'> }[];
 }

@@ -9,7 +9,9 @@
 //   "boot": { "firmware": "boot/firmware", "kernel": "boot/kernel", "initrd": "boot/initrd" | null,
 //             "append": "console=ttyS0" },                  files inside the VM folder (README.md says why)
 //   "disks": [{ "file": "disks/disk0-1a2b3c4d.qcow2", "serial": "HGR0123456789AB", "readOnly": false }],
-//   "network": { "mac": "52:54:00:12:34:56" },
+//   "network": { "mac": "52:54:00:12:34:56",                the VM's MAC: its first NIC's
+//                "nics": ["nat"] },                         network cards (absent: one NAT NIC, as
+//                                                           before the list existed; []: none)
 //   "machineId": "32 hex digits",                           /etc/machine-id of the guest
 //   "savedState": "state/5e6f7a8b.hst" | null,              suspended to disk when set
 //   "linkedClone": { "vm": "uuid", "snapshot": "uuid" } | null,   whose frozen disks this VM's sit on
@@ -25,6 +27,7 @@
 // from elsewhere (an imported appliance) cannot name files outside the VM.
 import { KERNEL_APPEND_MAX, nameProblem, SNAPSHOT_DESCRIPTION_MAX, SNAPSHOT_NAME, VM_CPUS, VM_MEMORY_MIB, VM_NAME } from '../common/limits.ts';
 import { VmArgumentError, VmConfigError } from './errors.ts';
+import { MAX_DISKS } from '../machine/virt.ts';
 
 export const VM_CONFIG_VERSION = 1;
 export const MIN_MEMORY_MIB = VM_MEMORY_MIB.min;
@@ -52,6 +55,23 @@ export interface DiskConfig {
   readOnly: boolean;
 }
 
+/** What a NIC is connected to: the user-mode NAT (engine/net). Internal networks are not built yet. */
+export type NicKind = 'nat';
+export const NIC_KINDS: readonly NicKind[] = ['nat'];
+
+export interface NetworkConfig {
+  /** The VM's MAC address: its first NIC's; NIC n has this address plus n (macOfNic). */
+  mac: string;
+  nics: NicKind[];
+}
+
+/** NIC `n`'s MAC: the VM's with n added to its last three octets (the VM's own block of addresses). */
+export function macOfNic(mac: string, n: number): string {
+  const octets = mac.split(':').map((h) => parseInt(h, 16));
+  const low = (((octets[3]! << 16) | (octets[4]! << 8) | octets[5]!) + n) & 0xff_ffff;
+  return [...octets.slice(0, 3), low >> 16, (low >> 8) & 0xff, low & 0xff].map((o) => o.toString(16).padStart(2, '0')).join(':');
+}
+
 export interface SnapshotRecord {
   id: string;
   name: string;
@@ -70,7 +90,7 @@ export interface VmConfig extends MachineSettings {
   created: string;
   preset: string;
   disks: DiskConfig[];
-  network: { mac: string };
+  network: NetworkConfig;
   machineId: string;
   savedState: string | null;
   linkedClone: { vm: string; snapshot: string } | null;
@@ -204,9 +224,15 @@ export function checkVmConfig(value: unknown, file: string): VmConfig {
   };
   unique(disks.map((d) => d.file), 'disks', 'file');
   unique(disks.map((d) => d.serial), 'disks', 'serial');
-  const network = f.object(top.network, 'network', ['mac']);
+  // `nics` came later: a vm.json without it has the one NAT NIC every VM had.
+  const network = f.object(top.network, 'network', (top.network as { nics?: unknown } | null)?.nics === undefined ? ['mac'] : ['mac', 'nics']);
   const mac = f.string(network.mac, 'network.mac', MAC, 'must be a MAC address such as 52:54:00:12:34:56 (lowercase hex)');
   if (parseInt(mac.slice(0, 2), 16) & 1) f.fail('network.mac', 'must be a unicast address (first octet even)');
+  const nics = network.nics === undefined ? ['nat' as const] : f.array(network.nics, 'network.nics').map((kind, i) => {
+    if (!NIC_KINDS.includes(kind as NicKind)) f.fail(`network.nics[${i}]`, `must be one of ${NIC_KINDS.join(', ')}`);
+    return kind as NicKind;
+  });
+  if (disks.length + nics.length > MAX_DISKS) f.fail('network.nics', `the machine takes at most ${MAX_DISKS} disks and network cards together`);
   const linked = f.nullable(top.linkedClone, (v) => {
     const link = f.object(v, 'linkedClone', ['vm', 'snapshot']);
     return {
@@ -222,7 +248,7 @@ export function checkVmConfig(value: unknown, file: string): VmConfig {
     preset: f.string(top.preset, 'preset', PRESET, 'must be a preset id (lowercase letters, digits, -)'),
     ...machine,
     disks,
-    network: { mac },
+    network: { mac, nics },
     machineId: f.string(top.machineId, 'machineId', MACHINE_ID, 'must be 32 lowercase hex digits'),
     savedState: f.nullable(top.savedState, (v) => f.string(v, 'savedState', STATE_FILE, 'must be a file under state/')),
     linkedClone: linked,

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { removeStaleTemporaries, writeFileAtomic } from '../common/atomic-file.ts';
 import { lockHolder } from '../common/lock.ts';
 import type { MachineConfig } from '../machine/machine.ts';
-import { parseVmConfig, serializeVmConfig, type MachineSettings, type VmConfig } from './config.ts';
+import { macOfNic, parseVmConfig, serializeVmConfig, type MachineSettings, type VmConfig } from './config.ts';
 import { VmNotFoundError } from './errors.ts';
 import { newFileTag } from './identity.ts';
 
@@ -103,6 +103,7 @@ export class VmFolder {
       kernelPath: this.file(settings.boot.kernel),
       initrdPath: settings.boot.initrd ? this.file(settings.boot.initrd) : undefined,
       bootargs: `${settings.boot.append} hangar.machine_id=${this.config.machineId}`.trim(),
+      nics: this.config.network.nics.map((kind, n) => ({ kind, mac: macOfNic(this.config.network.mac, n) })),
     };
   }
 

@@ -21,9 +21,10 @@ import type { OperationOptions } from '../common/operation.ts';
 import { isProcessAlive } from '../common/process.ts';
 import { cachedDebianGuest, ensureDebianGuest } from '../guests/debian.ts';
 import { checkBootImages } from '../machine/boot.ts';
+import { MAX_DISKS } from '../machine/virt.ts';
 import { convertDisk, createQcow2, diskInfo } from '../storage/index.ts';
 import {
-  checkVmName, MAX_CPUS, MAX_MEMORY_MIB, MIN_MEMORY_MIB, serializeVmConfig, UUID, VM_CONFIG_VERSION,
+  checkVmName, MAX_CPUS, MAX_MEMORY_MIB, MIN_MEMORY_MIB, serializeVmConfig, UUID, VM_CONFIG_VERSION, NIC_KINDS, type NicKind,
   type BootConfig, type MachineSettings, type SnapshotRecord, type VmConfig,
 } from './config.ts';
 import { VmArgumentError, VmConflictError, VmError, VmNotFoundError, VmStateError } from './errors.ts';
@@ -54,6 +55,8 @@ export interface CreateVmOptions {
   diskSize?: number;
   /** An existing disk image (raw or qcow2, any chain) copied in as the VM's disk instead of an empty one. */
   disk?: string;
+  /** Network cards; default one NAT NIC, [] for none. */
+  nics?: NicKind[];
 }
 
 export interface ModifyVmOptions {
@@ -102,7 +105,10 @@ export interface VmInfo {
   memory: number;
   boot: BootConfig;
   disks: VmDiskInfo[];
+  /** The VM's MAC address (its first NIC's; NIC n has this plus n). */
   mac: string;
+  /** Its network cards, in order (eth0, eth1, ...). */
+  nics: NicKind[];
   machineId: string;
   savedState: boolean;
   linkedClone: { vm: string; vmName: string | null; snapshot: string; snapshotName: string | null } | null;
@@ -279,6 +285,7 @@ export class VmLibrary {
       boot: c.boot,
       disks: c.disks.map((d) => ({ ...d, virtualSize: diskInfo(vm.file(d.file)).virtualSize, sizeOnDisk: allocatedBytes(vm.file(d.file)) })),
       mac: c.network.mac,
+      nics: c.network.nics,
       machineId: c.machineId,
       savedState: c.savedState !== null,
       linkedClone,
@@ -299,6 +306,9 @@ export class VmLibrary {
     if (!Number.isSafeInteger(diskSize) || diskSize < 1024 * 1024 || diskSize % 512 !== 0) {
       throw new VmArgumentError(`disk size ${diskSize}: must be at least 1 MiB and a whole number of 512-byte sectors`);
     }
+    const nics = options.nics ?? ['nat'];
+    for (const kind of nics) if (!NIC_KINDS.includes(kind)) throw new VmArgumentError(`network card "${kind}": must be one of ${NIC_KINDS.join(', ')}`);
+    if (nics.length > MAX_DISKS - 1) throw new VmArgumentError(`${nics.length} network cards: the machine takes at most ${MAX_DISKS - 1} beside its disk`);
     const sources = await this.bootSources(preset.boot, options, op);
     const append = options.append ?? preset.append ?? sources.append;
     checkBoot({ cpus, memory, boot: { firmware: sources.firmware, kernel: sources.kernel, initrd: sources.initrd ?? null, append } });
@@ -336,7 +346,7 @@ export class VmLibrary {
         memory,
         boot,
         disks: [{ file: disk, serial: newDiskSerial(), readOnly: false }],
-        network: { mac: newMacAddress() },
+        network: { mac: newMacAddress(), nics },
         machineId: newMachineId(),
         savedState: null,
         linkedClone: null,
@@ -497,7 +507,7 @@ export class VmLibrary {
           memory: machine.memory,
           boot: machine.boot,
           disks,
-          network: { mac: newMacAddress() },
+          network: { mac: newMacAddress(), nics: c.network.nics },
           machineId: newMachineId(),
           savedState: null,
           linkedClone: options.linked ? { vm: c.id, snapshot: snapshot!.id } : null,

@@ -10,15 +10,18 @@ import { closeDisks, openDisks } from '../../machine/disks.ts';
 import { MAX_DISKS } from '../../machine/virt.ts';
 import { DiskError } from '../../storage/index.ts';
 import { ensureDebianGuest } from '../../guests/debian.ts';
-import type { MachineConfig } from '../../machine/machine.ts';
+import type { MachineConfig, NicConfig } from '../../machine/machine.ts';
 import type { DiskConfig } from '../../machine/disks.ts';
 
 export const summary = 'boot a machine with its serial console on this terminal';
 
 const USAGE = `usage: hangar run (--guest debian | --kernel FILE [--initrd FILE] [--firmware FILE])
                   [--append "ARGS"] [--memory SIZE] [--cpus N]
-                  [--disk FILE[,readonly][,serial=S]]...
-  --disk  a raw or qcow2 image (hangar disk create) as the guest's /dev/vda, then vdb, ...`;
+                  [--disk FILE[,readonly][,serial=S]]... [--net nat|none]...
+  --disk  a raw or qcow2 image (hangar disk create) as the guest's /dev/vda, then vdb, ...
+  --net   a network card (eth0, eth1, ...): nat (the default, as QEMU's user-mode network) gives
+          the guest 10.0.2.15 by DHCP behind a NAT to the host's network (the host's own
+          loopback is closed to it); none: no network card`;
 
 const CTRL_A = 0x01;
 
@@ -32,6 +35,7 @@ export async function run(argv: string[]): Promise<number> {
     memory: { type: 'string' },
     cpus: { type: 'string' },
     disk: { type: 'string', multiple: true },
+    net: { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h' },
   });
   if (options.help) { console.log(USAGE); return EXIT.ok; }
@@ -48,7 +52,8 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const disks = ((options.disk ?? []) as string[]).map(parseDiskOption);
-  if (disks.length > MAX_DISKS) throw new UsageError(`--disk: at most ${MAX_DISKS} disks`);
+  const nics = parseNetOptions((options.net ?? []) as string[]);
+  if (disks.length + nics.length > MAX_DISKS) throw new UsageError(`--disk, --net: at most ${MAX_DISKS} disks and network cards together`);
   checkDisks(disks);
 
   let config: MachineConfig;
@@ -67,6 +72,7 @@ export async function run(argv: string[]): Promise<number> {
       initrdPath: guest.initrd,
       bootargs: String(options.append ?? guest.bootargs),
       disks,
+      nics,
     };
   } else {
     if (!options.kernel) throw new UsageError(`--kernel FILE or --guest debian is required\n${USAGE}`);
@@ -78,6 +84,7 @@ export async function run(argv: string[]): Promise<number> {
       initrdPath: options.initrd === undefined ? undefined : String(options.initrd),
       bootargs: String(options.append ?? 'console=ttyS0'),
       disks,
+      nics,
     };
   }
   for (const [what, path] of [['firmware', config.firmwarePath], ['kernel', config.kernelPath], ['initrd', config.initrdPath]] as const) {
@@ -88,6 +95,25 @@ export async function run(argv: string[]): Promise<number> {
   }
   checkBootImages(config);
   return attachConsole(new MachineHost(config));
+}
+
+/** The --net options of `run` and `vm create`: none given is one NAT NIC, as QEMU gives a user-mode one by default. */
+export function netOptionKinds(values: string[]): 'nat'[] {
+  if (values.length === 0) return ['nat'];
+  if (values.includes('none')) {
+    if (values.length > 1) throw new UsageError('--net none: no other --net goes with it');
+    return [];
+  }
+  return values.map((value) => {
+    if (value.startsWith('internal:')) throw new UsageError(`--net ${value}: internal networks between machines are not built yet; use nat or none`);
+    if (value !== 'nat') throw new UsageError(`--net ${value}: use nat or none`);
+    return 'nat';
+  });
+}
+
+/** The NICs of `hangar run`, with QEMU's MACs: 52:54:00:12:34:56, then :57, ... */
+function parseNetOptions(values: string[]): NicConfig[] {
+  return netOptionKinds(values).map((kind, i) => ({ kind, mac: `52:54:00:12:34:${(0x56 + i).toString(16)}` }));
 }
 
 /** FILE[,readonly][,serial=S] */

@@ -19,6 +19,7 @@ import { formatBytes, progressPrinter } from './image.ts';
 import { ApiClient, ApiRequestError, inProcessTransport } from '../../api/client.ts';
 import type { ArgsOf, Channel, ResultOf, VmDetails } from '../../api/channels.ts';
 import type { ApiService } from '../../api/service.ts';
+import { netOptionKinds } from './run.ts';
 import { createEngine, engineHome, shutDown } from '../../daemon/daemon.ts';
 import { becomeOwner, connectOwner, connectTo, EngineOwnedError, startDaemon, type Ownership } from '../../daemon/owner.ts';
 import type { SnapshotNode, SnapshotTree } from '../../vm/index.ts';
@@ -26,7 +27,7 @@ import type { SnapshotNode, SnapshotTree } from '../../vm/index.ts';
 export const summary = 'virtual machines: create, start, stop, save, snapshot, clone, exec, cp, console';
 
 const USAGE = `usage: hangar vm create NAME [--preset debian | --kernel F --initrd F [--firmware F] [--append S]]
-                      [--cpus N] [--memory SIZE] [--disk-size SIZE]
+                      [--cpus N] [--memory SIZE] [--disk-size SIZE] [--net nat|none]...
        hangar vm list
        hangar vm info NAME
        hangar vm modify NAME [--name NEW] [--cpus N] [--memory SIZE] [--append S]   (powered off)
@@ -160,7 +161,7 @@ async function verbs(verb: string, argv: string[], client: ApiClient, want: (pos
       const { options, positionals } = parseArgs(argv, {
         preset: { type: 'string' }, kernel: { type: 'string' }, initrd: { type: 'string' }, firmware: { type: 'string' },
         append: { type: 'string' }, cpus: { type: 'string' }, memory: { type: 'string' }, 'disk-size': { type: 'string' },
-        json: { type: 'boolean' },
+        net: { type: 'string', multiple: true }, json: { type: 'boolean' },
       });
       const [name] = want(positionals, ['NAME']);
       if (options.preset !== undefined && options.kernel !== undefined) throw new UsageError('--preset and --kernel exclude each other (--kernel makes a custom VM)');
@@ -175,6 +176,7 @@ async function verbs(verb: string, argv: string[], client: ApiClient, want: (pos
         cpus: options.cpus === undefined ? undefined : wholeNumber(String(options.cpus), '--cpus'),
         memory: memoryOption(options.memory),
         diskSize: options['disk-size'] === undefined ? undefined : parseSize(String(options['disk-size']), '--disk-size'),
+        nics: netOptionKinds((options.net ?? []) as string[]),
       });
       print(Boolean(options.json), info, () => `created VM "${info.name}" (${info.id})`);
       return EXIT.ok;
@@ -427,6 +429,7 @@ function describe(info: VmDetails): string {
     `boot:       ${info.boot.kernel}${info.boot.initrd ? ` + ${info.boot.initrd}` : ''} (firmware ${info.boot.firmware}), append "${info.boot.append}"`,
     ...info.disks.map((d, i) => `disk ${i}:     ${d.file}, ${formatBytes(d.virtualSize)} virtual, ${formatBytes(d.sizeOnDisk)} on disk, serial ${d.serial}${d.readOnly ? ', read-only' : ''}`),
     `mac:        ${info.mac}`,
+    `network:    ${info.nics.length ? info.nics.map((kind, n) => `eth${n} ${kind}`).join(', ') : 'none'}`,
     `machine id: ${info.machineId}`,
     `snapshots:  ${info.snapshots}${info.currentSnapshot ? ` (current state from "${info.currentSnapshot.name}")` : ''}`,
   ];

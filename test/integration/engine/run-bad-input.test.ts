@@ -74,6 +74,15 @@ test('a disk that cannot be opened is named, and nothing is written to it', () =
   expectRefusal(withDisk(dir), dir);
 });
 
+/** `--disk FILE` for `count` new one-sector raw images. */
+function diskOptions(prefix: string, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => {
+    const path = join(dir, `${prefix}-${i}.img`);
+    writeFileSync(path, new Uint8Array(512));
+    return ['--disk', path];
+  }).flat();
+}
+
 test('bad --disk settings are refused: unknown flags, long serials, one image twice, too many disks', () => {
   const disk = join(dir, 'disk.qcow2');
   createQcow2(disk, 1024 * 1024);
@@ -83,10 +92,14 @@ test('bad --disk settings are refused: unknown flags, long serials, one image tw
   expectRefusal([...boot, '--disk', `${disk},serial=`], 'serial');
   expectRefusal([...boot, '--disk', ',readonly'], '--disk');
   expectRefusal([...boot, '--disk', disk, '--disk', `${join(dir, '.', 'disk.qcow2')},readonly`], disk);
-  const seven = Array.from({ length: 7 }, (_, i) => {
-    const path = join(dir, `many-${i}.img`);
-    writeFileSync(path, new Uint8Array(512));
-    return ['--disk', path];
-  }).flat();
-  expectRefusal([...boot, ...seven], 'at most 6 disks');
+  expectRefusal([...boot, ...diskOptions('many', 7)], 'at most 6 disks');
+});
+
+test('bad --net settings are refused: unknown kinds, internal networks (not built), none with others, too many cards', () => {
+  const boot = ['--kernel', kernel, '--firmware', firmware];
+  expectRefusal([...boot, '--net', 'bridge'], '--net bridge');
+  expectRefusal([...boot, '--net', 'internal:lab'], 'not built yet');
+  expectRefusal([...boot, '--net', 'none', '--net', 'nat'], '--net none');
+  // Six disks fill the board's virtio slots: the default NAT card does not fit beside them.
+  expectRefusal([...boot, ...diskOptions('six', 6)], 'disks and network cards together');
 });

@@ -5,12 +5,17 @@ import assert from 'node:assert/strict';
 import { RAM_OFFSET } from '../../../engine/cpu/layout.ts';
 import { BusError, InterruptBit, type HartLines } from '../../../engine/devices/device.ts';
 import { GuestClock } from '../../../engine/devices/clock.ts';
-import { createVcpuBus, createVirtBoard } from '../../../engine/machine/virt.ts';
+import { createVcpuBus, createVirtBoard, type VirtBoardOptions } from '../../../engine/machine/virt.ts';
+import { createRaw, openDisk } from '../../../engine/storage/index.ts';
+import { NetStack } from '../../../engine/net/nat.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { decodeDtb } from './dts.ts';
 
 const MiB = 1024 * 1024;
 
-function board() {
+function board(slots: Pick<VirtBoardOptions, 'disks' | 'nics'> = {}) {
   const ramBytes = 16 * MiB;
   const pages = (RAM_OFFSET + ramBytes) / 65536;
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
@@ -28,7 +33,7 @@ function board() {
     setMtimecmp: (h, value) => { mtimecmp[h] = value; },
   };
   const built = createVirtBoard({
-    harts: 2, ramBytes, memory, clock, hart,
+    harts: 2, ramBytes, memory, clock, hart, ...slots,
     console: { write: (bytes) => output.push(...bytes), read: () => null },
     events: { powerOff: (status) => events.push(`poweroff ${status}`), reset: () => events.push('reset') },
   });
@@ -96,4 +101,24 @@ test('the board writes its device tree from the same table', () => {
   }
   assert.equal(nodes.get('/memory@80000000')!.get('reg'), '<0x00 0x80000000 0x00 0x1000000>');
   assert.ok(nodes.has('/cpus/cpu@1') && !nodes.has('/cpus/cpu@2'));
+});
+
+test('NICs take the virtio slots after the disks; disks and NICs together fill at most six', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hangar-virt-'));
+  try {
+    const path = join(dir, 'disk.img');
+    createRaw(path, MiB);
+    const disk = openDisk(path, { readOnly: true });
+    const nic = (last: number) => ({ backend: new NetStack(), mac: `52:54:00:12:34:${last.toString(16)}` });
+    const b = board({ disks: [{ disk }], nics: [nic(0x56), nic(0x57)] });
+    // Device IDs 3 (console), 4 (entropy), 2 (block), 1 (network) twice, then empty slots.
+    assert.deepEqual(Array.from({ length: 8 }, (_, n) => b.bus.read(0x1000_1000 + n * 0x1000 + 8, 4)), [3, 4, 2, 1, 1, 0, 0, 0]);
+    assert.equal(b.netDevices.length, 2);
+    // virtio-net's config space (§5.1.4) starts with the MAC: the second NIC's last octet is 0x57.
+    assert.equal(b.bus.read(0x1000_5000 + 0x100 + 5, 1), 0x57);
+    assert.throws(() => board({ disks: Array(5).fill({ disk }), nics: [nic(0x56), nic(0x57)] }), /at most 6 disks and network cards together/);
+    disk.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -21,7 +21,7 @@ function vmJson(change: Partial<VmConfig>): VmConfig {
   return {
     version: 1, id: '0b9d4c1e-8f3a-4d2b-9c6e-1a2b3c4d5e6f', name: 'web', created: '2025-01-02T03:04:05.678Z', preset: 'debian', cpus: 1, memory: 512,
     boot: { firmware: 'boot/firmware', kernel: 'boot/kernel', initrd: null, append: '' },
-    disks: [{ file: 'disks/disk0.qcow2', serial: 'HGR0123456789AB', readOnly: false }], network: { mac: '52:54:00:12:34:56' }, machineId: '0123456789abcdef0123456789abcdef', savedState: null, linkedClone: null,
+    disks: [{ file: 'disks/disk0.qcow2', serial: 'HGR0123456789AB', readOnly: false }], network: { mac: '52:54:00:12:34:56', nics: ['nat'] }, machineId: '0123456789abcdef0123456789abcdef', savedState: null, linkedClone: null,
     snapshots: { current: null, list: [] }, ...change,
   };
 }

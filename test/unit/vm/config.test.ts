@@ -2,7 +2,7 @@
 // message naming the file and the field path.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkVmConfig, parseVmConfig, serializeVmConfig, type VmConfig } from '../../../engine/vm/config.ts';
+import { checkVmConfig, macOfNic, parseVmConfig, serializeVmConfig, type VmConfig } from '../../../engine/vm/config.ts';
 import { VmConfigError } from '../../../engine/vm/errors.ts';
 
 const ID = '0b9d4c1e-8f3a-4d2b-9c6e-1a2b3c4d5e6f';
@@ -21,7 +21,7 @@ function valid(): VmConfig {
     memory: 512,
     boot,
     disks: [{ file: 'disks/disk0-1a2b3c4d.qcow2', serial: 'HGR0123456789AB', readOnly: false }],
-    network: { mac: '52:54:00:12:34:56' },
+    network: { mac: '52:54:00:12:34:56', nics: ['nat'] },
     machineId: '0123456789abcdef0123456789abcdef',
     savedState: 'state/5e6f7a8b.hst',
     linkedClone: null,
@@ -52,6 +52,26 @@ test('a valid vm.json round-trips through serialize and parse', () => {
   const text = serializeVmConfig(valid());
   assert.deepEqual(parseVmConfig(text, 'vm.json'), valid());
   assert.ok(text.endsWith('}\n'));
+});
+
+test('a vm.json from before the NIC list has one NAT NIC; the list is checked', () => {
+  const old = structuredClone(valid()) as Record<string, any>;
+  delete old.network.nics;
+  assert.deepEqual(checkVmConfig(old, 'vm.json').network, { mac: '52:54:00:12:34:56', nics: ['nat'] });
+  const none = structuredClone(valid());
+  none.network.nics = [];
+  assert.deepEqual(parseVmConfig(serializeVmConfig(none), 'vm.json').network.nics, []);
+  assert.equal(refusal((c) => { c.network.nics = ['internal:lab']; }), 'vm.json: network.nics[0]: must be one of nat');
+  assert.equal(refusal((c) => { c.network.nics = 'nat'; }), 'vm.json: network.nics: must be a list');
+  assert.equal(refusal((c) => { c.network.nics = Array(6).fill('nat'); }), 'vm.json: network.nics: the machine takes at most 6 disks and network cards together');
+  assert.equal(refusal((c) => { c.network.bridge = 'br0'; }), 'vm.json: network.bridge: is not a known field');
+});
+
+test("NIC n's MAC is the VM's plus n in its last three octets", () => {
+  assert.equal(macOfNic('52:54:00:12:34:56', 0), '52:54:00:12:34:56');
+  assert.equal(macOfNic('52:54:00:12:34:56', 1), '52:54:00:12:34:57');
+  assert.equal(macOfNic('52:54:00:12:34:ff', 1), '52:54:00:12:35:00');
+  assert.equal(macOfNic('52:54:00:ff:ff:ff', 2), '52:54:00:00:00:01');
 });
 
 test('errors name the field path, with the rule', () => {

@@ -62,6 +62,21 @@ test('create a custom VM: its folder, vm.json, copied boot files, a fresh qcow2 
   assert.deepEqual([other.cpus, other.memory, other.disks[0]!.virtualSize], [1, 512, 8 * 1024 ** 3], 'the custom preset\'s defaults');
 });
 
+test('network cards: one NAT NIC by default, none or several on request, each with its own MAC in the machine', async (t) => {
+  const { library, boot } = scratchLibrary(t);
+  const plain = await library.create({ name: 'plain', ...boot });
+  assert.deepEqual(plain.nics, ['nat']);
+  assert.deepEqual((await VmFolder.load(plain.folder)).machineConfig().nics, [{ kind: 'nat', mac: plain.mac }]);
+  const offline = await library.create({ name: 'offline', ...boot, nics: [] });
+  assert.deepEqual((await VmFolder.load(offline.folder)).machineConfig().nics, []);
+  const two = await library.create({ name: 'two', ...boot, nics: ['nat', 'nat'] });
+  const macs = (await VmFolder.load(two.folder)).machineConfig().nics!.map((nic) => nic.mac);
+  assert.equal(macs[0], two.mac);
+  assert.notEqual(macs[1], macs[0]);
+  await assert.rejects(library.create({ name: 'many', ...boot, nics: Array(6).fill('nat') }), /at most 5 beside its disk/);
+  await assert.rejects(library.create({ name: 'bridged', ...boot, nics: ['bridge' as 'nat'] }), /network card "bridge"/);
+});
+
 test('bad input is refused before anything is written, naming the value', async (t) => {
   const { library, boot } = scratchLibrary(t);
   const refused = async (options: Parameters<typeof library.create>[0], message: RegExp) => {
