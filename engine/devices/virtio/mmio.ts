@@ -309,6 +309,13 @@ export class VirtioMmio implements Device {
   loadState(state: DeviceState): void {
     const s = StateReader.open(state, this.kind, 1);
     const deviceId = s.uint('deviceId');
+    if (deviceId === 0 && this.backend) {
+      // Saved while this slot was an empty transport (by a board from before the device was
+      // there: a VM suspended before it had a NIC). The guest never found a device here, so the
+      // device starts reset, as if plugged into an idle slot; the guest finds it at its next boot.
+      this.reset();
+      return;
+    }
     if (deviceId !== (this.backend?.deviceId ?? 0)) {
       throw new DeviceStateError(`${this.kind}: saved state is of device ${deviceId}, this slot holds ${this.backend?.deviceId ?? 0}`);
     }

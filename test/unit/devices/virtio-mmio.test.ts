@@ -184,6 +184,15 @@ test('save → reset → load: live queues continue where they were', () => {
   assert.equal(driver.irq.level, true);
 });
 
+test('the state of an empty slot loads into a device there: reset, waiting for the guest\'s next boot', () => {
+  const empty = new VirtioTestDriver(null);
+  const rng = new VirtioTestDriver(new VirtioRng());
+  rng.transport.loadState(throughJson(empty.transport.saveState()));
+  assert.equal(rng.reg(Reg.DeviceId), 4);
+  assert.equal(rng.status, 0);
+  assert.throws(() => empty.transport.loadState(throughJson(rng.transport.saveState())), /device 4/);
+});
+
 test('a saved state of another device type, or with a ring outside RAM, is refused', () => {
   const rng = new VirtioTestDriver(new VirtioRng());
   const consoleDriver = new VirtioTestDriver(new VirtioConsole(new TestConsole()));
