@@ -12,9 +12,10 @@
 //   state/TAG.hst      the saved state of a suspended VM
 import { constants, statSync } from 'node:fs';
 import { copyFile, link, lstat, readdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { removeStaleTemporaries, writeFileAtomic } from '../common/atomic-file.ts';
 import { lockHolder } from '../common/lock.ts';
+import type { DiskConfig } from '../machine/disks.ts';
 import type { MachineConfig } from '../machine/machine.ts';
 import { parseVmConfig, serializeVmConfig, type MachineSettings, type VmConfig } from './config.ts';
 import { VmNotFoundError } from './errors.ts';
@@ -104,6 +105,16 @@ export class VmFolder {
       initrdPath: settings.boot.initrd ? this.file(settings.boot.initrd) : undefined,
       bootargs: `${settings.boot.append} hangar.machine_id=${this.config.machineId}`.trim(),
     };
+  }
+
+  /**
+   * The disks as the machine opens them. Their backing chains stay in the library (this VM's
+   * snapshots, a linked clone's source VM beside it): defence in depth should vm.json or an
+   * image ever name a file elsewhere.
+   */
+  diskConfigs(): DiskConfig[] {
+    const backingRoots = [dirname(this.dir)];
+    return this.config.disks.map((d) => ({ path: this.file(d.file), readOnly: d.readOnly, serial: d.serial, backingRoots }));
   }
 
   /**

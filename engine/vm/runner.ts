@@ -130,7 +130,7 @@ export class VmRunner extends EventEmitter<RunnerEvents> {
     this.setState('starting');
     const folder = this.folder;
     const c = folder.config;
-    const disks: DiskConfig[] = c.disks.map((d) => ({ path: folder.file(d.file), readOnly: d.readOnly, serial: d.serial }));
+    const disks = folder.diskConfigs();
     const restoreFrom = c.savedState ? { path: folder.file(c.savedState), vm: c.id } : undefined;
     op.onProgress?.({ phase: restoreFrom ? 'resume' : 'boot', item: c.name });
     let machine: RunnerMachine;
@@ -309,7 +309,7 @@ export class VmRunner extends EventEmitter<RunnerEvents> {
       op.onProgress?.({ phase: 'snapshot', item: name });
       // The overlays about to be frozen must hold every write the guest made: saveState flushes
       // them; without it, reopening the same files does.
-      if (options.noRam) await machine.replaceDisks(this.diskConfigs());
+      if (options.noRam) await machine.replaceDisks(this.folder.diskConfigs());
       const record = await takeSnapshot(this.folder, name, {
         description: options.description,
         noRam: options.noRam,
@@ -318,7 +318,7 @@ export class VmRunner extends EventEmitter<RunnerEvents> {
           op.signal?.throwIfAborted();
         },
       });
-      await machine.replaceDisks(this.diskConfigs());
+      await machine.replaceDisks(this.folder.diskConfigs());
       return record;
     } finally {
       if (!this.ended) {
@@ -326,10 +326,6 @@ export class VmRunner extends EventEmitter<RunnerEvents> {
         this.setState(was);
       }
     }
-  }
-
-  private diskConfigs(): DiskConfig[] {
-    return this.folder.config.disks.map((d) => ({ path: this.folder.file(d.file), readOnly: d.readOnly, serial: d.serial }));
   }
 
   /**
