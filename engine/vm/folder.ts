@@ -20,11 +20,11 @@ import type { MachineConfig } from '../machine/machine.ts';
 import { parseVmConfig, serializeVmConfig, type MachineSettings, type VmConfig } from './config.ts';
 import { VmNotFoundError } from './errors.ts';
 import { newFileTag } from './identity.ts';
+import type { VmState } from './types.ts';
+export type { VmState } from './types.ts';
 
 /** The purpose a running machine writes into vm.lock. */
 export const RUNNING = 'running';
-
-export type VmState = 'powered-off' | 'saved' | 'running';
 
 /** The sub-folders whose files vm.json names; anything else in them is garbage. */
 const OWNED_FOLDERS = ['boot', 'disks', 'snapshots', 'state'] as const;

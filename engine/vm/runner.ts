@@ -25,6 +25,8 @@ import type { AgentChannel, GuestAgent } from './agent.ts';
 import type { RunningVm } from './library.ts';
 import { findSnapshot, restoreSnapshot, takeSnapshot } from './snapshots.ts';
 import type { SnapshotRecord } from './config.ts';
+import type { VmUsage } from './types.ts';
+export type { VmUsage } from './types.ts';
 
 export type RunnerState = 'starting' | 'running' | 'paused' | 'saving' | 'stopping';
 
@@ -46,12 +48,6 @@ export interface RunnerMachine {
   replaceDisks(disks: DiskConfig[]): Promise<void>;
   /** Host seconds its harts have spent running guest code. */
   cpuSeconds(): number;
-}
-
-/** A running VM's resource use: CPU seconds its harts have run (the UI takes the rate), its RAM. */
-export interface VmUsage {
-  cpuSeconds: number;
-  memoryBytes: number;
 }
 
 /** What the runner uses of the guest agent. */
