@@ -10,11 +10,11 @@
 // Pure: no Node modules (the preload and the renderer bundle this file). A new domain is a block
 // added here and a handler table in the service (engine/api/domains); transports, preload and
 // IPC table follow by themselves.
-import type { ContainerInfo, ContainerStats, ImageDetails, ImageSummary, Progress, SnapshotInfo } from '../containers/index.ts';
+import type { ContainerInfo, ContainerStats, ImageDetails, ImageSummary, SnapshotInfo } from '../containers/types.ts';
 import type { ErrorCode } from '../common/errors.ts';
+import type { Progress } from '../common/operation.ts';
 import type { Preferences } from './preferences.ts';
-import type { Preset, SnapshotRecord, SnapshotTree, VmInfo, VmSummary } from '../vm/index.ts';
-import type { VmUsage } from '../vm/runner.ts';
+import type { Preset, SnapshotRecord, SnapshotTree, VmInfo, VmSummary, VmUsage } from '../vm/types.ts';
 import { CONTAINER_CPUS, CONTAINER_MEMORY_BYTES, CONTAINER_NAME, CONTAINER_PIDS, KERNEL_APPEND_MAX, SNAPSHOT_DESCRIPTION_MAX, SNAPSHOT_NAME, VM_CPUS, VM_MEMORY_MIB, VM_NAME, type NameRule, type Range } from '../common/limits.ts';
 import { preferencesChangeSchema } from './preferences.ts';
 import { array, boolean, bytes, integer, number, object, oneOf, optional, string, type Infer, type Schema } from './schema.ts';

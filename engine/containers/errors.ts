@@ -13,8 +13,8 @@ export class ContainerError extends HangarError {
 /** Containers run on the host kernel through runc: Linux only. */
 export class NotLinuxError extends ContainerError {
   override name = 'NotLinuxError';
-  constructor() {
-    super(`containers need a Linux host (this is ${process.platform}): they run on the host kernel through runc`, 'unsupported');
+  constructor(platform: string) {
+    super(`containers need a Linux host (this is ${platform}): they run on the host kernel through runc`, 'unsupported');
   }
 }
 

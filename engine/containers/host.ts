@@ -36,7 +36,7 @@ function cleanRuncLine(line: string): string {
 
 /** Containers need Linux (and runc on it). */
 export function assertLinuxHost(): void {
-  if (process.platform !== 'linux') throw new NotLinuxError();
+  if (process.platform !== 'linux') throw new NotLinuxError(process.platform);
 }
 
 export class Runc {

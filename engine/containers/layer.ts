@@ -14,6 +14,8 @@ import { DigestCounter } from './digest.ts';
 import { findPlainInside, resolveInside } from './confined.ts';
 import { ContainerError, DigestMismatchError, InvalidImageError, UnsafeLayerError } from './errors.ts';
 import { readImageTar, writeTar, type TarEntry, type TarInput, type TarRecord } from './tar.ts';
+import type { LayerBlob } from './types.ts';
+export type { LayerBlob } from './types.ts';
 
 const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE = '.wh..wh..opq';
@@ -186,7 +188,6 @@ export class LayerApplier {
 }
 
 /** A gzip layer as written: the blob's digest and size, and the diff_id of its tar. */
-export interface LayerBlob { digest: string; diffId: string; size: number }
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 

@@ -2,6 +2,8 @@
 // types, and validation of those that arrive from outside (archives, registries).
 import { checkDigest } from './digest.ts';
 import { InvalidImageError } from './errors.ts';
+import type { Descriptor, ImageConfig, ImageIndex, Manifest, Platform } from './types.ts';
+export type { Platform, Descriptor, Manifest, ImageIndex, ExecConfig, HistoryEntry, ImageConfig } from './types.ts';
 
 export const MEDIA = {
   manifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -23,63 +25,6 @@ const LAYER_TYPES: readonly string[] = [MEDIA.layer, MEDIA.layerGzip, MEDIA.dock
 
 /** The annotation that names an image in an OCI layout's index.json. */
 export const REF_NAME = 'org.opencontainers.image.ref.name';
-
-export interface Platform {
-  architecture: string;
-  os: string;
-  variant?: string;
-}
-
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
-  platform?: Platform;
-}
-
-export interface Manifest {
-  schemaVersion: 2;
-  mediaType?: string;
-  config: Descriptor;
-  layers: Descriptor[];
-  annotations?: Record<string, string>;
-}
-
-export interface ImageIndex {
-  schemaVersion: 2;
-  mediaType?: string;
-  manifests: Descriptor[];
-  annotations?: Record<string, string>;
-}
-
-/** The runtime part of an image config: what a container runs by default. */
-export interface ExecConfig {
-  User?: string;
-  Env?: string[];
-  Entrypoint?: string[] | null;
-  Cmd?: string[] | null;
-  WorkingDir?: string;
-  Labels?: Record<string, string>;
-  ExposedPorts?: Record<string, object>;
-  StopSignal?: string;
-}
-
-export interface HistoryEntry {
-  created?: string;
-  created_by?: string;
-  comment?: string;
-  empty_layer?: boolean;
-}
-
-export interface ImageConfig {
-  created?: string;
-  architecture: string;
-  os: string;
-  config?: ExecConfig;
-  rootfs: { type: 'layers'; diff_ids: string[] };
-  history?: HistoryEntry[];
-}
 
 /** The platform this host runs containers for, in OCI terms. */
 export function hostPlatform(): Platform {

@@ -26,39 +26,13 @@ import { CONTAINER_CPUS, CONTAINER_MEMORY_BYTES, CONTAINER_NAME, CONTAINER_PIDS,
 import { withLock } from '../common/lock.ts';
 import { RootfsCache } from './rootfs.ts';
 import { ImageStore, type ResolvedImage } from './store.ts';
+import type { ContainerStatus, ContainerInfo, ContainerStats } from './types.ts';
+export type { ContainerStatus, ContainerInfo, ContainerStats } from './types.ts';
 
 const MONITOR = fileURLToPath(new URL('./monitor.mjs', import.meta.url));
 
-export type ContainerStatus = 'created' | 'running' | 'paused' | 'exited';
-
 /** overlay: the image's root filesystem under a writable layer (needs root); copy: a private copy of it. */
 export type RootfsMode = 'overlay' | 'copy';
-
-export interface ContainerInfo {
-  id: string;
-  name: string;
-  image: string;
-  imageDigest: string;
-  command: string[];
-  created: string;
-  status: ContainerStatus;
-  tty: boolean;
-  startedAt?: string;
-  finishedAt?: string;
-  exitCode?: number;
-  /** The kernel's OOM killer ended a process of the container (memory limit reached). */
-  oomKilled?: boolean;
-  /** The monitor vanished without recording the exit (host crash): the status is unknown. */
-  lost?: boolean;
-}
-
-export interface ContainerStats {
-  cpuSeconds: number;
-  memoryBytes: number;
-  memoryLimitBytes?: number;
-  pids: number;
-  pidsLimit?: number;
-}
 
 /** A process in a pseudo-terminal: a container started with tty, or `exec -it`. */
 export interface Terminal {

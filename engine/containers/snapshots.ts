@@ -18,15 +18,8 @@ import { MEDIA, type ImageConfig } from './oci.ts';
 import type { ContainerInfo, ContainerRuntime } from './runtime.ts';
 import type { ResolvedImage } from './store.ts';
 import { readImageTar, type TarInput } from './tar.ts';
-
-export interface SnapshotInfo {
-  id: string;
-  /** Unique among the container's snapshots; what the CLI and the app call it. */
-  name: string;
-  created: string;
-  /** The OCI layer: digest of the gzip blob, diff_id of its tar, bytes stored. */
-  layer: LayerBlob;
-}
+import type { SnapshotInfo } from './types.ts';
+export type { SnapshotInfo } from './types.ts';
 
 /** How a restore starts again a container that was running (the app hands a terminal to its hub). */
 export interface RestoreOptions {

@@ -20,21 +20,8 @@ import {
 } from './oci.ts';
 import type { OperationOptions } from './operation.ts';
 import { normalizeName, parseReference } from './reference.ts';
-
-export interface ImageSummary {
-  name: string;
-  /** The manifest's digest: the image's identity. */
-  digest: string;
-  /** Bytes of config and layers as stored. */
-  size: number;
-  created?: string;
-  architecture: string;
-}
-
-export interface ImageDetails extends ImageSummary {
-  manifest: Manifest;
-  config: ImageConfig;
-}
+import type { ImageSummary, ImageDetails } from './types.ts';
+export type { ImageSummary, ImageDetails } from './types.ts';
 
 /** An image as stored: its manifest and config, parsed and checked. */
 export interface ResolvedImage {

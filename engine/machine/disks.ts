@@ -12,6 +12,11 @@ export interface DiskConfig {
   readOnly: boolean;
   /** What the guest reads as the disk's serial number (GET_ID; at most 20 bytes). */
   serial?: string;
+  /**
+   * The folders the image's backing chain must stay in (engine/storage OpenOptions.backingRoots):
+   * an image from outside Hangar must not make a host file part of the disk.
+   */
+  backingRoots?: readonly string[];
 }
 
 /** A disk as the board serves it. */
@@ -24,7 +29,7 @@ export interface BoardDisk {
 export function openDisks(configs: readonly DiskConfig[]): BoardDisk[] {
   const disks: BoardDisk[] = [];
   try {
-    for (const { path, readOnly, serial } of configs) disks.push({ disk: openDisk(path, { readOnly }), serial });
+    for (const { path, readOnly, serial, backingRoots } of configs) disks.push({ disk: openDisk(path, { readOnly, backingRoots }), serial });
   } catch (err) {
     closeDisks(disks);
     throw err;

@@ -28,25 +28,14 @@
 import { KERNEL_APPEND_MAX, nameProblem, SNAPSHOT_DESCRIPTION_MAX, SNAPSHOT_NAME, VM_CPUS, VM_MEMORY_MIB, VM_NAME } from '../common/limits.ts';
 import { VmArgumentError, VmConfigError } from './errors.ts';
 import { MAX_DISKS } from '../machine/virt.ts';
+import type { BootConfig, MachineSettings, NicKind, SnapshotRecord } from './types.ts';
+
+export type { BootConfig, MachineSettings, NicKind, SnapshotRecord };
 
 export const VM_CONFIG_VERSION = 1;
 export const MIN_MEMORY_MIB = VM_MEMORY_MIB.min;
 export const MAX_MEMORY_MIB = VM_MEMORY_MIB.max;
 export const MAX_CPUS = VM_CPUS.max;
-
-export interface BootConfig {
-  firmware: string;
-  kernel: string;
-  initrd: string | null;
-  append: string;
-}
-
-export interface MachineSettings {
-  cpus: number;
-  /** MiB. */
-  memory: number;
-  boot: BootConfig;
-}
 
 export interface DiskConfig {
   file: string;
@@ -55,8 +44,6 @@ export interface DiskConfig {
   readOnly: boolean;
 }
 
-/** What a NIC is connected to: the user-mode NAT (engine/net). Internal networks are not built yet. */
-export type NicKind = 'nat';
 export const NIC_KINDS: readonly NicKind[] = ['nat'];
 
 export interface NetworkConfig {
@@ -70,17 +57,6 @@ export function macOfNic(mac: string, n: number): string {
   const octets = mac.split(':').map((h) => parseInt(h, 16));
   const low = (((octets[3]! << 16) | (octets[4]! << 8) | octets[5]!) + n) & 0xff_ffff;
   return [...octets.slice(0, 3), low >> 16, (low >> 8) & 0xff, low & 0xff].map((o) => o.toString(16).padStart(2, '0')).join(':');
-}
-
-export interface SnapshotRecord {
-  id: string;
-  name: string;
-  description: string;
-  created: string;
-  parent: string | null;
-  disks: string[];
-  state: string | null;
-  machine: MachineSettings;
 }
 
 export interface VmConfig extends MachineSettings {

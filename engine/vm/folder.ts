@@ -12,18 +12,19 @@
 //   state/TAG.hst      the saved state of a suspended VM
 import { constants, statSync } from 'node:fs';
 import { copyFile, link, lstat, readdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { removeStaleTemporaries, writeFileAtomic } from '../common/atomic-file.ts';
 import { lockHolder } from '../common/lock.ts';
+import type { DiskConfig } from '../machine/disks.ts';
 import type { MachineConfig } from '../machine/machine.ts';
 import { macOfNic, parseVmConfig, serializeVmConfig, type MachineSettings, type VmConfig } from './config.ts';
 import { VmNotFoundError } from './errors.ts';
 import { newFileTag } from './identity.ts';
+import type { VmState } from './types.ts';
+export type { VmState } from './types.ts';
 
 /** The purpose a running machine writes into vm.lock. */
 export const RUNNING = 'running';
-
-export type VmState = 'powered-off' | 'saved' | 'running';
 
 /** The sub-folders whose files vm.json names; anything else in them is garbage. */
 const OWNED_FOLDERS = ['boot', 'disks', 'snapshots', 'state'] as const;
@@ -105,6 +106,16 @@ export class VmFolder {
       bootargs: `${settings.boot.append} hangar.machine_id=${this.config.machineId}`.trim(),
       nics: this.config.network.nics.map((kind, n) => ({ kind, mac: macOfNic(this.config.network.mac, n) })),
     };
+  }
+
+  /**
+   * The disks as the machine opens them. Their backing chains stay in the library (this VM's
+   * snapshots, a linked clone's source VM beside it): defence in depth should vm.json or an
+   * image ever name a file elsewhere.
+   */
+  diskConfigs(): DiskConfig[] {
+    const backingRoots = [dirname(this.dir)];
+    return this.config.disks.map((d) => ({ path: this.file(d.file), readOnly: d.readOnly, serial: d.serial, backingRoots }));
   }
 
   /**

@@ -35,6 +35,8 @@ import {
   deleteSnapshot, findSnapshot, restoreSnapshot, snapshotTree, takeSnapshot,
   type RestoreOptions, type SnapshotTree, type TakeOptions,
 } from './snapshots.ts';
+import type { VmSummary, VmDiskInfo, VmInfo } from './types.ts';
+export type { VmSummary, VmDiskInfo, VmInfo } from './types.ts';
 
 export function defaultVmsRoot(env: NodeJS.ProcessEnv = process.env): string {
   return join(hangarHome(env), 'vms');
@@ -72,51 +74,6 @@ export interface CloneOptions {
   linked?: boolean;
   /** Clone the state of this snapshot (name or id) rather than the current one. */
   snapshot?: string;
-}
-
-export interface VmSummary {
-  id: string;
-  name: string;
-  state: VmState | 'invalid';
-  cpus?: number;
-  memory?: number;
-  snapshots?: number;
-  /** Why the VM cannot be used (a damaged vm.json), when state is "invalid". */
-  problem?: string;
-}
-
-export interface VmDiskInfo {
-  file: string;
-  serial: string;
-  readOnly: boolean;
-  virtualSize: number;
-  /** Bytes the current overlay occupies (the snapshots' frozen images are counted with them). */
-  sizeOnDisk: number;
-}
-
-export interface VmInfo {
-  id: string;
-  name: string;
-  folder: string;
-  state: VmState;
-  created: string;
-  preset: string;
-  cpus: number;
-  memory: number;
-  boot: BootConfig;
-  disks: VmDiskInfo[];
-  /** The VM's MAC address (its first NIC's; NIC n has this plus n). */
-  mac: string;
-  /** Its network cards, in order (eth0, eth1, ...). */
-  nics: NicKind[];
-  machineId: string;
-  savedState: boolean;
-  linkedClone: { vm: string; vmName: string | null; snapshot: string; snapshotName: string | null } | null;
-  linkedClones: string[];
-  snapshots: number;
-  currentSnapshot: { id: string; name: string } | null;
-  /** Everything in the VM's folder. */
-  sizeOnDisk: number;
 }
 
 /** A machine's hold on its VM for as long as it runs: offline operations are refused meanwhile. */

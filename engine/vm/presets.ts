@@ -5,20 +5,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { MAX_CPUS, MAX_MEMORY_MIB, MIN_MEMORY_MIB } from './config.ts';
 import { VmError, VmNotFoundError } from './errors.ts';
+import type { Preset } from './types.ts';
+export type { Preset } from './types.ts';
 
 const PRESETS = new URL('../../assets/presets/', import.meta.url);
-
-export interface Preset {
-  id: string;
-  name: string;
-  description: string;
-  boot: 'debian-guest' | 'files';
-  cpus: number;
-  /** MiB. */
-  memory: number;
-  diskGiB: number;
-  append: string | null;
-}
 
 function checkPreset(value: unknown, file: string): Preset {
   const p = value as Partial<Preset>;

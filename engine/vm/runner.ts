@@ -25,6 +25,8 @@ import type { AgentChannel, GuestAgent } from './agent.ts';
 import type { RunningVm } from './library.ts';
 import { findSnapshot, restoreSnapshot, takeSnapshot } from './snapshots.ts';
 import type { SnapshotRecord } from './config.ts';
+import type { VmUsage } from './types.ts';
+export type { VmUsage } from './types.ts';
 
 export type RunnerState = 'starting' | 'running' | 'paused' | 'saving' | 'stopping';
 
@@ -46,12 +48,6 @@ export interface RunnerMachine {
   replaceDisks(disks: DiskConfig[]): Promise<void>;
   /** Host seconds its harts have spent running guest code. */
   cpuSeconds(): number;
-}
-
-/** A running VM's resource use: CPU seconds its harts have run (the UI takes the rate), its RAM. */
-export interface VmUsage {
-  cpuSeconds: number;
-  memoryBytes: number;
 }
 
 /** What the runner uses of the guest agent. */
@@ -130,7 +126,7 @@ export class VmRunner extends EventEmitter<RunnerEvents> {
     this.setState('starting');
     const folder = this.folder;
     const c = folder.config;
-    const disks: DiskConfig[] = c.disks.map((d) => ({ path: folder.file(d.file), readOnly: d.readOnly, serial: d.serial }));
+    const disks = folder.diskConfigs();
     const restoreFrom = c.savedState ? { path: folder.file(c.savedState), vm: c.id } : undefined;
     op.onProgress?.({ phase: restoreFrom ? 'resume' : 'boot', item: c.name });
     let machine: RunnerMachine;
@@ -309,7 +305,7 @@ export class VmRunner extends EventEmitter<RunnerEvents> {
       op.onProgress?.({ phase: 'snapshot', item: name });
       // The overlays about to be frozen must hold every write the guest made: saveState flushes
       // them; without it, reopening the same files does.
-      if (options.noRam) await machine.replaceDisks(this.diskConfigs());
+      if (options.noRam) await machine.replaceDisks(this.folder.diskConfigs());
       const record = await takeSnapshot(this.folder, name, {
         description: options.description,
         noRam: options.noRam,
@@ -318,7 +314,7 @@ export class VmRunner extends EventEmitter<RunnerEvents> {
           op.signal?.throwIfAborted();
         },
       });
-      await machine.replaceDisks(this.diskConfigs());
+      await machine.replaceDisks(this.folder.diskConfigs());
       return record;
     } finally {
       if (!this.ended) {
@@ -326,10 +322,6 @@ export class VmRunner extends EventEmitter<RunnerEvents> {
         this.setState(was);
       }
     }
-  }
-
-  private diskConfigs(): DiskConfig[] {
-    return this.folder.config.disks.map((d) => ({ path: this.folder.file(d.file), readOnly: d.readOnly, serial: d.serial }));
   }
 
   /**

@@ -21,6 +21,8 @@ import { checkSnapshotName, type SnapshotRecord, type VmConfig } from './config.
 import { VmConflictError, VmError, VmNotFoundError, VmStateError } from './errors.ts';
 import { allocatedBytes, shareImmutableFile, type VmFolder } from './folder.ts';
 import { newFileTag } from './identity.ts';
+import type { SnapshotNode, SnapshotTree } from './types.ts';
+export type { SnapshotNode, SnapshotTree } from './types.ts';
 
 export interface TakeOptions {
   description?: string;
@@ -151,34 +153,6 @@ export async function deleteSnapshot(vm: VmFolder, ref: string, linkedClones: st
   });
   await vm.sweep();
   return target;
-}
-
-export interface SnapshotNode {
-  id: string;
-  name: string;
-  description: string;
-  created: string;
-  /** Whether it holds the machine's state (RAM): restoring it resumes rather than boots. */
-  ram: boolean;
-  cpus: number;
-  memory: number;
-  /** Bytes its frozen images and state file occupy. */
-  sizeOnDisk: number;
-  /**
-   * About how much deleting it gives back: its size less what its children take over in the
-   * merge (negative when several children each take a copy); null when linked clones keep it.
-   */
-  freedByDelete: number | null;
-  linkedClones: string[];
-  /** The current state grew from this snapshot. */
-  current: boolean;
-  children: SnapshotNode[];
-}
-
-export interface SnapshotTree {
-  roots: SnapshotNode[];
-  /** The current state: its parent snapshot and what its overlays and saved state occupy. */
-  current: { parent: string | null; sizeOnDisk: number };
 }
 
 export function snapshotTree(vm: VmFolder, linkedClonesOf: (snapshotId: string) => string[]): SnapshotTree {

@@ -1,4 +1,5 @@
 // `hangar disk`: a small qemu-img for Hangar's own formats — create, info, check, convert.
+import { dirname, resolve } from 'node:path';
 import { parseArgs, parseSize, takeVerb } from '../args.ts';
 import { EXIT, UsageError } from '../errors.ts';
 import { cancellable, formatBytes, progressPrinter } from './image.ts';
@@ -11,10 +12,12 @@ export const summary = 'disk images (qcow2, raw): create, info, check, convert';
 const USAGE = `usage: hangar disk create FILE [SIZE] [--format qcow2|raw] [--backing FILE] [--cluster-size SIZE]
        hangar disk info FILE [--json]
        hangar disk check FILE [--repair] [--json]
-       hangar disk convert [-O qcow2|raw] [--cluster-size SIZE] SRC DST
+       hangar disk convert [-O qcow2|raw] [--cluster-size SIZE] [--backing-root DIR]... SRC DST
 
 SIZE may be omitted with --backing (the overlay takes its backing file's size). A relative
 --backing path is stored as given and found from FILE's folder.
+convert copies SRC's backing chain only from SRC's folder and each --backing-root DIR: an
+image from elsewhere must not copy a host file into DST.
 check exits 0 when the image is consistent (or was repaired), 1 when it is corrupt,
 3 when it has leaked clusters (harmless lost space; --repair frees them).`;
 
@@ -31,6 +34,7 @@ export async function run(argv: string[]): Promise<number> {
     'cluster-size': { type: 'string' },
     json: { type: 'boolean' },
     repair: { type: 'boolean', short: 'r' },
+    'backing-root': { type: 'string', multiple: true },
   });
   const format = (fallback: DiskFormat): DiskFormat => {
     const value = String(options.format ?? fallback);
@@ -70,9 +74,11 @@ export async function run(argv: string[]): Promise<number> {
       case 'convert': {
         const [src, dst] = files(2, 2, 'SRC DST');
         const show = process.stderr.isTTY ? progressPrinter() : undefined;
+        const backingRoots = [dirname(resolve(src!)), ...((options['backing-root'] ?? []) as string[]).map((dir) => resolve(dir))];
         await cancellable((signal) => convertDisk(src!, dst!, {
           format: format('qcow2'),
           clusterSize,
+          backingRoots,
           signal,
           onProgress: show && ((done, total) => show({ phase: 'convert', item: src, done, total })),
         }));

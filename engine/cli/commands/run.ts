@@ -1,6 +1,7 @@
 // `hangar run`: boot a machine with its serial console on this terminal, like
 // `qemu-system-riscv64 -M virt -nographic`. Ctrl-A X quits; Ctrl-A Ctrl-A types a Ctrl-A.
 import { realpathSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs, parseSize } from '../args.ts';
 import { EXIT, STATUS_OF, UsageError } from '../errors.ts';
 import { MachineHost } from '../../vcpu/machine-host.ts';
@@ -17,8 +18,9 @@ export const summary = 'boot a machine with its serial console on this terminal'
 
 const USAGE = `usage: hangar run (--guest debian | --kernel FILE [--initrd FILE] [--firmware FILE])
                   [--append "ARGS"] [--memory SIZE] [--cpus N]
-                  [--disk FILE[,readonly][,serial=S]]... [--net nat|none]...
-  --disk  a raw or qcow2 image (hangar disk create) as the guest's /dev/vda, then vdb, ...
+                  [--disk FILE[,readonly][,serial=S][,backing-root=DIR]...]... [--net nat|none]...
+  --disk  a raw or qcow2 image (hangar disk create) as the guest's /dev/vda, then vdb, ...;
+          its backing files must lie in FILE's folder, or in a backing-root=DIR given
   --net   a network card (eth0, eth1, ...): nat (the default, as QEMU's user-mode network) gives
           the guest 10.0.2.15 by DHCP behind a NAT to the host's network (the host's own
           loopback is closed to it); none: no network card`;
@@ -116,15 +118,20 @@ function parseNetOptions(values: string[]): NicConfig[] {
   return netOptionKinds(values).map((kind, i) => ({ kind, mac: `52:54:00:12:34:${(0x56 + i).toString(16)}` }));
 }
 
-/** FILE[,readonly][,serial=S] */
+/**
+ * FILE[,readonly][,serial=S][,backing-root=DIR]... An image named here comes from anywhere (a
+ * download): its backing chain is confined to its own folder, and to each backing-root given.
+ */
 function parseDiskOption(text: string): DiskConfig {
   const [path = '', ...flags] = text.split(',');
-  if (!path) throw new UsageError(`--disk "${text}": no file named (--disk FILE[,readonly][,serial=S])`);
-  const disk: DiskConfig = { path, readOnly: false };
+  if (!path) throw new UsageError(`--disk "${text}": no file named (--disk FILE[,readonly][,serial=S][,backing-root=DIR])`);
+  const backingRoots = [dirname(resolve(path))];
+  const disk: DiskConfig = { path, readOnly: false, backingRoots };
   for (const flag of flags) {
     if (flag === 'readonly') disk.readOnly = true;
     else if (flag.startsWith('serial=')) disk.serial = flag.slice('serial='.length);
-    else throw new UsageError(`--disk ${text}: unknown setting "${flag}" (readonly, serial=S)`);
+    else if (flag.startsWith('backing-root=') && flag.length > 'backing-root='.length) backingRoots.push(resolve(flag.slice('backing-root='.length)));
+    else throw new UsageError(`--disk ${text}: unknown setting "${flag}" (readonly, serial=S, backing-root=DIR)`);
   }
   // The serial reaches the guest as virtio-blk's 20-byte device ID.
   if (disk.serial !== undefined && !/^[\x21-\x7e]{1,20}$/.test(disk.serial)) {

@@ -1,7 +1,7 @@
 // A VM's snapshot tree as the wizards list it: depth-first, each with its depth (for indenting),
 // and the names a new snapshot may not take.
 import { SNAPSHOT_NAME } from '../../../engine/api/channels.ts';
-import type { SnapshotNode, SnapshotTree } from '../../../engine/vm/snapshots.ts';
+import type { SnapshotNode, SnapshotTree } from '../../../engine/vm/types.ts';
 import { newNameProblem } from './validation.ts';
 
 export interface ListedSnapshot {

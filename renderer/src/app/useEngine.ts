@@ -2,7 +2,7 @@
 // with their resource use, images, preferences, and what this engine can do.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { AppInfo, ContainerInfo, ContainerStats, ImageSummary, Preferences, VmListEntry, VmUsage } from '../../../engine/api/channels.ts';
-import type { Preset } from '../../../engine/vm/presets.ts';
+import type { Preset } from '../../../engine/vm/types.ts';
 import type { ApiClient } from '../../../engine/api/client.ts';
 import { cpuPercent, type Usage, type UsageSample } from './format.ts';
 

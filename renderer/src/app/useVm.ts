@@ -3,7 +3,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { VmDetails, VmListEntry } from '../../../engine/api/channels.ts';
 import type { ApiClient } from '../../../engine/api/client.ts';
-import type { SnapshotTree } from '../../../engine/vm/snapshots.ts';
+import type { SnapshotTree } from '../../../engine/vm/types.ts';
 
 export interface VmView {
   vm: string;

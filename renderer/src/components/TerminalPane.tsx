@@ -1,5 +1,6 @@
 // A terminal in xterm.js: a container's console or a shell in it, or a VM's serial console.
-// Output arrives as terminal:data events for this view; keys go back with terminals:write; the
+// Output arrives as terminal:data events for this view; keys go back with terminals:write, one
+// write at a time (app/input-queue.ts: a paste into a paused VM waits, it is not refused); the
 // view follows the pane's size (terminals:resize). Copy and paste: the buttons, or
 // Ctrl+Shift+C / Ctrl+Shift+V.
 import { useEffect, useRef, useState } from 'react';
@@ -7,6 +8,8 @@ import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import '@xterm/xterm/css/xterm.css';
 import type { TerminalOpened } from '../../../engine/api/channels.ts';
+import { ApiRequestError } from '../../../engine/api/client.ts';
+import { InputQueue, type InputState } from '../app/input-queue.ts';
 import { useClient } from './context.ts';
 import { ErrorMessage } from './ErrorMessage.tsx';
 
@@ -41,6 +44,15 @@ const THEMES = {
 };
 const REOPEN_DELAY_MS = 1000;
 
+/** The engine's refusal of input past the console's cap (a VM's: invalid-state, "input is full"). */
+const inputFull = (err: unknown) => err instanceof ApiRequestError && err.code === 'invalid-state' && /input is full/.test(err.message);
+
+function inputNote(state: InputState): string | undefined {
+  if (state.kind === 'full') return `Console input is full: ${state.chars} characters wait until the guest reads.`;
+  if (state.kind === 'dropped') return `Input of ${state.chars} characters dropped: too much is waiting already.`;
+  return undefined;
+}
+
 export function TerminalPane({ open, session, notLive, title, paused, label, reopenOnExit = false, notice, fontSize, dark }: Props) {
   const client = useClient();
   const host = useRef<HTMLDivElement>(null);
@@ -51,6 +63,7 @@ export function TerminalPane({ open, session, notLive, title, paused, label, reo
   const [kind, setKind] = useState<TerminalOpened['kind']>();
   const [ended, setEnded] = useState<number>();
   const [error, setError] = useState<string>();
+  const [input, setInput] = useState<InputState>({ kind: 'idle' });
   // Bumped to open the view again within the same session.
   const [attempt, setAttempt] = useState(0);
 
@@ -69,6 +82,14 @@ export function TerminalPane({ open, session, notLive, title, paused, label, reo
     };
     setEnded(undefined);
     setError(undefined);
+    setInput({ kind: 'idle' });
+    const queue = new InputQueue({
+      send: (data) => (view.current ? client.invoke('terminals:write', { terminal: view.current, data }) : Promise.resolve()),
+      isFull: inputFull,
+      onState: setInput,
+      // A write refused because the view just ended needs no message: the bar says it ended.
+      onError: (err) => { if (view.current) setError(err instanceof Error ? err.message : String(err)); },
+    });
 
     const unsubscribe = client.subscribe((event) => {
       if (event.type === 'terminal:data' && event.terminal === view.current) terminal.write(event.data);
@@ -85,7 +106,7 @@ export function TerminalPane({ open, session, notLive, title, paused, label, reo
     const early: string[] = [];
     const send = (data: string) => {
       if (phase === 'opening') early.push(data);
-      else if (phase === 'open' && view.current) void client.call('terminals:write', { terminal: view.current, data });
+      else if (phase === 'open' && view.current) queue.push(data);
     };
     terminal.onData(send);
     terminal.onResize(({ cols, rows }) => {
@@ -129,6 +150,7 @@ export function TerminalPane({ open, session, notLive, title, paused, label, reo
 
     return () => {
       closed = true;
+      queue.close();
       clearTimeout(retry);
       observer.disconnect();
       unsubscribe();
@@ -160,6 +182,7 @@ export function TerminalPane({ open, session, notLive, title, paused, label, reo
       <div className="terminal-bar">
         <span>{kind ? title(kind) : 'Connecting…'}</span>
         {paused && <span className="note">Paused: input waits until it resumes.</span>}
+        {inputNote(input) && <span className="note">{inputNote(input)}</span>}
         {ended !== undefined && <span className="note">Ended with status {ended}{reopenOnExit ? ': reconnecting…' : '.'}</span>}
         <span className="spacer" />
         <button type="button" onClick={() => void navigator.clipboard?.writeText(term.current?.getSelection() ?? '')}>Copy</button>

@@ -1,7 +1,7 @@
 // The details pane of a VM: its configuration and disks, its serial console, and its snapshots
 // as a tree with the current state marked.
 import type { VmListEntry, VmRunState } from '../../../engine/api/channels.ts';
-import type { SnapshotNode, SnapshotTree } from '../../../engine/vm/snapshots.ts';
+import type { SnapshotNode, SnapshotTree } from '../../../engine/vm/types.ts';
 import { vmIsLive } from '../app/actions.ts';
 import { formatBytes, formatTime, shortId } from '../app/format.ts';
 import type { VmView } from '../app/useVm.ts';

@@ -3,7 +3,7 @@
 // guest and makes its disk (progress, cancellable), then it is started when asked.
 import { useState } from 'react';
 import type { Preferences, VmDetails, VmListEntry } from '../../../engine/api/channels.ts';
-import type { Preset } from '../../../engine/vm/presets.ts';
+import type { Preset } from '../../../engine/vm/types.ts';
 import { VM_CPUS, VM_DISK_GIB, VM_MEMORY_MIB } from '../../../engine/api/channels.ts';
 import { freeName, MiB, numberProblem, vmNameProblem } from '../app/validation.ts';
 import { Choices } from '../components/Choices.tsx';

@@ -3,7 +3,7 @@
 import { useState } from 'react';
 import type { VmListEntry } from '../../../engine/api/channels.ts';
 import { SNAPSHOT_DESCRIPTION_MAX } from '../../../engine/api/channels.ts';
-import type { SnapshotTree } from '../../../engine/vm/snapshots.ts';
+import type { SnapshotTree } from '../../../engine/vm/types.ts';
 import { vmIsLive } from '../app/actions.ts';
 import { formatBytes, formatTime } from '../app/format.ts';
 import { listSnapshots, nextSnapshotName, snapshotNameProblem } from '../app/snapshots.ts';

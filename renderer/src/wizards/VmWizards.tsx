@@ -3,7 +3,7 @@
 // stopped before its deletion only when asked to: the engine refuses to remove one.
 import { useState } from 'react';
 import type { VmDetails, VmListEntry } from '../../../engine/api/channels.ts';
-import type { SnapshotTree } from '../../../engine/vm/snapshots.ts';
+import type { SnapshotTree } from '../../../engine/vm/types.ts';
 import { vmIsLive } from '../app/actions.ts';
 import { formatBytes, formatTime } from '../app/format.ts';
 import { listSnapshots } from '../app/snapshots.ts';

@@ -1,17 +1,22 @@
 // Backing file names in images from outside Hangar: a downloaded qcow2 names any host path it
 // likes (`/etc/…`, `../../..`, a FIFO). Opened as an outside image — and copied in by
-// `vm create --disk` — its chain must stay in the image's own folder and be made of regular
-// files; the refusal names the backing name. Chains inside the folder still work.
+// `vm create --disk`, `hangar run --disk` and `hangar disk convert` — its chain must stay in
+// the image's own folder (or a backing-root the user names) and be made of regular files; the
+// refusal names the backing name. Chains inside the folder still work. The VM library opens its
+// own disks confined to the library, linked clones included.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createQcow2, DiskError, openDisk } from '../../../engine/storage/index.ts';
 import { runChild, STORAGE } from '../../unit/storage/support/child.ts';
 import { pattern, readAll } from '../../unit/storage/support/workload.ts';
-import { scratchLibrary } from '../../unit/vm/support.ts';
+import { bootFiles, scratchLibrary } from '../../unit/vm/support.ts';
+import { hangarSync } from '../../support/hangar-process.ts';
+import { closeDisks, openDisks } from '../../../engine/machine/disks.ts';
+import { VmFolder } from '../../../engine/vm/index.ts';
 import { qemuImg } from './support/qemu.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hangar-hostile-backing-'));
@@ -110,4 +115,62 @@ test('a chain inside the folder (relative and absolute names) opens as an outsid
   assert.deepEqual(readAll(copy), expected);
   copy.close();
   assert.ok(readFileSync(join(sub, 'base.raw')).equals(data), 'the source chain is untouched');
+});
+
+test('hangar run --disk refuses an image backed by /etc/hostname at once, naming it; the machine never starts', () => {
+  const evil = overlayNaming(join(dir, 'run-evil.qcow2'), HOST_FILE);
+  // Boot files that would start a machine (a nop-sled firmware spins forever): only the disk check stops it.
+  const boot = bootFiles(mkdtempSync(join(dir, 'boot-')));
+  const started = Date.now();
+  const result = hangarSync(['run', '--kernel', boot.kernel, '--firmware', boot.firmware, '--disk', evil], { timeoutMs: 20_000 });
+  const ms = Date.now() - started;
+  assert.equal(result.status, 2, `refused as bad input (status ${result.status} after ${ms} ms): ${result.stderr}`);
+  assert.match(result.stderr, /run-evil\.qcow2: backing file name "\/etc\/hostname" leads to \/etc\/hostname, outside /);
+  assert.equal(result.stdout, '', 'no console output: the machine never started');
+  assert.ok(ms < 10_000, `refused quickly (${ms} ms)`);
+});
+
+test('hangar run --disk FILE,backing-root=DIR allows a chain in DIR, and only there', () => {
+  const bases = join(dir, 'bases');
+  const vms = join(dir, 'vms-elsewhere');
+  mkdirSync(bases);
+  mkdirSync(vms);
+  writeFileSync(join(bases, 'base.raw'), pattern(3, 1 << 20));
+  const image = join(vms, 'vm.qcow2');
+  createQcow2(image, undefined, { backing: join(bases, 'base.raw') });
+  // Without a kernel, run stops after the disk check: the error then says which check failed.
+  const refused = hangarSync(['run', '--disk', image]);
+  assert.equal(refused.status, 2);
+  assert.match(refused.stderr, /backing file name ".*base\.raw" leads to .*, outside /);
+  const allowed = hangarSync(['run', '--disk', `${image},backing-root=${bases}`]);
+  assert.equal(allowed.status, 2);
+  assert.match(allowed.stderr, /--kernel FILE or --guest debian is required/, 'the disk passed its check');
+  const unknown = hangarSync(['run', '--disk', `${image},backing-root=`]);
+  assert.match(unknown.stderr, /unknown setting "backing-root="/, 'an empty backing-root is refused, not taken as the current folder');
+});
+
+test('hangar disk convert copies no host file: refused unless --backing-root names the folder', () => {
+  const evil = overlayNaming(join(dir, 'convert-evil.qcow2'), HOST_FILE);
+  const dst = join(dir, 'converted.raw');
+  const refused = hangarSync(['disk', 'convert', '-O', 'raw', evil, dst]);
+  assert.equal(refused.status, 2, refused.stderr);
+  assert.match(refused.stderr, /backing file name "\/etc\/hostname"/);
+  assert.equal(existsSync(dst), false, 'nothing written');
+  const allowed = hangarSync(['disk', 'convert', '-O', 'raw', '--backing-root', '/etc', evil, dst]);
+  assert.equal(allowed.status, 0, allowed.stderr);
+  assert.equal(readFileSync(dst).length, 1 << 20, 'the named folder is allowed on purpose');
+});
+
+test('the library opens its disks confined to the library: a linked clone works, a tampered image is refused', async (t) => {
+  const { library, boot } = scratchLibrary(t);
+  await library.create({ name: 'src', ...boot, diskSize: 1 << 20 });
+  const clone = await library.clone('src', 'linked', { linked: true });
+  const folder = await VmFolder.load(clone.folder);
+  const configs = folder.diskConfigs();
+  assert.deepEqual(configs[0]!.backingRoots, [library.root]);
+  closeDisks(openDisks(configs)); // backed by the source VM's snapshot image, beside it in the library
+  // An image in the library that names a host file (tampered, or a bug) is refused all the same.
+  const tampered = join(clone.folder, 'disks', 'tampered.qcow2');
+  overlayNaming(tampered, HOST_FILE);
+  assert.throws(() => openDisks([{ ...configs[0]!, path: tampered }]), /backing file name "\/etc\/hostname" leads to \/etc\/hostname, outside /);
 });

@@ -98,7 +98,7 @@ test('start boots the VM\'s disks; the guest powering off ends the run and lets 
   const config = machines[0]!.config;
   assert.equal(config.harts, 2);
   assert.equal(config.restoreFrom, undefined);
-  assert.deepEqual(config.disks, [{ path: `${info.folder}/${info.disks[0]!.file}`, readOnly: false, serial: info.disks[0]!.serial }]);
+  assert.deepEqual(config.disks, [{ path: `${info.folder}/${info.disks[0]!.file}`, readOnly: false, serial: info.disks[0]!.serial, backingRoots: [library.root] }]);
   await assert.rejects(runners.start('vm'), /VM "vm" is already running/);
 
   machines[0]!.end({ reason: 'poweroff', status: 0 });
