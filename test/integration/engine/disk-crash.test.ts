@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hangarSync, startHangarRun } from '../../support/hangar-process.ts';
 import { SHELL_PROMPT } from '../../support/guest-console.ts';
+import { prng } from '../../support/random.ts';
 
 const KILLS = 20;
 const SLOT = 64 * 1024;
@@ -46,18 +47,6 @@ function reports(output: string): Report[] {
   });
 }
 
-/** mulberry32: a small seeded generator, so that a failing schedule can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 /**
  * The guest's shell loop over the operations. They are typed into a file first, a few per line:
  * busybox ash's line editor takes at most 1024 characters a line and drops the rest.
@@ -75,7 +64,7 @@ function workload(operations: Operation[]): string {
 test(`${KILLS} SIGKILLs of hangar run while the guest writes and flushes: no corruption, flushed data kept`, { timeout: 5_400_000 }, async (t) => {
   const seed = Number(process.env.HANGAR_CRASH_SEED ?? Date.now() % 2 ** 31);
   t.diagnostic(`schedule seed ${seed} (HANGAR_CRASH_SEED=${seed} replays it)`);
-  const next = random(seed);
+  const next = prng(seed);
   const dir = mkdtempSync(join(tmpdir(), 'hangar-disk-crash-'));
   const disk = join(dir, 'disk.qcow2');
   const raw = join(dir, 'disk.raw');

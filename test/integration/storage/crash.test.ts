@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createQcow2 } from '../../../engine/storage/index.ts';
 import { hangarSync } from '../../support/hangar-process.ts';
-import { applyToModel, pattern, prng } from '../../unit/storage/support/workload.ts';
+import { applyToModel, pattern } from '../../unit/storage/support/workload.ts';
+import { prng } from '../../support/random.ts';
 import { crashOps, FLUSH_EVERY, OPERATIONS } from './support/crash-ops.ts';
 import { qemuCheck, qemuRaw } from './support/qemu.ts';
 

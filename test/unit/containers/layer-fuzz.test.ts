@@ -14,6 +14,7 @@ import { InvalidImageError } from '../../../engine/containers/errors.ts';
 import { LayerApplier } from '../../../engine/containers/layer.ts';
 import type { TarEntryType, TarInput } from '../../../engine/containers/tar.ts';
 import { scratchDir, tarBuffer } from '../../integration/containers/fixtures.ts';
+import { Random } from '../../support/random.ts';
 
 const SEED = 0x19_1119;
 const TIME_LIMIT_MS = 15_000;
@@ -64,21 +65,6 @@ function canaryState(): Map<string, string> {
   return state;
 }
 
-/** mulberry32: a small PRNG, the same sequence for the same seed on every machine. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
-  return { next, int, pick };
-}
-
 const NAMES = ['a', 'b', 'c', 'etc', 'usr', 'bin', 'l', 'm', '.', '', '.wh.a', '.wh.b', '.wh.l', '.wh..wh..opq', '.wh..wh.x'] as const;
 /** Names that are refused wherever they are: rare, so that the rest of a layer gets applied too. */
 const REFUSED_NAMES = ['..', '.wh..', '.wh...', '.wh.', 'x'.repeat(260)] as const;
@@ -91,13 +77,13 @@ function hostileTargets(): string[] {
 }
 
 /** A path of one to four names, now and then absolute or with a name always refused. */
-function randomPath(r: ReturnType<typeof prng>): string {
+function randomPath(r: Random): string {
   const parts = Array.from({ length: 1 + r.int(4) }, () => (r.int(40) === 0 ? r.pick(REFUSED_NAMES) : r.pick(NAMES)));
   return (r.int(30) === 0 ? '/' : r.pick(['', './'])) + parts.join('/');
 }
 
 /** One random layer: random entries, and now and then one of the known hostile patterns. */
-function randomLayer(r: ReturnType<typeof prng>): TarInput[] {
+function randomLayer(r: Random): TarInput[] {
   const targets = hostileTargets();
   const entries: TarInput[] = [];
   const count = 1 + r.int(8);
@@ -129,7 +115,7 @@ function randomLayer(r: ReturnType<typeof prng>): TarInput[] {
 }
 
 test('fuzz layer unpack: hostile tars change nothing outside the root, and fail only with InvalidImageError', async () => {
-  const r = prng(SEED);
+  const r = new Random(SEED);
   const baseline = canaryState();
   const blob = join(blobs, 'layer.tar');
   const started = performance.now();

@@ -24,6 +24,7 @@ import { openDisk } from '../../../engine/storage/index.ts';
 import { BufferedConsole } from '../../../engine/vcpu/buffered-console.ts';
 import { Reg } from './virtio-driver.ts';
 import { throughJson } from './support.ts';
+import { Random } from '../../support/random.ts';
 
 const SEED = 0x1eaf_5eed;
 const SECONDS_EACH = 3.5;
@@ -42,26 +43,6 @@ const OFF_HEAP_BOUND = 16 << 20;
 const WARM_UP = 256;
 const CALL_BOUND_MS = 250;
 const RAM_END = DRAM_BASE + RAM;
-
-/** mulberry32: small, fast, and the same everywhere. */
-class Random {
-  constructor(private state: number) {}
-  next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) | 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)]!;
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-}
 
 /** One shared memory: canaries below RAM (the CPU core's part in the machine) and past its end. */
 const wasm = new WebAssembly.Memory({ initial: (RAM_OFFSET + RAM + AFTER) / 65536, maximum: (RAM_OFFSET + RAM + AFTER) / 65536, shared: true });

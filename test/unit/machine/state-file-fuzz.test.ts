@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { HangarError } from '../../../engine/common/errors.ts';
 import { StateFileError } from '../../../engine/machine/errors.ts';
 import { decodeStateFile, writeStateFile } from '../../../engine/machine/state-file.ts';
-import { prng } from '../storage/support/workload.ts';
+import { prng } from '../../support/random.ts';
 import { scratch } from '../vm/support.ts';
 
 const SEED = 0x5eed_57a7;

@@ -17,6 +17,7 @@ import {
 } from '../../../engine/net/frames.ts';
 import { BUFFER_CAP } from '../../../engine/net/tcp-flow.ts';
 import { GATEWAY_MAC, GUEST_MAC, GuestTcp, TestGuest, udpTo } from './guest.ts';
+import { Random } from '../../support/random.ts';
 
 const SEED = 0x6e65_7421;
 const DURATION_MS = 10_000;
@@ -26,23 +27,6 @@ const MAX_QUEUED = 256;
 const GATEWAY = parseIp('10.0.2.2');
 const DNS = parseIp('10.0.2.3');
 const GUEST = parseIp('10.0.2.15');
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    int: (n: number) => Math.floor(next() * n),
-    bytes: (n: number) => Uint8Array.from({ length: n }, () => Math.floor(next() * 256)),
-    pick: <T>(items: readonly T[]) => items[Math.floor(next() * items.length)],
-  };
-}
 
 test(`fuzz net: random and malformed guest frames for ${DURATION_MS / 1000} s`, async () => {
   const echo = createServer((socket) => socket.on('error', () => {}).pipe(socket)); // guests reset connections
@@ -62,7 +46,7 @@ test(`fuzz net: random and malformed guest frames for ${DURATION_MS / 1000} s`, 
     tcpTimings: { rtoMs: 200, maxRetries: 2, maxSynAckRetries: 2, timeWaitMs: 200 },
   });
   const guest = new TestGuest(stack);
-  const rng = prng(SEED);
+  const rng = new Random(SEED);
   const dsts = [GATEWAY, DNS, GUEST, parseIp('127.0.0.1'), parseIp('10.0.2.77'), parseIp('224.0.0.1'), 0xffff_ffff, 0];
   const ports = [tcpPort, udpPort, 53, 67, 68, 0, 1, 65535];
   const tcpSegment = () => buildTcp({

@@ -12,7 +12,8 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkDisk, diskInfo, DiskError, openDisk, type BlockDevice } from '../../../../engine/storage/index.ts';
 import { Qcow2Disk } from '../../../../engine/storage/qcow2.ts';
-import { pattern, prng } from './workload.ts';
+import { pattern } from './workload.ts';
+import { prng } from '../../../support/random.ts';
 
 /** Reads of one input: every cluster up to this many, evenly spread beyond it. */
 const MAX_READS = 4096;

@@ -1,18 +1,7 @@
 // Random disk workloads with an in-memory model of what the disk must contain afterwards.
 import { createHash } from 'node:crypto';
 import type { BlockDevice } from '../../../../engine/storage/index.ts';
-
-/** A small deterministic PRNG (mulberry32), so that a failing seed can be replayed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+import { prng } from '../../../support/random.ts';
 
 /** Bytes that depend on `seed` and position, different for every seed. */
 export function pattern(seed: number, length: number): Uint8Array {
